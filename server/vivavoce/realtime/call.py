@@ -1,0 +1,425 @@
+"""One live WebRTC call with a Realtime server.
+
+:class:`Call` owns, for its lifetime: the peer connection, the ``oai-events`` data channel, the
+outgoing audio track (fed from a :class:`~vivavoce.rtc.tracks.PcmSource`), the task draining
+the remote audio into a sink, the transcript, and the subscribers to events and transcripts.
+
+States: idle → connecting → live → closing → closed, or → error from connecting or live.
+``start()`` returns once LIVE (data channel open and ``session.created`` received) or raises
+a :class:`~vivavoce.errors.VivavoceError` naming the step that failed. ``close()`` is idempotent
+and releases everything, whatever state the call is in.
+
+    async with Call(settings) as call:
+        await call.send_text("hello")
+        async for update in call.transcripts():
+            print(update.role, update.text)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from .. import rtc
+from ..errors import (
+    AuthenticationError,
+    CallError,
+    ProtocolError,
+    StepTimeout,
+    VivavoceError,
+)
+from ..rtc import ice
+from ..rtc.tracks import AudioSink, NullSink, PcmSource, PcmSourceTrack
+from ..settings import Settings
+from . import events as ev
+from .signaling import EphemeralKey, Signaling
+from .transcript import Transcript, TranscriptUpdate
+
+if TYPE_CHECKING:
+    from aiortc import RTCDataChannel, RTCPeerConnection
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_END: Any = object()
+
+
+class CallState(StrEnum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    LIVE = "live"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    ERROR = "error"
+
+
+StateListener = Callable[[CallState, VivavoceError | None], None]
+
+
+class _Broadcast(Generic[T]):
+    """Fan-out of items to any number of async iterators; ends them when closed."""
+
+    def __init__(self) -> None:
+        self._queues: list[asyncio.Queue[Any]] = []
+        self.closed = False
+
+    def publish(self, item: T) -> None:
+        for q in self._queues:
+            q.put_nowait(item)
+
+    def close(self) -> None:
+        self.closed = True
+        self.publish(_END)
+
+    async def subscribe(self, error: Callable[[], VivavoceError | None]) -> AsyncIterator[T]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._queues.append(queue)
+        if self.closed:
+            queue.put_nowait(_END)
+        try:
+            while (item := await queue.get()) is not _END:
+                yield item
+            if (exc := error()) is not None:
+                raise exc
+        finally:
+            self._queues.remove(queue)
+
+
+def build_session(settings: Settings, *, model: str | None = None) -> ev.Session:
+    """The GA session a call asks for, from settings."""
+    td = settings.turn_detection
+    turn_detection: ev.ServerVad | ev.SemanticVad | None
+    if td.type == "server_vad":
+        turn_detection = ev.ServerVad(
+            threshold=td.threshold,
+            prefix_padding_ms=td.prefix_padding_ms,
+            silence_duration_ms=td.silence_duration_ms,
+        )
+    elif td.type == "semantic_vad":
+        turn_detection = ev.SemanticVad(eagerness=td.eagerness)
+    else:
+        turn_detection = None
+    return ev.Session(
+        model=model or settings.model,
+        instructions=settings.instructions,
+        output_modalities=["audio"],
+        audio=ev.SessionAudio(
+            input=ev.AudioInput(
+                turn_detection=turn_detection,
+                transcription=ev.Transcription(
+                    model=settings.transcription.model, language=settings.transcription.language
+                ),
+            ),
+            output=ev.AudioOutput(voice=settings.voice),
+        ),
+    )
+
+
+class Call:
+    """A live spoken conversation with a Realtime server over WebRTC."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        base_url: str | None = None,
+        source: PcmSource | None = None,
+        sink: AudioSink | None = None,
+        http: httpx.AsyncClient | None = None,
+        session: ev.Session | None = None,
+        on_state: StateListener | None = None,
+    ) -> None:
+        self.settings = settings
+        self.base_url = (base_url or settings.base_url).rstrip("/")
+        self.source = source or PcmSource()
+        self.sink: AudioSink = sink or NullSink()
+        self.session = session or build_session(settings)
+        self.transcript = Transcript()
+        self.state = CallState.IDLE
+        self.error: VivavoceError | None = None
+        self.call_id: str | None = None
+        #: Milliseconds from start() to the end of each step.
+        self.timings: dict[str, float] = {}
+        #: Server events that could not be parsed (logged, never fatal).
+        self.protocol_errors: list[ProtocolError] = []
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient()
+        self._listeners: list[StateListener] = [on_state] if on_state else []
+        self._events: _Broadcast[ev.ServerEvent] = _Broadcast()
+        self._updates: _Broadcast[TranscriptUpdate] = _Broadcast()
+        self._pc: RTCPeerConnection | None = None
+        self._channel: RTCDataChannel | None = None
+        self._track: Any = None
+        self._signaling: Signaling | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._channel_open = asyncio.Event()
+        self._session_created = asyncio.Event()
+        self._failed = asyncio.Event()
+        self._done = asyncio.Event()
+        self._closed = False
+        self._t0 = 0.0
+
+    # ------------------------------------------------------------------ public API
+
+    async def __aenter__(self) -> Call:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    def events(self) -> AsyncIterator[ev.ServerEvent]:
+        """Every server event from now until the call ends (raises its error if it failed)."""
+        return self._events.subscribe(lambda: self.error)
+
+    def transcripts(self) -> AsyncIterator[TranscriptUpdate]:
+        """Transcript updates (each delta, then the final) until the call ends."""
+        return self._updates.subscribe(lambda: self.error)
+
+    async def start(self) -> None:
+        """Connect; returns when LIVE. On failure everything is released and the error raised."""
+        if self.state is not CallState.IDLE:
+            raise CallError(f"this call was already started (state {self.state})")
+        self._t0 = time.perf_counter()
+        self._set_state(CallState.CONNECTING)
+        try:
+            await self._connect()
+        except BaseException as exc:
+            error = exc if isinstance(exc, VivavoceError) else None
+            if isinstance(exc, Exception) and error is None:
+                error = CallError(f"connecting failed: {type(exc).__name__}: {exc}")
+            await self._shutdown(error)
+            if error is not None and error is not exc:
+                raise error from exc
+            raise
+        self._set_state(CallState.LIVE)
+
+    async def send(self, event: BaseModel) -> None:
+        """Send one client event (refused over 64 KiB, or when not live)."""
+        message = ev.encode(event, dialect=self.settings.dialect)
+        channel = self._channel
+        if channel is None or channel.readyState != "open" or self.state is not CallState.LIVE:
+            kind = getattr(event, "type", "event")
+            raise CallError(f"cannot send {kind}: the call is {self.state}")
+        channel.send(message)
+
+    async def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user message to the conversation and (by default) ask for a reply."""
+        await self.send(
+            ev.ItemCreate(
+                item=ev.Item(role="user", content=[ev.ContentPart(type="input_text", text=text)])
+            )
+        )
+        if respond:
+            await self.send(ev.ResponseCreate())
+
+    async def wait_closed(self) -> None:
+        """Wait until the call ends, by close() or by failure."""
+        await self._done.wait()
+
+    async def close(self) -> None:
+        """Hang up and release everything. Safe to call any number of times."""
+        await self._shutdown(None)
+
+    # ------------------------------------------------------------------ connecting
+
+    @contextlib.contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self.timings[name] = (time.perf_counter() - self._t0) * 1000
+
+    async def _timed(self, step: str, awaitable: Any) -> Any:
+        seconds = self.settings.connect_timeout
+        try:
+            async with asyncio.timeout(seconds):
+                with self._step(step):
+                    return await awaitable
+        except TimeoutError as exc:
+            raise StepTimeout(step, seconds) from exc
+
+    async def _connect(self) -> None:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        rtc.prepare_aiortc()
+        api_key = self.settings.resolved_api_key()
+        if api_key is None:
+            if not ice.is_loopback(self.base_url):
+                raise AuthenticationError(
+                    "no API key: set OPENAI_API_KEY or the vivavoce apiKey setting",
+                    step="minting an ephemeral key",
+                )
+            api_key = "local"  # the local peer accepts any key unless started with --api-key
+        self._signaling = Signaling(
+            self._http,
+            base_url=self.base_url,
+            api_key=api_key,
+            dialect=self.settings.dialect,
+            timeout=self.settings.connect_timeout,
+        )
+        key: EphemeralKey = await self._timed(
+            "minting an ephemeral key", self._signaling.mint_key(self.session)
+        )
+
+        pc = self._pc = RTCPeerConnection(rtc.rtc_configuration(self.settings.ice_servers))
+        # The track and the channel must exist before the offer: there is no renegotiation.
+        self._track = PcmSourceTrack(self.source)
+        pc.addTrack(self._track)
+        channel = self._channel = pc.createDataChannel("oai-events")
+        channel.on("open", self._channel_open.set)
+        channel.on("message", self._on_message)
+        channel.on("close", lambda: self._fail(CallError("the server closed the data channel")))
+        pc.on("track", self._on_track)
+        pc.on("connectionstatechange", self._on_connection_state)
+
+        with ice.host_addresses(ice.loopback_hosts_for(self.base_url)):
+            await self._timed(
+                "gathering ICE candidates", pc.setLocalDescription(await pc.createOffer())
+            )
+        offer = pc.localDescription.sdp
+        if ice.candidate_count(offer) == 0:
+            raise CallError(
+                "no network address to call from: this machine offers no ICE candidate"
+            )
+        answer = await self._timed(
+            "exchanging SDP", self._signaling.exchange_sdp(key, offer, self.session.model or "")
+        )
+        self.call_id = answer.call_id
+        await self._timed(
+            "applying the SDP answer",
+            pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer")),
+        )
+        await self._timed("opening the data channel", self._until(self._channel_open))
+        await self._timed("waiting for session.created", self._until(self._session_created))
+        # The key already carried the session; this applies settings the key request may not
+        # (beta servers, self-hosted ones) and is answered with session.updated.
+        update = ev.SessionUpdate(session=self.session)
+        channel.send(ev.encode(update, dialect=self.settings.dialect))
+        self.timings["live"] = (time.perf_counter() - self._t0) * 1000
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait for ``event``, or raise the failure that ended the call meanwhile."""
+        waiter = asyncio.ensure_future(event.wait())
+        failed = asyncio.ensure_future(self._failed.wait())
+        try:
+            await asyncio.wait({waiter, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            failed.cancel()
+        if not event.is_set():
+            raise self.error or CallError("the call ended while connecting")
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_message(self, message: str | bytes) -> None:
+        try:
+            event = ev.parse_server_event(message)
+        except ProtocolError as exc:
+            log.warning("ignored a server event: %s", exc)
+            self.protocol_errors.append(exc)
+            return
+        if isinstance(event, ev.UnknownEvent):
+            log.debug("unknown server event %s", event.type)
+        elif isinstance(event, ev.SessionCreated):
+            self._session_created.set()
+        elif isinstance(event, ev.ServerError):
+            log.info("server error event: %s", event.error.message)
+            if event.error.code == "session_expired":
+                self._fail(CallError(f"the server ended the session: {event.error.message}"))
+        for update in self.transcript.apply(event):
+            self._updates.publish(update)
+        self._events.publish(event)
+
+    def _on_track(self, track: Any) -> None:
+        if track.kind == "audio":
+            self._spawn(self._drain(track), "drain remote audio")
+
+    async def _drain(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        # Read continuously: an unread track's queue grows and so does the delay.
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.sink.write(frame)
+
+    def _on_connection_state(self) -> None:
+        pc = self._pc
+        if pc is not None and pc.connectionState in ("failed", "closed"):
+            self._fail(CallError(f"the WebRTC connection {pc.connectionState}"))
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"vivavoce call: {name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _fail(self, error: VivavoceError) -> None:
+        """Something ended the call from outside: record why and release it in the background."""
+        if self._closed or self.state in (CallState.CLOSING, CallState.CLOSED, CallState.ERROR):
+            return
+        log.warning("call failed: %s", error)
+        self.error = error
+        self._failed.set()
+        if self.state is CallState.LIVE:
+            # Not our own task set: shutdown cancels those, including possibly this one.
+            asyncio.get_running_loop().create_task(
+                self._shutdown(error), name="vivavoce call: shutdown after failure"
+            )
+
+    # ------------------------------------------------------------------ teardown
+
+    async def _shutdown(self, error: VivavoceError | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if error is not None:
+            self.error = error
+        self._failed.set()
+        self._set_state(CallState.CLOSING)
+        if self._signaling is not None and self.call_id:
+            with contextlib.suppress(VivavoceError, TimeoutError):
+                await asyncio.wait_for(self._signaling.hang_up(self.call_id), 2.0)
+        if self._channel is not None:
+            self._channel.remove_all_listeners("close")
+            self._channel.close()
+        if self._track is not None:
+            self._track.stop()
+        if self._pc is not None:
+            self._pc.remove_all_listeners("connectionstatechange")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pc.close(), 5.0)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2.0)
+        self.sink.close()
+        if self._own_http:
+            await self._http.aclose()
+        self._updates.close()
+        self._events.close()
+        self._set_state(CallState.ERROR if self.error is not None else CallState.CLOSED)
+        self._done.set()
+
+    def _set_state(self, state: CallState) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        for listener in list(self._listeners):
+            try:
+                listener(state, self.error)
+            except Exception:
+                log.exception("a call state listener failed")

@@ -1,0 +1,276 @@
+"""Audio tracks and sinks for calls.
+
+* :class:`PcmSourceTrack`: an outgoing aiortc audio track fed with PCM (a WAV file, speech
+  synthesis, a microphone, echoed audio). It is paced in real time and sends silence when
+  nothing is queued, so the far end always hears a continuous stream.
+* Sinks receive every remote frame as it is decoded: :class:`NullSink`, :class:`MemorySink`
+  (tests, meters), :class:`WavSink` (a file).
+* :func:`to_mono` / :class:`Resampler` downmix and resample decoded frames (aiortc decodes
+  Opus to 48 kHz stereo) for meters, VAD and recognition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+import wave
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import av
+
+RATE = 48000
+FRAME_SAMPLES = 960  # 20 ms at 48 kHz, aiortc's audio packet size
+Pcm = npt.NDArray[np.int16]
+
+
+def _media_stream_track_base() -> type[Any]:
+    from aiortc.mediastreams import MediaStreamTrack
+
+    base: type[Any] = MediaStreamTrack
+    return base
+
+
+def to_mono(frame: av.AudioFrame) -> Pcm:
+    """Samples of a decoded frame as int16 mono (channels averaged)."""
+    data = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if frame.format.is_planar:
+        samples = data.reshape(channels, -1).astype(np.int32).mean(axis=0)
+    else:
+        samples = data.reshape(-1, channels).astype(np.int32).mean(axis=1)
+    if data.dtype != np.int16:  # float formats
+        samples = samples * 32767.0
+    out: Pcm = np.clip(samples, -32768, 32767).astype(np.int16)
+    return out
+
+
+def rms_dbfs(samples: Pcm) -> float:
+    """Loudness of int16 samples in dB full scale (−120 for silence)."""
+    if samples.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
+    return max(-120.0, 20 * math.log10(max(rms, 1e-9) / 32768.0))
+
+
+class Resampler:
+    """Streaming int16 mono resampler (libswresample through av); keeps state between chunks."""
+
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
+        import av
+
+        self.src_rate, self.dst_rate = src_rate, dst_rate
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=dst_rate)
+        self._pts = 0
+
+    def __call__(self, samples: Pcm) -> Pcm:
+        if self.src_rate == self.dst_rate:
+            return samples
+        import av
+
+        pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = self.src_rate
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, self.src_rate)
+        self._pts += samples.size
+        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return np.concatenate(out).astype(np.int16) if out else np.zeros(0, np.int16)
+
+
+def read_wav(path: str | Path) -> tuple[Pcm, int]:
+    """A WAV file's samples as int16 mono and its sample rate."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit PCM WAV is supported")
+        rate, channels = w.getframerate(), w.getnchannels()
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    if channels > 1:
+        data = data.reshape(-1, channels).astype(np.int32).mean(axis=1).astype(np.int16)
+    return data, rate
+
+
+def write_wav(path: str | Path, samples: Pcm, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
+
+
+class PcmSource:
+    """The queue behind :class:`PcmSourceTrack`: 48 kHz mono int16 cut into 20 ms frames."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[Pcm] = deque()
+        self._queued = 0
+        self._resamplers: dict[int, Resampler] = {}
+        self.drained = asyncio.Event()
+        self.drained.set()
+
+    @property
+    def queued_seconds(self) -> float:
+        return self._queued / RATE
+
+    def feed(self, samples: Pcm | bytes, rate: int = RATE) -> None:
+        """Queue audio (int16 mono); it is resampled to 48 kHz when needed."""
+        pcm = np.frombuffer(samples, dtype=np.int16) if isinstance(samples, bytes) else samples
+        if rate != RATE:
+            pcm = self._resamplers.setdefault(rate, Resampler(rate, RATE))(pcm)
+        if pcm.size:
+            self._chunks.append(pcm)
+            self._queued += pcm.size
+            self.drained.clear()
+
+    def clear(self) -> float:
+        """Drop everything queued (barge-in); returns the seconds dropped."""
+        dropped = self._queued / RATE
+        self._chunks.clear()
+        self._queued = 0
+        self.drained.set()
+        return dropped
+
+    def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
+        """The next ``n`` samples (zero-padded), or None when nothing is queued."""
+        if not self._chunks:
+            return None
+        out = np.zeros(n, dtype=np.int16)
+        filled = 0
+        while filled < n and self._chunks:
+            chunk = self._chunks[0]
+            k = min(n - filled, chunk.size)
+            out[filled : filled + k] = chunk[:k]
+            filled += k
+            if k == chunk.size:
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[k:]
+        self._queued -= filled
+        if not self._chunks:
+            self.drained.set()
+        return out
+
+
+def PcmSourceTrack(source: PcmSource | None = None) -> Any:
+    """An aiortc audio track playing ``source`` in real time (silence when it is empty).
+
+    Built lazily so that importing this module does not import aiortc.
+    """
+    return _track_class()(source or PcmSource())
+
+
+_TRACK_CLASS: type[Any] | None = None
+
+
+def _track_class() -> type[Any]:
+    global _TRACK_CLASS
+    if _TRACK_CLASS is not None:
+        return _TRACK_CLASS
+    import av
+
+    base = _media_stream_track_base()
+
+    class _PcmSourceTrack(base):  # type: ignore[misc,valid-type]
+        kind = "audio"
+
+        def __init__(self, source: PcmSource) -> None:
+            super().__init__()
+            self.source = source
+            self._start: float | None = None
+            self._pts = 0
+            self.frames_sent = 0
+            self.audible_frames_sent = 0
+
+        async def recv(self) -> av.AudioFrame:
+            if self.readyState != "live":
+                from aiortc.mediastreams import MediaStreamError
+
+                raise MediaStreamError
+            if self._start is None:
+                self._start = time.monotonic()
+            else:
+                self._pts += FRAME_SAMPLES
+                wait = self._start + self._pts / RATE - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            samples = self.source.take()
+            if samples is None:
+                samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            else:
+                self.audible_frames_sent += 1
+            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = RATE
+            frame.pts = self._pts
+            frame.time_base = fractions.Fraction(1, RATE)
+            self.frames_sent += 1
+            return frame
+
+    _TRACK_CLASS = _PcmSourceTrack
+    return _TRACK_CLASS
+
+
+class AudioSink(Protocol):
+    """Receives every decoded remote frame, in order, on the event loop. Must not block."""
+
+    def write(self, frame: av.AudioFrame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullSink:
+    """Drains and forgets (the remote track must be read continuously, or delay grows)."""
+
+    def write(self, frame: av.AudioFrame) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class MemorySink:
+    """Keeps mono 48 kHz samples and notes when audible audio first arrived."""
+
+    def __init__(self, audible_dbfs: float = -50.0) -> None:
+        self.chunks: list[Pcm] = []
+        self.frames = 0
+        self.audible_frames = 0
+        self.first_audible_at: float | None = None
+        self._audible_dbfs = audible_dbfs
+
+    def write(self, frame: av.AudioFrame) -> None:
+        mono = to_mono(frame)
+        self.chunks.append(mono)
+        self.frames += 1
+        if rms_dbfs(mono) > self._audible_dbfs:
+            self.audible_frames += 1
+            if self.first_audible_at is None:
+                self.first_audible_at = time.monotonic()
+
+    def samples(self) -> Pcm:
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+
+    def close(self) -> None:
+        pass
+
+
+class WavSink(MemorySink):
+    """Writes what it received (48 kHz mono WAV) when closed; optionally only audible parts."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(self.path, self.samples(), RATE)

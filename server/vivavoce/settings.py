@@ -1,0 +1,130 @@
+"""One settings model for the whole product.
+
+Sources, later ones winning: defaults → environment (``VIVAVOCE_*``, ``OPENAI_API_KEY``) →
+what the editor sends (initializationOptions, didChangeConfiguration, workspace/configuration;
+camelCase on the wire). The API key is a :class:`~pydantic.SecretStr`: it never prints.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class TranscriptionSettings(_Section):
+    model: str = "whisper-1"
+    language: str | None = "en"
+
+
+class TurnDetectionSettings(_Section):
+    """``type: none`` turns voice-activity detection off (push-to-talk)."""
+
+    type: Literal["server_vad", "semantic_vad", "none"] = "server_vad"
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    prefix_padding_ms: int = Field(300, ge=0, le=5000)
+    silence_duration_ms: int = Field(500, ge=50, le=10000)
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure. Field names are snake_case; the wire is camelCase."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIVAVOCE_",
+        env_nested_delimiter="__",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("apiKey", "api_key", "VIVAVOCE_API_KEY", "OPENAI_API_KEY"),
+        description="API key of the Realtime server (or env OPENAI_API_KEY). Never logged.",
+    )
+    base_url: str = Field(OPENAI_BASE_URL, description="Base URL of the Realtime API (…/v1).")
+    peer: str = Field(
+        "auto",
+        description='"embedded" (offline local peer), "openai" (baseUrl), a URL, or "auto": '
+        "embedded when no API key is set.",
+    )
+    dialect: Literal["ga", "beta"] = Field("ga", description="Realtime API shape to speak.")
+    model: str = Field("gpt-realtime", description="Realtime model.")
+    text_model: str = Field("gpt-4o-mini", description="Chat model of text mode.")
+    voice: str = Field("alloy", description="Voice of the assistant.")
+    instructions: str = Field(
+        "You are vivavoce, a concise spoken assistant inside a code editor.",
+        description="System instructions for the assistant.",
+    )
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    turn_detection: TurnDetectionSettings = Field(default_factory=TurnDetectionSettings)
+    ice_servers: list[str] = Field(
+        default_factory=list, description="STUN/TURN URLs; none is needed for OpenAI."
+    )
+    connect_timeout: float = Field(10.0, gt=0, le=120, description="Seconds per connect step.")
+    input_device: str | None = Field(None, description="Microphone (name or index).")
+    output_device: str | None = Field(None, description="Speaker (name or index).")
+    insert_transcripts: Literal["none", "assistant", "both"] = "none"
+    history_dir: Path | None = Field(None, description="Where transcripts are kept.")
+    log_level: Literal["error", "warning", "info", "debug"] = "info"
+
+    def resolved_api_key(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key else None
+
+    def with_changes(self, changes: dict[str, Any]) -> Settings:
+        """A copy with ``changes`` (camelCase or snake_case) applied; raises ConfigError."""
+        current = self.model_dump(by_alias=False, exclude_unset=False)
+        if self.api_key is not None:
+            current["api_key"] = self.api_key.get_secret_value()
+        merged = _deep_merge(current, _snake(changes))
+        try:
+            return Settings.model_validate(merged)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(to_camel(str(p)) for p in first["loc"])
+            raise ConfigError(f"setting {key!r} is invalid: {first['msg']}", key=key) from exc
+
+
+def _snake(data: dict[str, Any]) -> dict[str, Any]:
+    import re
+
+    def conv(k: str) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower()
+
+    return {conv(k): (_snake(v) if isinstance(v, dict) else v) for k, v in data.items()}
+
+
+def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in changes.items():
+        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = _deep_merge(out[k], v) if nested else v
+    return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus ``overrides`` (snake_case)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {key!r} is invalid: {first['msg']}", key=key) from exc
+
+
+def env_has_api_key() -> bool:
+    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("VIVAVOCE_API_KEY"))
