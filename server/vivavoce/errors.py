@@ -79,8 +79,15 @@ class AuthenticationError(SignalingError):
 class RateLimitError(SignalingError):
     """The server asked us to slow down (429)."""
 
-    def __init__(self, message: str, *, step: str, status: int | None = 429,
-                 error_code: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str,
+        status: int | None = 429,
+        error_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, step=step, status=status, error_code=error_code)
         self.retry_after = retry_after
 

@@ -290,9 +290,7 @@ class Call:
             )
         offer = pc.localDescription.sdp
         if ice.candidate_count(offer) == 0:
-            raise CallError(
-                "no network address to call from: this machine offers no ICE candidate"
-            )
+            raise CallError("no network address to call from: this machine offers no ICE candidate")
         answer = await self._timed(
             "exchanging SDP", self._signaling.exchange_sdp(key, offer, self.session.model or "")
         )

@@ -103,8 +103,8 @@ class AudioInput(_Model):
     def _keep_null_turn_detection(self, handler: SerializerFunctionWrapHandler) -> Any:
         # ``turn_detection: null`` means push-to-talk; exclude_none must not drop it.
         data = handler(self)
-        if isinstance(data, dict):
-            data.setdefault("turn_detection", None)
+        if isinstance(data, dict) and self.turn_detection is None:
+            data.setdefault("turn_detection", None)  # None is never the default: it was set
         return data
 
 
@@ -163,7 +163,10 @@ def session_from_beta(raw: dict[str, Any]) -> Session:
         out["output_modalities"] = ["audio"] if "audio" in raw["modalities"] else ["text"]
     if "max_response_output_tokens" in raw:
         out["max_output_tokens"] = raw["max_response_output_tokens"]
-    return Session.model_validate({**out, "audio": audio})
+    audio = {side: keys for side, keys in audio.items() if keys}
+    if audio:
+        out["audio"] = audio
+    return Session.model_validate(out)
 
 
 def session_to_beta(session: Session) -> dict[str, Any]:
@@ -585,9 +588,7 @@ def _validate(adapter: TypeAdapter[Any], data: dict[str, Any]) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "event"
-        raise ProtocolError(
-            f"malformed {data['type']} event: {where}: {first['msg']}"
-        ) from exc
+        raise ProtocolError(f"malformed {data['type']} event: {where}: {first['msg']}") from exc
 
 
 def parse_server_event(message: str | bytes | dict[str, Any]) -> ServerEvent:

@@ -159,19 +159,25 @@ def error_from_response(response: httpx.Response, step: str) -> SignalingError:
         what = "API key rejected" if status == 401 else "access denied"
         return AuthenticationError(
             f"{what} by {where} while {step} ({status}){detail}",
-            step=step, status=status, error_code=code,
+            step=step,
+            status=status,
+            error_code=code,
         )
     if status == 429:
         retry = _retry_after(response)
         hint = f"; retry in {retry:g} s" if retry is not None else ""
         return RateLimitError(
             f"rate limited by {where} while {step} (429){detail}{hint}",
-            step=step, error_code=code, retry_after=retry,
+            step=step,
+            error_code=code,
+            retry_after=retry,
         )
     if status >= 500:
         return ServerError(
             f"{where} failed while {step} ({status}){detail}",
-            step=step, status=status, error_code=code,
+            step=step,
+            status=status,
+            error_code=code,
         )
     return BadRequestError(
         f"{where} refused {step} ({status}){detail}", step=step, status=status, error_code=code

@@ -76,8 +76,9 @@ class Transcript:
         match event:
             case ev.InputCommitted(item_id=item_id, previous_item_id=prev):
                 self._turn(item_id, "user", prev)
-            case ev.ItemAdded(item=item, previous_item_id=prev) | ev.ItemDone(
-                item=item, previous_item_id=prev
+            case (
+                ev.ItemAdded(item=item, previous_item_id=prev)
+                | ev.ItemDone(item=item, previous_item_id=prev)
             ) if item.id and item.type == "message" and item.role in ("user", "assistant"):
                 role: Role = "user" if item.role == "user" else "assistant"
                 turn = self._turn(item.id, role, prev)
@@ -91,12 +92,14 @@ class Transcript:
             case ev.InputTranscriptionFailed(item_id=item_id):
                 turn = self._turn(item_id, "user")
                 return [self._finish(turn, turn.text)] if not turn.final else []
-            case ev.AudioTranscriptDelta(item_id=item_id, delta=delta) | ev.TextDelta(
-                item_id=item_id, delta=delta
+            case (
+                ev.AudioTranscriptDelta(item_id=item_id, delta=delta)
+                | ev.TextDelta(item_id=item_id, delta=delta)
             ):
                 return self._delta(self._turn(item_id, "assistant"), delta)
-            case ev.AudioTranscriptDone(item_id=item_id, transcript=text) | ev.TextDone(
-                item_id=item_id, text=text
+            case (
+                ev.AudioTranscriptDone(item_id=item_id, transcript=text)
+                | ev.TextDone(item_id=item_id, text=text)
             ):
                 return [self._finish(self._turn(item_id, "assistant"), text)]
             case ev.ItemTruncated(item_id=item_id):

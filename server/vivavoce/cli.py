@@ -1,0 +1,54 @@
+"""The ``vivavoce`` command: one subcommand per job.
+
+    vivavoce peer    the offline local Realtime peer on 127.0.0.1
+    vivavoce demo    one complete spoken exchange (offline by default)
+
+Heavy modules load inside the subcommand that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vivavoce", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vivavoce {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="log level on stderr",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from . import demo
+    from .peer import cli as peer_cli
+
+    peer = sub.add_parser("peer", help="run the offline local Realtime peer")
+    peer_cli.add_arguments(peer)
+    peer.set_defaults(run=peer_cli.main)
+
+    d = sub.add_parser("demo", help="one complete spoken exchange, offline by default")
+    demo.add_arguments(d)
+    d.set_defaults(run=demo.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

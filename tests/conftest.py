@@ -1,0 +1,100 @@
+"""Fixtures that start real things (the local peer, flite speech) and check for leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from vivavoce.settings import Settings
+
+Pcm = npt.NDArray[np.int16]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never talk to api.openai.com, whatever the developer's shell exports.
+    for name in ("OPENAI_API_KEY", "VIVAVOCE_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[object]:
+    """The local peer on 127.0.0.1, any port, accepting any key."""
+    from vivavoce.peer import start_peer
+
+    running = await start_peer(host="127.0.0.1", port=0)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(api_key="sk-local-test", peer="openai", connect_timeout=10)
+
+
+@pytest.fixture
+def speak() -> Callable[[str], Awaitable[Pcm]]:
+    """flite speech (16 kHz mono int16), the synthetic user's voice."""
+    from vivavoce.peer.tts import Synthesizer
+
+    synth = Synthesizer()
+
+    async def say(text: str) -> Pcm:
+        return await synth.synthesize(text, voice="rms")
+
+    return say
+
+
+def _fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def _threads() -> set[str]:
+    # The loop's default executor ("asyncio_N") belongs to the loop and ends with it.
+    return {t.name for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+
+@pytest.fixture
+async def no_leaks() -> AsyncIterator[None]:
+    """Fails the test when it leaves tasks, threads or file descriptors behind."""
+    fds, threads = _fds(), _threads()
+    tasks = asyncio.all_tasks()
+    yield
+    for _ in range(50):  # decoder/encoder threads and sockets wind down shortly after close()
+        gc.collect()
+        current = asyncio.current_task()
+        leaked_tasks = [t for t in asyncio.all_tasks() - tasks if not t.done() and t is not current]
+        if not leaked_tasks and _threads() <= threads and _fds() <= fds:
+            break
+        await asyncio.sleep(0.1)
+    assert not leaked_tasks, f"leaked tasks: {[t.get_name() for t in leaked_tasks]}"
+    assert _threads() <= threads, f"leaked threads: {sorted(_threads() - threads)}"
+    new = _fds() - fds
+    assert not new, f"leaked file descriptors: {[_describe_fd(f) for f in new]}"
+
+
+def _describe_fd(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return fd
+
+
+def words(text: str) -> list[str]:
+    cleaned = "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower())
+    return cleaned.split()
+
+
+def overlap(said: str, heard: str) -> float:
+    """Share of the said words that were heard (order-free); pocketsphinx gets ~80 % right."""
+    said_words, heard_words = words(said), set(words(heard))
+    return sum(w in heard_words for w in said_words) / max(1, len(said_words))
