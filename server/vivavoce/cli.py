@@ -1,5 +1,6 @@
 """The ``vivavoce`` command: one subcommand per job.
 
+    vivavoce lsp     the language server (stdio; --tcp HOST:PORT for debugging)
     vivavoce peer    the offline local Realtime peer on 127.0.0.1
     vivavoce demo    one complete spoken exchange (offline by default)
 
@@ -9,6 +10,7 @@ Heavy modules load inside the subcommand that needs them.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 
@@ -31,12 +33,37 @@ def _parser() -> argparse.ArgumentParser:
 
     peer = sub.add_parser("peer", help="run the offline local Realtime peer")
     peer_cli.add_arguments(peer)
-    peer.set_defaults(run=peer_cli.main)
+    peer.set_defaults(run=_run_peer)
+
+    ls = sub.add_parser("lsp", help="the language server (stdio by default)")
+    ls.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP instead (for debugging)")
+    ls.set_defaults(run=_run_lsp)
 
     d = sub.add_parser("demo", help="one complete spoken exchange, offline by default")
     demo.add_arguments(d)
     d.set_defaults(run=demo.main)
     return parser
+
+
+def _run_peer(args: argparse.Namespace) -> int:
+    from .peer import cli as peer_cli
+
+    try:
+        return asyncio.run(peer_cli.run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_lsp(args: argparse.Namespace) -> int:
+    from .lsp.server import make_server, serve_stdio
+
+    server = make_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        serve_stdio(server)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

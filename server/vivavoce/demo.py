@@ -134,12 +134,13 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> Summar
         sink = WavSink(summary.wav)
 
         def on_state(state: CallState, error: VivavoceError | None) -> None:
-            if state is CallState.LIVE:
+            if state is CallState.CONNECTING:
+                screen.status(f"connecting to {base_url}")
+            elif state is CallState.LIVE:
                 screen.status(f"{base_url}", live=True)
-            elif state is not CallState.ERROR:
-                screen.status(str(state))
+            elif state is CallState.CLOSED:
+                screen.status("call closed")
 
-        screen.status(f"connecting to {base_url}")
         call = Call(settings, base_url=base_url, sink=sink, on_state=on_state)
         stack.push_async_callback(call.close)
         await call.start()
@@ -184,7 +185,6 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> Summar
             await call.send_text(args.typed)
             await assistant_turn()
         await call.close()
-        screen.status("closed")
     if args.speaker:
         await _play(summary.wav, screen)
     return summary

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+
 from tests.conftest import overlap
 from tests.integration.scripted_server import Script, ScriptedServer
-
 from vivavoce.errors import (
     AuthenticationError,
     CallError,
@@ -125,7 +125,11 @@ async def test_wrong_key_is_rejected_in_one_line_and_nothing_is_left_open(
         await strict.close()
 
 
-async def test_expired_ephemeral_key_is_refused(peer: Any) -> None:
+async def test_expired_ephemeral_key_is_refused(peer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import types
+
+    from vivavoce.peer import auth
     from vivavoce.realtime.signaling import EphemeralKey, Signaling
 
     async with httpx.AsyncClient() as http:
@@ -133,12 +137,14 @@ async def test_expired_ephemeral_key_is_refused(peer: Any) -> None:
             f"{peer.base_url}/realtime/client_secrets",
             headers={"Authorization": "Bearer sk-x"},
             json={
-                "expires_after": {"anchor": "created_at", "seconds": 1},
+                "expires_after": {"anchor": "created_at", "seconds": 10},
                 "session": {"type": "realtime", "model": "m"},
             },
         )
         key = EphemeralKey(minted.json()["value"], minted.json()["expires_at"])
-        await asyncio.sleep(1.2)
+        # Eleven seconds later, as the peer's clock sees it.
+        later = types.SimpleNamespace(time=lambda: time.time() + 11)
+        monkeypatch.setattr(auth, "time", later)
         signaling = Signaling(http, base_url=peer.base_url, api_key="sk-x")
         with pytest.raises(AuthenticationError, match="API key rejected .* while exchanging SDP"):
             await signaling.exchange_sdp(key, "v=0\r\n", "m")

@@ -1,13 +1,37 @@
 """The realtime engine: a WebRTC call with an OpenAI-Realtime-compatible server.
 
-from vivavoce.realtime import Call
-async with Call(settings) as call:
-    await call.send_text("hello")
-    async for update in call.transcripts():
-        ...
+    from vivavoce.realtime import Call
+    async with Call(settings) as call:
+        await call.send_text("hello")
+        async for update in call.transcripts():
+            ...
+
+Names load on first use, so importing :mod:`vivavoce.realtime.events` alone stays cheap.
 """
 
-from .call import Call, CallState, build_session
-from .transcript import Transcript, TranscriptUpdate, Turn
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .call import Call, CallState, build_session
+    from .transcript import Transcript, TranscriptUpdate, Turn
 
 __all__ = ["Call", "CallState", "Transcript", "TranscriptUpdate", "Turn", "build_session"]
+
+_HOME = {
+    "Call": "call",
+    "CallState": "call",
+    "build_session": "call",
+    "Transcript": "transcript",
+    "TranscriptUpdate": "transcript",
+    "Turn": "transcript",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

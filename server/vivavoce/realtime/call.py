@@ -136,6 +136,7 @@ class Call:
         http: httpx.AsyncClient | None = None,
         session: ev.Session | None = None,
         on_state: StateListener | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = (base_url or settings.base_url).rstrip("/")
@@ -153,6 +154,7 @@ class Call:
         self._own_http = http is None
         self._http = http or httpx.AsyncClient()
         self._listeners: list[StateListener] = [on_state] if on_state else []
+        self._on_step = on_step
         self._events: _Broadcast[ev.ServerEvent] = _Broadcast()
         self._updates: _Broadcast[TranscriptUpdate] = _Broadcast()
         self._pc: RTCPeerConnection | None = None
@@ -243,6 +245,8 @@ class Call:
 
     async def _timed(self, step: str, awaitable: Any) -> Any:
         seconds = self.settings.connect_timeout
+        if self._on_step is not None:
+            self._on_step(step)
         try:
             async with asyncio.timeout(seconds):
                 with self._step(step):

@@ -1,0 +1,411 @@
+"""``vivavoce lsp``: the language server any editor starts.
+
+It maps the wire contract (DESIGN.md) onto one :class:`~vivavoce.conversation.Conversation`:
+
+* requests ``realtime/<name>`` and the same as ``workspace/executeCommand`` ``vivavoce.<name>``
+  (listed in ``executeCommandProvider``); params validated (bad ones → InvalidParams naming the
+  field); every failure is a JSON-RPC error with one line, never a traceback;
+* notifications ``realtime/status`` (every change) and ``realtime/transcript`` (every delta and
+  final, both sides); ``$/progress`` while connecting; ``window/showMessage`` for background
+  failures; ``window/logMessage`` for details at the configured level;
+* settings from initializationOptions, ``workspace/didChangeConfiguration`` and
+  ``workspace/configuration`` (an empty or partial object never resets anything; a bad value
+  keeps the last good one and says which key and why);
+* insertion of final turns into the buffer (:mod:`.insertion`).
+
+aiortc, av, sounddevice and the local peer are imported only when a call starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+
+from .. import __version__
+from ..conversation import Conversation, MessageLevel, Status
+from ..errors import ConfigError, VivavoceError
+from ..realtime.transcript import TranscriptUpdate
+from ..settings import load_settings
+from . import params as P
+from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
+
+log = logging.getLogger(__name__)
+
+SECTION = "vivavoce"
+#: How long a client may take to answer workspace/configuration before we go on without it.
+CONFIG_TIMEOUT = 2.0
+#: shutdown/exit must end a call within this.
+CLOSE_TIMEOUT = 2.0
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+class VivavoceServer(LanguageServer):
+    """The language server: one conversation, the editor's documents, its settings."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "vivavoce", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
+        )
+        self.settings = load_settings()
+        self.conversation = Conversation(
+            self.settings,
+            on_status=self._send_status,
+            on_transcript=self._send_transcript,
+            on_message=self.say,
+        )
+        self.conversation.on_step = self._progress_step
+        self.inserter = Inserter(self._apply_edit, lambda text: self.say("warning", text))
+        self._progress_token: int | str | None = None
+        self._progress_seq = 0
+        self._closing: asyncio.Future[None] | None = None
+        #: The client's last cursor/selection (realtime/context).
+        self.context: P.ContextParams | None = None
+        self._register()
+
+    # ------------------------------------------------------------------ requests
+
+    def _register(self) -> None:
+        requests: dict[str, tuple[type[P._Params], Handler]] = {
+            "start": (P.StartParams, self._start),
+            "stop": (P.NoParams, lambda _: self.conversation.stop()),
+            "toggleMode": (P.NoParams, lambda _: self.conversation.toggle_mode()),
+            "status": (P.NoParams, self._status),
+            "sendText": (P.SendTextParams, self._send_text),
+            "pushToTalk": (P.PushToTalkParams, lambda p: self.conversation.push_to_talk(p.pressed)),
+            "mute": (P.MuteParams, lambda p: self.conversation.mute(p.muted)),
+            "interrupt": (P.NoParams, lambda _: self.conversation.interrupt()),
+        }
+        for name, (model, handler) in requests.items():
+            self.feature(f"realtime/{name}")(self._endpoint(name, model, handler, positional=False))
+            self.command(f"vivavoce.{name}")(self._endpoint(name, model, handler, positional=True))
+        # pygls tags handlers with attributes, which bound methods cannot carry: wrap them.
+        self.feature("realtime/context")(_function(self._context))
+        self.feature(lsp.INITIALIZE)(_function(self._initialize))
+        self.feature(lsp.INITIALIZED)(_function(self._initialized))
+        self.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)(
+            _function(self._did_change_configuration)
+        )
+        self.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)(_function(self._did_change))
+        self.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(_function(self._did_close))
+        self.feature(lsp.SHUTDOWN)(_function(self._shutdown))
+
+    def _endpoint(
+        self, name: str, model: type[P._Params], handler: Handler, *, positional: bool
+    ) -> Callable[..., Awaitable[Any]]:
+        async def endpoint(*args: Any) -> Any:
+            # Requests get one params object; pygls spreads a command's arguments.
+            raw = list(args) if positional else (args[0] if args else None)
+            try:
+                result = await handler(P.parse(model, raw, positional=positional))
+            except ConfigError as exc:
+                raise JsonRpcException(message=str(exc), code=lsp.ErrorCodes.InvalidParams) from exc
+            except VivavoceError as exc:
+                raise JsonRpcException(message=str(exc), code=exc.code) from exc
+            except Exception as exc:
+                log.exception("realtime/%s failed", name)
+                raise JsonRpcException(
+                    message=f"vivavoce {name} failed: {type(exc).__name__}: {exc}",
+                    code=lsp.ErrorCodes.InternalError,
+                ) from exc
+            return result.wire() if isinstance(result, Status) else result
+
+        endpoint.__name__ = f"realtime_{name}"
+        return endpoint
+
+    async def _status(self, _: P.NoParams) -> Status:
+        return self.conversation.status
+
+    async def _start(self, params: P.StartParams) -> Status:
+        if params.text_document is not None:
+            uri = params.text_document.uri
+            at = params.position or P.Position(line=0, character=0)
+            self.inserter.target(uri, Pos(at.line, at.character), lambda: self._lines(uri))
+        if self.conversation.status.state in ("live", "connecting"):
+            return self.conversation.status
+        await self._begin_progress(params.work_done_token)
+        try:
+            status = await self.conversation.start(
+                mode=params.mode,
+                voice=params.voice,
+                model=params.model,
+                instructions=params.instructions,
+            )
+        except VivavoceError as exc:
+            self._end_progress(f"failed: {exc}")
+            raise
+        self._end_progress("live" if status.state == "live" else status.state)
+        return status
+
+    async def _send_text(self, params: P.SendTextParams) -> dict[str, Any]:
+        await self.conversation.send_text(params.text)
+        return {"sent": True}
+
+    def _context(self, raw: Any) -> None:
+        """Where the cursor is: new turns are inserted there if insertion is on."""
+        try:
+            ctx = P.parse(P.ContextParams, raw)
+        except ConfigError as exc:
+            log.info("ignored realtime/context: %s", exc)
+            return
+        self.context = ctx
+        if self.inserter.uri is None and ctx.position is not None:
+            uri, at = ctx.text_document.uri, ctx.position
+            self.inserter.target(uri, Pos(at.line, at.character), lambda: self._lines(uri))
+
+    # ------------------------------------------------------------------ outbound
+
+    def _send_status(self, status: Status) -> None:
+        self.protocol.notify("realtime/status", status.wire())
+
+    def _send_transcript(self, update: TranscriptUpdate) -> None:
+        body: dict[str, Any] = {
+            "itemId": update.item_id,
+            "previousItemId": update.previous_item_id,
+            "role": update.role,
+            "text": update.text,
+            "final": update.final,
+        }
+        if update.delta is not None:
+            body["delta"] = update.delta
+        if update.interrupted:
+            body["interrupted"] = True
+        self.protocol.notify("realtime/transcript", body)
+        if update.final:
+            text = format_turn(update.role, update.text, self.settings.insert_transcripts)
+            if text is not None:
+                self.inserter.insert(text)
+
+    def say(self, level: MessageLevel, text: str) -> None:
+        """One line the user should see (and the log keeps)."""
+        kind = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning}.get(
+            level, lsp.MessageType.Info
+        )
+        getattr(log, level)(text)
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
+
+    async def _apply_edit(self, uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
+        position = lsp.Position(line=at.line, character=at.character)
+        edit = lsp.WorkspaceEdit(
+            changes={
+                uri: [lsp.TextEdit(range=lsp.Range(start=position, end=position), new_text=text)]
+            }
+        )
+        result = await self.workspace_apply_edit_async(
+            lsp.ApplyWorkspaceEditParams(edit=edit, label="vivavoce transcript")
+        )
+        if result is None:  # some clients answer null
+            return False, "no answer"
+        return bool(result.applied), result.failure_reason
+
+    # ------------------------------------------------------------------ progress
+
+    async def _begin_progress(self, token: int | str | None) -> None:
+        self._progress_token = None
+        caps = self.client_capabilities.window
+        if token is None:
+            if not (caps and caps.work_done_progress):
+                return  # e.g. eglot: no progress support, status notifications still flow
+            self._progress_seq += 1
+            token = f"vivavoce-connect-{self._progress_seq}"
+            try:
+                await asyncio.wait_for(self.work_done_progress.create_async(token), CONFIG_TIMEOUT)
+            except (TimeoutError, JsonRpcException) as exc:
+                log.info("no progress: %s", exc)
+                return
+        self._progress_token = token
+        self.work_done_progress.begin(
+            token,
+            lsp.WorkDoneProgressBegin(title="vivavoce", message="Connecting", cancellable=False),
+        )
+
+    def _progress_step(self, step: str) -> None:
+        if self._progress_token is not None:
+            self.work_done_progress.report(
+                self._progress_token, lsp.WorkDoneProgressReport(message=step)
+            )
+
+    def _end_progress(self, message: str) -> None:
+        if self._progress_token is not None:
+            self.work_done_progress.end(
+                self._progress_token, lsp.WorkDoneProgressEnd(message=message)
+            )
+            self._progress_token = None
+
+    # ------------------------------------------------------------------ lifecycle, settings
+
+    def _initialize(self, params: lsp.InitializeParams) -> None:
+        self._apply_settings(params.initialization_options, "initializationOptions")
+        encoding = self.workspace.position_encoding
+        value = getattr(encoding, "value", encoding) or "utf-16"
+        self.inserter.encoding = value if value in ("utf-8", "utf-16", "utf-32") else "utf-16"  # type: ignore[assignment]
+
+    async def _initialized(self, _: Any) -> None:
+        await self._pull_configuration()
+
+    async def _did_change_configuration(self, params: lsp.DidChangeConfigurationParams) -> None:
+        self._apply_settings(params.settings, "didChangeConfiguration")
+        await self._pull_configuration()
+
+    async def _pull_configuration(self) -> None:
+        workspace = self.client_capabilities.workspace
+        if not (workspace and workspace.configuration):
+            return
+        try:
+            result = await asyncio.wait_for(
+                self.workspace_configuration_async(
+                    lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section=SECTION)])
+                ),
+                CONFIG_TIMEOUT,
+            )
+        except (TimeoutError, JsonRpcException) as exc:
+            log.info("workspace/configuration gave nothing (%s); keeping current settings", exc)
+            return
+        if result:
+            self._apply_settings({SECTION: result[0]}, "workspace/configuration")
+
+    def _apply_settings(self, raw: Any, source: str) -> None:
+        data = P.plain(raw)
+        if not isinstance(data, dict):
+            return
+        section = data.get(SECTION, data) if SECTION in data else data
+        if not isinstance(section, dict) or not section:
+            return  # eglot sends {"settings": {}}: nothing to change
+        try:
+            new = self.settings.with_changes(section)
+        except ConfigError as exc:
+            self.say("warning", f"vivavoce: {exc} (from {source}; keeping the previous value)")
+            section = {k: v for k, v in section.items() if k != (exc.key or "").split(".")[0]}
+            try:
+                new = self.settings.with_changes(section)
+            except ConfigError:
+                return
+        self.settings = new
+        self.conversation.apply_settings(new)
+        _set_log_level(new.log_level)
+
+    async def _shutdown(self, *_: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """End the call and free the microphone (idempotent; bounded by CLOSE_TIMEOUT)."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_TIMEOUT)
+
+    async def _close(self) -> None:
+        await self.inserter.close()
+        await self.conversation.close()
+
+    # ------------------------------------------------------------------ documents
+
+    def _lines(self, uri: str) -> list[str] | None:
+        doc = self.workspace.text_documents.get(uri)
+        return None if doc is None else list(doc.lines)
+
+    def _did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
+        changes: list[tuple[Pos, Pos, str] | None] = []
+        for change in params.content_changes:
+            if isinstance(change, lsp.TextDocumentContentChangePartial):
+                start, end = lsp_range_to_pos(change.range)
+                changes.append((start, end, change.text))
+            else:
+                changes.append(None)
+        self.inserter.document_changed(params.text_document.uri, changes)
+
+    def _did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
+        self.inserter.document_closed(params.text_document.uri)
+
+
+def _function(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain function calling ``method`` (sync stays sync, async stays async)."""
+    if asyncio.iscoroutinefunction(method):
+
+        async def call_async(*args: Any) -> Any:
+            return await method(*args)
+
+        return call_async
+
+    def call(*args: Any) -> Any:
+        return method(*args)
+
+    return call
+
+
+def _set_log_level(level: str) -> None:
+    logging.getLogger("vivavoce").setLevel(level.upper())
+
+
+class _ClientLogHandler(logging.Handler):
+    """Forwards vivavoce's log records to the client as window/logMessage."""
+
+    def __init__(self, server: VivavoceServer) -> None:
+        super().__init__()
+        self.server = server
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self._local, "busy", False) or self.server.protocol.writer is None:
+            return
+        self._local.busy = True  # sending may log; never recurse
+        kind = (
+            lsp.MessageType.Error
+            if record.levelno >= logging.ERROR
+            else lsp.MessageType.Warning
+            if record.levelno >= logging.WARNING
+            else lsp.MessageType.Info
+            if record.levelno >= logging.INFO
+            else lsp.MessageType.Log
+        )
+        # If the client went away, stderr still has the record.
+        try:
+            with contextlib.suppress(Exception):
+                message = lsp.LogMessageParams(type=kind, message=record.getMessage())
+                self.server.window_log_message(message)
+        finally:
+            self._local.busy = False
+
+
+def serve_stdio(server: VivavoceServer) -> None:
+    """Serve over stdin/stdout until the client exits or stdin closes; then clean up."""
+    import sys
+    from threading import Event
+
+    from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+
+    async def main() -> None:
+        server._stop_event = Event()
+        reader = StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
+        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        try:
+            await run_async(
+                stop_event=server._stop_event,
+                reader=reader,
+                protocol=server.protocol,
+                logger=log,
+                error_handler=server.report_server_error,
+            )
+        finally:
+            # stdin closed (the editor went away) or exit: end the call, free the microphone.
+            await server.close()
+
+    with contextlib.suppress(KeyboardInterrupt, SystemExit, BrokenPipeError):
+        asyncio.run(main())
+    server.thread_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_server() -> VivavoceServer:
+    server = VivavoceServer()
+    handler = _ClientLogHandler(server)
+    handler.setLevel(logging.INFO)
+    logging.getLogger("vivavoce").addHandler(handler)
+    return server

@@ -1,0 +1,104 @@
+"""``vivavoce peer``: run a local peer until interrupted.
+
+The lead's CLI calls :func:`add_arguments` on its ``peer`` subparser and ``asyncio.run(run(args))``
+(or :func:`main` with an argv list). Once serving, exactly one line goes to stdout:
+``listening on http://HOST:PORT/v1``. The responder's key is read from the environment
+variable ``VIVAVOCE_RESPONDER_API_KEY`` (never from the command line, which others can see).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from .options import MAX_UPLOAD_BYTES
+
+RESPONDER_KEY_ENV = "VIVAVOCE_RESPONDER_API_KEY"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help="require this bearer key (default: accept any non-empty key)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["assistant", "echo"],
+        default="assistant",
+        help="assistant (default) or echo (calls return the caller's audio)",
+    )
+    parser.add_argument(
+        "--responder",
+        metavar="URL",
+        default=None,
+        help="OpenAI-compatible chat completions URL writing the replies "
+        f"(key from ${RESPONDER_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--responder-model", default="gpt-4o-mini", help="model name sent to --responder"
+    )
+    parser.add_argument(
+        "--max-upload-mib",
+        type=int,
+        default=MAX_UPLOAD_BYTES // (1024 * 1024),
+        help="largest accepted upload in MiB (default 25)",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="logging level (stderr)")
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; return the exit status."""
+    from .app import start_peer
+
+    peer = await start_peer(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        mode=args.mode,
+        responder_url=args.responder,
+        responder_model=args.responder_model,
+        responder_api_key=os.environ.get(RESPONDER_KEY_ENV),
+        max_upload_bytes=args.max_upload_mib * 1024 * 1024,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    sys.stdout.write(f"listening on {peer.base_url}\n")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await peer.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="vivavoce peer", description="Run a local, offline OpenAI Realtime peer on loopback."
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""Settings of a local peer (what ``start_peer(**options)`` and ``vivavoce peer`` accept)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .responders import Responder
+
+#: OpenAI's upload limit for audio files.
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+@dataclass
+class PeerOptions:
+    """Options of :func:`vivavoce.peer.start_peer` (all keyword arguments).
+
+    ``mode``: ``"assistant"`` (VAD → recognition → responder → speech) or ``"echo"`` (calls
+    return the caller's audio unchanged). ``responder_url``: forward replies to this
+    OpenAI-compatible chat completions URL (base ``…/v1`` or full URL) instead of the built-in
+    responder; ``responder`` injects any :class:`~vivavoce.peer.responders.Responder` object.
+    A ``faults`` option (fault injection) is planned and would be added here.
+    """
+
+    mode: Literal["assistant", "echo"] = "assistant"
+    responder_url: str | None = None
+    responder_model: str = "gpt-4o-mini"
+    responder_api_key: str | None = None
+    responder: Responder | None = None
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    model: str = "gpt-realtime"

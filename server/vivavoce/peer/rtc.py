@@ -1,0 +1,241 @@
+"""One WebRTC call of the local peer: the peer connection, its data channel and audio.
+
+:class:`PeerCall` answers an SDP offer on loopback-only ICE (host candidates on the bound
+address; trickled offers work because aioice learns the client from its STUN checks), then:
+
+* ``assistant`` mode: feeds every decoded remote frame (48 kHz stereo) to a
+  :class:`~vivavoce.peer.session.RealtimeSession` as 16 kHz mono, continuously, and plays the
+  session's speech on a paced :class:`~vivavoce.rtc.tracks.PcmSourceTrack`;
+* ``echo`` mode: sends the remote track straight back (no VAD, no recognition), for latency
+  measurements.
+
+It implements the session's :class:`~vivavoce.peer.session.Transport`. Everything a call
+starts is a named task owned here and cancelled by :meth:`close` (idempotent); an exception
+in one of them closes this call only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..realtime.events import Session
+from ..rtc import prepare_aiortc, rtc_configuration
+from ..rtc.ice import host_addresses, loopback_hosts_for
+from .session import Dialect, RealtimeSession, Services
+
+log = logging.getLogger(__name__)
+
+Pcm = npt.NDArray[np.int16]
+Mode = Literal["assistant", "echo"]
+#: A call whose connection is not up this long after the answer is closed.
+CONNECT_TIMEOUT = 30.0
+
+
+class PeerCall:
+    """A call, from offer to hangup."""
+
+    def __init__(
+        self,
+        call_id: str,
+        services: Services,
+        *,
+        session: Session,
+        dialect: Dialect = "ga",
+        mode: Mode = "assistant",
+        host: str = "127.0.0.1",
+        on_closed: Callable[[PeerCall], None] | None = None,
+    ) -> None:
+        self.id = call_id
+        self.mode: Mode = mode
+        self.dialect: Dialect = dialect
+        self._host = host
+        self._on_closed = on_closed
+        self._pc: Any = None
+        self._channel: Any = None
+        self._source: Any = None  # rtc.tracks.PcmSource, assistant mode with audio
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.session = RealtimeSession(
+            self,
+            services,
+            session=session,
+            dialect=dialect,
+            on_fatal=self._fatal,
+            name=call_id,
+        )
+
+    # ------------------------------------------------------------------ Transport
+
+    @property
+    def has_audio(self) -> bool:
+        return self._source is not None
+
+    def send_text(self, text: str) -> None:
+        ch = self._channel
+        if ch is not None and ch.readyState == "open":
+            ch.send(text)
+
+    def play(self, pcm: Pcm, rate: int) -> None:
+        if self._source is not None:
+            self._source.feed(pcm, rate)
+
+    def clear_audio(self) -> None:
+        if self._source is not None:
+            self._source.clear()
+
+    @property
+    def queued_seconds(self) -> float:
+        return float(self._source.queued_seconds) if self._source is not None else 0.0
+
+    async def played(self) -> None:
+        if self._source is not None:
+            await self._source.drained.wait()
+            # The last frame taken from the queue is still being sent; wait for it.
+            await asyncio.sleep(0.02)
+
+    # ------------------------------------------------------------------ setup
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(
+            coro, name=f"{self.id}:{name}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._fatal(task.exception())  # type: ignore[arg-type]
+
+    def _fatal(self, exc: BaseException) -> None:
+        log.error("%s: closing the call after an error", self.id, exc_info=exc)
+        self.close_soon()
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Accept the client's offer; return the answer SDP (with our candidates)."""
+        prepare_aiortc()
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        pc = RTCPeerConnection(rtc_configuration([]))
+        self._pc = pc
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: Any) -> None:
+            if channel.label != "oai-events":
+                log.debug("%s: ignoring data channel %r", self.id, channel.label)
+                return
+            self._channel = channel
+
+            def on_message(message: str | bytes) -> None:
+                try:
+                    self.session.handle_message(message)
+                except Exception as exc:
+                    self._fatal(exc)
+
+            channel.on("message", on_message)
+            if channel.readyState == "open":
+                self.session.start()
+            else:
+                channel.on("open", self.session.start)
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind != "audio":
+                return
+            if self.mode == "echo":
+                pc.addTrack(track)
+                return
+            from ..rtc.tracks import PcmSource, PcmSourceTrack
+
+            self._source = PcmSource()
+            pc.addTrack(PcmSourceTrack(self._source))
+            self._spawn(self._drain(track), "audio-in")
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = pc.connectionState
+            log.debug("%s: connection %s", self.id, state)
+            if state == "connected":
+                self.connected.set()
+            elif state in ("failed", "closed"):
+                self.close_soon()
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        answer = await pc.createAnswer()
+        # Bound to a wildcard address: let aioice offer every interface.
+        wildcard = self._host in ("", "0.0.0.0", "::")  # noqa: S104
+        hosts = None if wildcard else loopback_hosts_for(self._host) or [self._host]
+        with host_addresses(hosts):
+            await pc.setLocalDescription(answer)
+        self._spawn(self._watch_connect(), "connect-timeout")
+        sdp: str = pc.localDescription.sdp
+        return sdp
+
+    async def _watch_connect(self) -> None:
+        try:
+            await asyncio.wait_for(self.connected.wait(), CONNECT_TIMEOUT)
+        except TimeoutError:
+            log.info("%s: no connection after %.0f s; closing", self.id, CONNECT_TIMEOUT)
+            self.close_soon()
+
+    async def _drain(self, track: Any) -> None:
+        """Read the caller's audio continuously and hand it to the session as 16 kHz mono."""
+        from aiortc.mediastreams import MediaStreamError
+
+        from ..rtc.tracks import Resampler, to_mono
+
+        resampler: Resampler | None = None
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if resampler is None or resampler.src_rate != frame.sample_rate:
+                resampler = Resampler(frame.sample_rate, 16000)
+            self.session.on_audio(resampler(to_mono(frame)))
+
+    # ------------------------------------------------------------------ teardown
+
+    def close_soon(self) -> None:
+        """Start closing (from a callback); :meth:`close` does the work."""
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(
+                self._close(), name=f"{self.id}:close"
+            )
+
+    async def close(self) -> None:
+        """Hang up: stop the session and its tasks, close the peer connection (idempotent)."""
+        self.close_soon()
+        assert self._closing is not None
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        try:
+            await self.session.close()
+            current = asyncio.current_task()
+            tasks = [t for t in self._tasks if t is not current]
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if self._pc is not None:
+                try:
+                    await self._pc.close()
+                except Exception:
+                    log.exception("%s: closing the peer connection failed", self.id)
+        finally:
+            self.closed.set()
+            if self._on_closed is not None:
+                self._on_closed(self)
+            log.info("%s: call closed", self.id)

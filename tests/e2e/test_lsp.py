@@ -1,0 +1,342 @@
+"""The real ``vivavoce lsp`` process, driven by pytest-lsp as an editor would drive it.
+
+The embedded local peer answers (no network, no key). The test client keeps a real text buffer:
+it applies the server's edits and echoes them back as ``didChange``, like an editor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from vivavoce.lsp.params import plain
+
+SERVER = [sys.executable, "-m", "vivavoce", "lsp"]
+DOC = "file:///tmp/vivavoce-notes.md"
+COMMANDS = {"start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt"}
+
+
+class Editor:
+    """What the test editor saw and holds: notifications, edits, and the buffer's text."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.client = client
+        self.statuses: list[dict[str, Any]] = []
+        self.transcripts: list[dict[str, Any]] = []
+        self.edits: list[lsp.TextEdit] = []
+        self.text = ""
+        self.version = 0
+        self.refuse_edits = False
+        self._changed = asyncio.Event()
+
+        @client.feature("realtime/status")
+        def on_status(params: Any) -> None:
+            self.statuses.append(plain(params))
+            self._changed.set()
+
+        @client.feature("realtime/transcript")
+        def on_transcript(params: Any) -> None:
+            self.transcripts.append(plain(params))
+            self._changed.set()
+
+        @client.feature(lsp.WORKSPACE_APPLY_EDIT)
+        def on_apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
+            if self.refuse_edits:
+                return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason="user said no")
+            assert params.edit.changes is not None
+            for edit in params.edit.changes[DOC]:
+                self.edits.append(edit)
+                self.change(edit.range, edit.new_text)
+            self._changed.set()
+            return lsp.ApplyWorkspaceEditResult(applied=True)
+
+    def open(self, text: str) -> None:
+        self.text, self.version = text, 1
+        self.client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(
+                text_document=lsp.TextDocumentItem(
+                    uri=DOC, language_id="markdown", version=1, text=text
+                )
+            )
+        )
+
+    def change(self, where: lsp.Range, new_text: str) -> None:
+        """Edit the buffer (ASCII test text: UTF-16 units == characters) and tell the server."""
+        lines = self.text.split("\n")
+
+        def offset(p: lsp.Position) -> int:
+            return sum(len(line) + 1 for line in lines[: p.line]) + p.character
+
+        start, end = offset(where.start), offset(where.end)
+        self.text = self.text[:start] + new_text + self.text[end:]
+        self.version += 1
+        self.client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(uri=DOC, version=self.version),
+                content_changes=[lsp.TextDocumentContentChangePartial(range=where, text=new_text)],
+            )
+        )
+
+    def type_at(self, line: int, character: int, text: str) -> None:
+        pos = lsp.Position(line=line, character=character)
+        self.change(lsp.Range(start=pos, end=pos), text)
+
+    async def until(self, predicate: Any, timeout: float = 20) -> None:
+        async def wait() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+    def finals(self, role: str) -> list[str]:
+        return [t["text"] for t in self.transcripts if t["final"] and t["role"] == role]
+
+    async def request(self, method: str, params: Any = None) -> Any:
+        return plain(await self.client.protocol.send_request_async(method, params))
+
+    async def command(self, name: str, arguments: list[Any] | None = None) -> Any:
+        params = lsp.ExecuteCommandParams(command=name, arguments=arguments)
+        return plain(await self.client.workspace_execute_command_async(params))
+
+
+def _init(options: dict[str, Any], spec: str = "visual-studio-code") -> lsp.InitializeParams:
+    return lsp.InitializeParams(
+        capabilities=client_capabilities(spec),
+        initialization_options={"vivavoce": options},
+    )
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def bare(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    """The real server process, not yet initialized."""
+    yield
+
+
+@pytest.fixture
+async def editor(bare: LanguageClient) -> AsyncIterator[Editor]:
+    ed = Editor(bare)
+    await bare.initialize_session(
+        _init({"peer": "embedded", "insertTranscripts": "assistant", "voice": "verse"})
+    )
+    yield ed
+    await bare.shutdown_session()
+
+
+async def test_spoken_session_streams_transcripts_and_inserts_replies_where_the_user_works(
+    editor: Editor,
+) -> None:
+    editor.open("# Notes\nfirst line\n")
+    status = await editor.request(
+        "realtime/start",
+        {"textDocument": {"uri": DOC}, "position": {"line": 1, "character": 0}},
+    )
+    assert status["state"] == "live" and status["mode"] == "realtime"
+    assert status["voice"] == "verse"
+    assert status["callId"].startswith("rtc_")
+    # Progress: begin "Connecting", a report per step, end.
+    reports = next(iter(editor.client.progress_reports.values()))
+    assert isinstance(reports[0], lsp.WorkDoneProgressBegin) and reports[0].message == "Connecting"
+    steps = [r.message for r in reports if isinstance(r, lsp.WorkDoneProgressReport)]
+    assert "exchanging SDP" in steps and "waiting for session.created" in steps
+    assert isinstance(reports[-1], lsp.WorkDoneProgressEnd)
+    states = [s["state"] for s in editor.statuses]
+    assert states[states.index("connecting") :] == ["connecting", "live"]
+
+    await editor.request("realtime/sendText", {"text": "tell me about the weather"})
+    await editor.until(lambda: len(editor.edits) == 1)
+    assert editor.finals("user") == ["tell me about the weather"]
+    reply = editor.finals("assistant")[0]
+    assert "weather" in reply.lower()
+    deltas = [t for t in editor.transcripts if t["role"] == "assistant" and "delta" in t]
+    assert len(deltas) >= 2 and "".join(d["delta"] for d in deltas).strip() == reply.strip()
+    assert editor.text == f"# Notes\n{reply}\nfirst line\n"
+
+    # The user types above the insertion point before the next turn.
+    editor.type_at(0, 0, "Typed while talking\n")
+    await editor.command("vivavoce.sendText", ["and the tests"])
+    await editor.until(lambda: len(editor.edits) == 2)
+    second = editor.finals("assistant")[1]
+    assert editor.text == f"Typed while talking\n# Notes\n{reply}\n{second}\nfirst line\n"
+
+    status = await editor.request("realtime/stop")
+    assert status["state"] == "idle"
+    assert editor.statuses[-1]["state"] == "idle"
+    assert editor.client.messages == []  # nothing went wrong, nothing to show
+
+
+async def test_second_start_while_live_starts_no_second_call(editor: Editor) -> None:
+    first = await editor.request("realtime/start")
+    again = await editor.command("vivavoce.start")
+    assert again["callId"] == first["callId"]
+    assert [s["state"] for s in editor.statuses].count("connecting") == 1
+    await editor.request("realtime/stop")
+    assert (await editor.request("realtime/stop"))["state"] == "idle"  # idempotent
+
+
+async def test_commands_are_advertised_for_command_palettes(bare: LanguageClient) -> None:
+    result = await bare.initialize_session(_init({"peer": "embedded"}))
+    provider = result.capabilities.execute_command_provider
+    assert provider is not None
+    assert set(provider.commands) == {f"vivavoce.{c}" for c in COMMANDS}
+    await bare.shutdown_session()
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "expected"),
+    [
+        ("realtime/sendText", {}, "invalid params: text: Field required"),
+        ("realtime/sendText", {"text": ""}, "invalid params: text: String should have at least 1"),
+        (
+            "realtime/pushToTalk",
+            {"pressed": "maybe"},
+            "invalid params: pressed: Input should be a valid boolean",
+        ),
+        (
+            "realtime/start",
+            {"mode": "telepathy"},
+            "invalid params: mode: Input should be 'realtime' or 'text'",
+        ),
+        (
+            "realtime/start",
+            {"position": {"line": -1, "character": 0}},
+            "invalid params: position.line",
+        ),
+        (
+            "realtime/mute",
+            {"muted": True, "volume": 3},
+            "invalid params: volume: Extra inputs are not permitted",
+        ),
+    ],
+)
+async def test_bad_params_are_invalid_params_naming_the_field(
+    editor: Editor, method: str, params: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(JsonRpcException) as info:
+        await editor.request(method, params)
+    assert info.value.code == lsp.ErrorCodes.InvalidParams
+    assert str(info.value).startswith(expected)
+    assert "Traceback" not in str(info.value)
+    # The server keeps answering.
+    assert (await editor.request("realtime/status"))["state"] == "idle"
+
+
+async def test_unknown_command_is_a_clear_error(editor: Editor) -> None:
+    with pytest.raises(JsonRpcException) as info:
+        await editor.command("vivavoce.fly")
+    assert "vivavoce.fly" in str(info.value)
+    assert (await editor.request("realtime/status"))["state"] == "idle"
+
+
+async def test_commands_take_positional_or_object_arguments(editor: Editor) -> None:
+    muted = await editor.command("vivavoce.mute", [True])
+    assert muted["muted"] is True
+    unmuted = await editor.command("vivavoce.mute", [{"muted": False}])
+    assert unmuted["muted"] is False
+
+
+async def test_sending_text_with_no_call_says_so(editor: Editor) -> None:
+    with pytest.raises(JsonRpcException, match="cannot send text: no live call"):
+        await editor.request("realtime/sendText", {"text": "hello"})
+
+
+async def test_refused_edit_is_said_once_and_transcripts_keep_coming(editor: Editor) -> None:
+    editor.open("x\n")
+    editor.refuse_edits = True
+    await editor.request(
+        "realtime/start", {"textDocument": {"uri": DOC}, "position": {"line": 0, "character": 0}}
+    )
+    await editor.request("realtime/sendText", {"text": "one"})
+    await editor.until(lambda: len(editor.finals("assistant")) == 1)
+    await editor.request("realtime/sendText", {"text": "two"})
+    await editor.until(lambda: len(editor.finals("assistant")) == 2)
+    warnings = [m.message for m in editor.client.messages]
+    assert len(warnings) == 1 and "refused the edit (user said no)" in warnings[0]
+    assert editor.text == "x\n"
+    await editor.request("realtime/stop")
+
+
+async def test_start_without_a_key_against_a_real_server_fails_in_one_line(
+    bare: LanguageClient,
+) -> None:
+    # No request leaves the machine: the missing key is caught before any HTTP.
+    await bare.initialize_session(
+        _init({"peer": "openai", "baseUrl": "https://realtime.invalid/v1"})
+    )
+    editor = Editor(bare)
+    with pytest.raises(JsonRpcException) as info:
+        await editor.request("realtime/start")
+    assert str(info.value) == "no API key: set OPENAI_API_KEY or the vivavoce apiKey setting"
+    assert editor.statuses[-1]["state"] == "error"
+    assert (await editor.request("realtime/status"))["error"] == str(info.value)
+    await bare.shutdown_session()
+
+
+async def test_empty_configuration_change_resets_nothing_and_bad_values_are_refused(
+    bare: LanguageClient,
+) -> None:
+    # Like eglot: initializationOptions, then an empty didChangeConfiguration.
+    await bare.initialize_session(_init({"peer": "embedded", "voice": "verse"}, spec="emacs"))
+    editor = Editor(bare)
+    bare.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={}))
+    bare.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(
+            settings={"vivavoce": {"turnDetection": {"threshold": 7}, "voice": "sage"}}
+        )
+    )
+    await editor.until(lambda: bool(bare.messages), timeout=5)
+    assert "'turnDetection.threshold' is invalid" in bare.messages[0].message
+    status = await editor.request("realtime/status")
+    assert status["voice"] == "sage"  # the good key of the same change still applies
+    await bare.shutdown_session()
+
+
+async def test_the_peer_going_away_mid_call_is_shown_and_the_server_keeps_answering(
+    bare: LanguageClient,
+) -> None:
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "vivavoce", "peer", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert peer.stdout is not None
+        line = peer.stdout.readline()
+        url = line.split()[-1]
+        await bare.initialize_session(_init({"peer": url}))
+        editor = Editor(bare)
+        await editor.request("realtime/start")
+        peer.send_signal(signal.SIGTERM)
+        await editor.until(lambda: editor.statuses[-1]["state"] == "error", timeout=20)
+        assert "the call ended" in bare.messages[-1].message
+        assert bare.messages[-1].type == lsp.MessageType.Error
+        status = await editor.request("realtime/status")
+        assert status["state"] == "error" and status["error"]
+    finally:
+        peer.kill()
+        peer.wait()
+    await bare.shutdown_session()
+
+
+async def test_closing_stdin_ends_the_server() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *SERVER,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
