@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +31,7 @@ from .errors import CallError, ConfigError, VivavoceError
 from .realtime import Call, CallState, TranscriptUpdate
 from .realtime import events as ev
 from .rtc import ice
+from .rtc.tracks import AudioSink, PcmSource
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,29 @@ class Status(BaseModel):
         return self.model_dump(by_alias=True)
 
 
+class AudioIO(Protocol):
+    """The user's microphone and speaker for one call (see :mod:`vivavoce.audio`)."""
+
+    #: What the microphone captured, 48 kHz mono, ready for the outgoing track.
+    source: PcmSource
+    #: Receives the assistant's voice and plays it.
+    sink: AudioSink
+    #: When true, the microphone sends silence.
+    muted: bool
+
+    def play(self, samples: Any, rate: int) -> None:
+        """Queue speech (text mode's spoken replies) on the speaker."""
+
+    def flush(self) -> float:
+        """Drop queued playback at once (interruption); returns the seconds dropped."""
+
+    async def close(self) -> None: ...
+
+
+#: Opens the devices for a call; ``on_level`` receives the input level (dBFS, ≤ 10/s).
+AudioFactory = Callable[[Settings, Callable[[float], None]], Awaitable[AudioIO]]
+
+
 @dataclass(frozen=True)
 class FinalTurn:
     item_id: str
@@ -80,8 +104,11 @@ class Conversation:
         on_status: Callable[[Status], None] = lambda _: None,
         on_transcript: Callable[[TranscriptUpdate], None] = lambda _: None,
         on_message: Callable[[MessageLevel, str], None] = lambda *_: None,
+        audio: AudioFactory | None = None,
     ) -> None:
         self.settings = settings
+        self._audio = audio
+        self._io: AudioIO | None = None
         self.turns: list[FinalTurn] = []
         self._on_status = on_status
         self._on_transcript = on_transcript
@@ -202,6 +229,8 @@ class Conversation:
         return self._status
 
     async def mute(self, muted: bool) -> Status:
+        if self._io is not None:
+            self._io.muted = muted
         if self._call is not None and muted:
             self._call.source.clear()
         self._update(muted=muted)
@@ -278,10 +307,13 @@ class Conversation:
         self._update(mode="realtime", state="connecting", error=None)
         try:
             base_url = await self.base_url()
+            io = await self._open_audio()
             call = Call(
                 self.settings,
                 base_url=base_url,
                 http=self.http(),
+                source=io.source if io else None,
+                sink=io.sink if io else None,
                 on_state=self._on_call_state,
                 on_step=on_step or self.on_step,
             )
@@ -289,11 +321,34 @@ class Conversation:
             await call.start()
         except VivavoceError as exc:
             self._call = None
+            await self._close_audio()
             self._update(state="error", error=str(exc), call_id=None)
             raise
         self._watch(call)
         await self._replay(call)
         self._update(state="live", call_id=call.call_id)
+
+    async def _open_audio(self) -> AudioIO | None:
+        """The microphone and speaker, or None (silence in, nothing out) when unavailable."""
+        if self._audio is None:
+            return None
+        if self._io is None:
+            try:
+                self._io = await self._audio(self.settings, self._on_level)
+            except VivavoceError as exc:
+                self._on_message("warning", f"vivavoce: no audio devices ({exc}); text still works")
+                return None
+            self._io.muted = self._status.muted
+        return self._io
+
+    async def _close_audio(self) -> None:
+        io, self._io = self._io, None
+        if io is not None:
+            await io.close()
+        self._update(input_level=0.0)
+
+    def _on_level(self, dbfs: float) -> None:
+        self._update(input_level=round(dbfs, 1))
 
     #: Replaced by the language server to report connect steps as progress.
     on_step: Callable[[str], None] | None = None
@@ -329,6 +384,7 @@ class Conversation:
         if call is not None:
             self._update(state="closing")
             await call.close()
+        await self._close_audio()
         for task in list(self._call_tasks):
             task.cancel()
         if self._call_tasks:

@@ -78,8 +78,20 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(10.0, gt=0, le=120, description="Seconds per connect step.")
     input_device: str | None = Field(None, description="Microphone (name or index).")
     output_device: str | None = Field(None, description="Speaker (name or index).")
+    echo_cancellation: Literal["auto", "on", "off"] = Field(
+        "auto", description="Cancel the assistant's voice picked up by the microphone."
+    )
+    record: bool = Field(False, description="Record both sides of each call beside its transcript.")
+    push_to_talk: Literal["off", "hold", "toggle"] = Field(
+        "off", description="hold: talk while pressed; toggle: press to start, press to stop."
+    )
+    text_voice: str | None = Field(None, description="Voice of text mode (default: mapped).")
+    extra_realtime_voices: list[str] = Field(default_factory=list)
+    extra_tts_voices: list[str] = Field(default_factory=list)
+    replay_turns: int = Field(20, ge=0, le=200, description="Turns a new call is given.")
     insert_transcripts: Literal["none", "assistant", "both"] = "none"
     history_dir: Path | None = Field(None, description="Where transcripts are kept.")
+    allow_edits: bool = Field(True, description="Let the assistant edit the active document.")
     log_level: Literal["error", "warning", "info", "debug"] = "info"
 
     def resolved_api_key(self) -> str | None:
