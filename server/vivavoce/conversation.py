@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -30,6 +32,7 @@ from pydantic.alias_generators import to_camel
 from .errors import CallError, ConfigError, VivavoceError
 from .realtime import Call, CallState, TranscriptUpdate
 from .realtime import events as ev
+from .realtime.voices import VoiceCatalog, VoicePreference
 from .rtc import ice
 from .rtc.tracks import AudioSink, PcmSource
 from .settings import Settings
@@ -40,8 +43,7 @@ Mode = Literal["realtime", "text"]
 State = Literal["idle", "connecting", "live", "reconnecting", "closing", "error"]
 MessageLevel = Literal["error", "warning", "info"]
 
-#: How many earlier turns a new call is given as context.
-REPLAY_TURNS = 20
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class Status(BaseModel):
@@ -107,20 +109,31 @@ class Conversation:
         audio: AudioFactory | None = None,
     ) -> None:
         self.settings = settings
-        self._audio = audio
-        self._io: AudioIO | None = None
         self.turns: list[FinalTurn] = []
+        self.voices = VoicePreference(self._catalog(settings))
+        self._remember_voices(settings)
         self._on_status = on_status
         self._on_transcript = on_transcript
         self._on_message = on_message
-        self._status = Status(voice=settings.voice, model=settings.model)
+        self._audio = audio
+        self._io: AudioIO | None = None
+        self._status = Status(
+            voice=self.voices.voice_for("realtime", settings.voice), model=settings.model
+        )
         self._http: httpx.AsyncClient | None = None
         self._peer: Any = None
         self._peer_lock = asyncio.Lock()
         self._call: Call | None = None
         self._call_tasks: set[asyncio.Task[None]] = set()
+        self._replayed: set[str] = set()
         self._busy = asyncio.Lock()
         self._text_task: asyncio.Task[None] | None = None
+        self._speaker_task: asyncio.Task[None] | None = None
+        self._ptt = False
+        # What the assistant is saying now (for interruption): response, item, audio start.
+        self._response_id: str | None = None
+        self._assistant_item: str | None = None
+        self._audio_started: float | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ status
@@ -135,11 +148,47 @@ class Conversation:
             self._status = new
             self._on_status(new)
 
+    @staticmethod
+    def _catalog(settings: Settings) -> VoiceCatalog:
+        return VoiceCatalog.with_extra(settings.extra_realtime_voices, settings.extra_tts_voices)
+
+    def _remember_voices(self, settings: Settings) -> None:
+        choices: tuple[tuple[Mode, str | None], ...] = (
+            ("realtime", settings.voice),
+            ("text", settings.text_voice),
+        )
+        for mode, voice in choices:
+            if voice and self.voices.catalog.supports(mode, voice):
+                self.voices.chosen[mode] = voice
+
+    def _voice(self, mode: Mode) -> str:
+        return self.voices.voice_for(mode, self._status.voice)
+
+    def _model(self, mode: Mode) -> str:
+        return self.settings.model if mode == "realtime" else self.settings.text_model
+
     def apply_settings(self, settings: Settings) -> None:
-        """New settings take effect for the next call; the status shows them at once if idle."""
-        self.settings = settings
-        if self._status.state == "idle":
-            self._update(voice=settings.voice, model=settings.model)
+        """New settings; a live call whose voice, model or instructions changed reconnects."""
+        old, self.settings = self.settings, settings
+        self.voices.catalog = self._catalog(settings)
+        if settings.voice != old.voice:
+            self.voices.chosen.pop("realtime", None)
+        if settings.text_voice != old.text_voice:
+            self.voices.chosen.pop("text", None)
+        self._remember_voices(settings)
+        mode = self._status.mode
+        self._update(voice=self._voice(mode), model=self._model(mode))
+        changed = (settings.voice, settings.model, settings.instructions) != (
+            old.voice,
+            old.model,
+            old.instructions,
+        )
+        if changed and mode == "realtime" and self._status.state == "live":
+            task = asyncio.get_running_loop().create_task(
+                self._reconnect("the voice or model changed"), name="vivavoce reconnect"
+            )
+            self._call_tasks.add(task)
+            task.add_done_callback(self._call_tasks.discard)
 
     # ------------------------------------------------------------------ requests
 
@@ -155,19 +204,24 @@ class Conversation:
         async with self._busy:
             if self._status.state in ("live", "connecting"):
                 return self._status
+            target: Mode = mode or self._status.mode
             changes: dict[str, Any] = {}
-            if voice:
-                changes["voice"] = voice
-            if model:
-                changes["model"] = model
             if instructions:
                 changes["instructions"] = instructions
+            if model:
+                changes["model" if target == "realtime" else "textModel"] = model
             if changes:
                 self.settings = self.settings.with_changes(changes)
-            target: Mode = mode or self._status.mode
-            self._update(voice=self.settings.voice, model=self.settings.model, error=None)
+            if voice:
+                _, note = self.voices.choose(target, voice)
+                if note:
+                    self._on_message("warning", f"vivavoce: {note}")
+            self._update(
+                mode=target, voice=self._voice(target), model=self._model(target), error=None
+            )
             if target == "text":
-                self._update(mode="text", state="live")
+                await self._open_audio()
+                self._update(state="live")
             else:
                 await self._open_call()
             return self._status
@@ -176,7 +230,9 @@ class Conversation:
         """Stop talking (idempotent); the conversation's turns are kept."""
         async with self._busy:
             await self._close_call()
-            self._cancel_text()
+            await self._stop_text()
+            await self._close_audio()
+            self._ptt = False
             if self._status.state != "idle":
                 self._update(state="idle", call_id=None, push_to_talk=False)
             return self._status
@@ -184,21 +240,40 @@ class Conversation:
     async def toggle_mode(self) -> Status:
         """realtime ↔ text, keeping the conversation. A realtime call that fails rolls back."""
         async with self._busy:
+            was_live = self._status.state in ("live", "connecting")
             if self._status.mode == "realtime":
-                was_live = self._status.state in ("live", "connecting")
                 await self._close_call()
-                self._update(mode="text", state="live" if was_live else "idle", call_id=None)
+                self._update(
+                    mode="text",
+                    voice=self._voice("text"),
+                    model=self._model("text"),
+                    state="live" if was_live else "idle",
+                    call_id=None,
+                    push_to_talk=False,
+                )
                 return self._status
-            self._cancel_text()
-            self._update(mode="realtime")
-            if self._status.state != "live":
+            await self._stop_text()
+            self._update(
+                mode="realtime", voice=self._voice("realtime"), model=self._model("realtime")
+            )
+            if not was_live:
                 return self._status
             try:
                 await self._open_call()
             except VivavoceError as exc:
-                self._update(mode="text", state="live", error=str(exc))
-                self._on_message("error", f"vivavoce stayed in text mode: {exc}")
+                self._roll_back_to_text(exc)
             return self._status
+
+    def _roll_back_to_text(self, exc: VivavoceError) -> None:
+        self._update(
+            mode="text",
+            voice=self._voice("text"),
+            model=self._model("text"),
+            state="live",
+            error=str(exc),
+            call_id=None,
+        )
+        self._on_message("error", f"vivavoce stayed in text mode: {exc}")
 
     async def send_text(self, text: str) -> None:
         """A typed user turn; the reply streams back as transcript updates."""
@@ -214,45 +289,93 @@ class Conversation:
         await self._text_turn(text)
 
     async def push_to_talk(self, pressed: bool) -> Status:
-        """Press: clear the input and listen. Release: commit and ask for a reply."""
-        call = self._live_call("push to talk")
+        """Press: clear the input and listen. Release: commit and ask for a reply.
+
+        With the setting ``pushToTalk: toggle`` (editors with no key-up), each press flips.
+        """
+        if self.settings.push_to_talk == "toggle":
+            if not pressed:
+                return self._status
+            pressed = not self._ptt
+        if pressed == self._ptt:
+            return self._status
+        if self._status.mode == "text":
+            await self._push_to_talk_text(pressed)
+        else:
+            await self._push_to_talk_realtime(self._live_call("push to talk"), pressed)
+        return self._status
+
+    async def _push_to_talk_realtime(self, call: Call, pressed: bool) -> None:
         if pressed:
             if call.session.audio.input.turn_detection is not None:
-                call.session.audio.input.turn_detection = None
+                call.session.audio.input.turn_detection = None  # the user decides the turns
                 await call.send(ev.SessionUpdate(session=call.session))
+            if self._audio_started is not None:
+                await self._interrupt_realtime(call)
             await call.send(ev.InputClear())
-            self._update(push_to_talk=True, muted=False)
+            call.source.clear()
         else:
             await call.send(ev.InputCommit())
             await call.send(ev.ResponseCreate())
-            self._update(push_to_talk=False)
-        return self._status
+        self._ptt = pressed
+        self._gate_microphone()
+        self._update(push_to_talk=pressed)
+
+    async def _push_to_talk_text(self, pressed: bool) -> None:
+        io = self._io or await self._open_audio()
+        if io is None:
+            raise ConfigError("push to talk needs a microphone, and none is available")
+        self._ptt = pressed
+        self._gate_microphone()
+        self._update(push_to_talk=pressed)
+        if pressed:
+            await self._stop_text()
+            io.source.clear()
+            return
+        samples = io.source.take(int(io.source.queued_seconds * 48000))
+        io.source.clear()
+        if samples is None or samples.size < 4800:  # under 0.1 s: nothing was said
+            return
+        from .text.speech import Speech
+
+        base_url = await self.base_url()
+        speech = Speech(self.http(), base_url=base_url, api_key=self._api_key(base_url))
+        tr = self.settings.transcription
+        text = await speech.transcribe(samples, 48000, tr.model, tr.language)
+        if text:
+            await self._text_turn(text)
+
+    def _gate_microphone(self) -> None:
+        """With push-to-talk, the microphone is open only while the key is down."""
+        if self._io is not None:
+            ptt_closed = self.settings.push_to_talk != "off" and not self._ptt
+            self._io.muted = self._status.muted or ptt_closed
 
     async def mute(self, muted: bool) -> Status:
-        if self._io is not None:
-            self._io.muted = muted
+        self._update(muted=muted)
+        self._gate_microphone()
         if self._call is not None and muted:
             self._call.source.clear()
-        self._update(muted=muted)
         return self._status
 
     async def interrupt(self) -> Status:
         """Stop the assistant now: cancel the reply, clear the server's audio and ours."""
         if self._status.mode == "text":
-            self._cancel_text()
+            await self._stop_text()
             return self._status
-        call = self._live_call("interrupt")
-        await call.send(ev.ResponseCancel())
-        await call.send(ev.OutputAudioClear())
+        await self._interrupt_realtime(self._live_call("interrupt"))
         return self._status
 
     async def close(self) -> None:
-        """End everything: the call, text replies, the local peer, the HTTP client."""
+        """End everything: the call, text replies, devices, the local peer, the HTTP client."""
         if self._closed:
             return
         self._closed = True
         await self._close_call()
-        self._cancel_text()
+        await self._stop_text()
+        await self._close_audio()
+        for task in list(self._call_tasks):
+            task.cancel()
         if self._peer is not None:
             await self._peer.close()
             self._peer = None
@@ -303,13 +426,22 @@ class Conversation:
             raise CallError(f"cannot {what}: no live call (start one first)")
         return call
 
+    def _call_settings(self) -> Settings:
+        """Settings for the next call: this mode's voice; no VAD while push-to-talk is on."""
+        changes: dict[str, Any] = {"voice": self._voice("realtime")}
+        settings = self.settings.model_copy(update=changes)
+        if self.settings.push_to_talk != "off":
+            td = self.settings.turn_detection.model_copy(update={"type": "none"})
+            settings = settings.model_copy(update={"turn_detection": td})
+        return settings
+
     async def _open_call(self, on_step: Callable[[str], None] | None = None) -> None:
         self._update(mode="realtime", state="connecting", error=None)
         try:
             base_url = await self.base_url()
             io = await self._open_audio()
             call = Call(
-                self.settings,
+                self._call_settings(),
                 base_url=base_url,
                 http=self.http(),
                 source=io.source if io else None,
@@ -321,12 +453,25 @@ class Conversation:
             await call.start()
         except VivavoceError as exc:
             self._call = None
-            await self._close_audio()
             self._update(state="error", error=str(exc), call_id=None)
             raise
-        self._watch(call)
+        self._follow(call)
         await self._replay(call)
+        self._gate_microphone()
         self._update(state="live", call_id=call.call_id)
+
+    async def _reconnect(self, why: str) -> None:
+        """A new call with the same conversation (voice or model changed, call dropped)."""
+        async with self._busy:
+            if self._status.state != "live" or self._status.mode != "realtime":
+                return
+            log.info("reconnecting: %s", why)
+            self._update(state="reconnecting")
+            await self._close_call(keep_state=True)
+            try:
+                await self._open_call()
+            except VivavoceError as exc:
+                self._roll_back_to_text(exc)
 
     async def _open_audio(self) -> AudioIO | None:
         """The microphone and speaker, or None (silence in, nothing out) when unavailable."""
@@ -338,7 +483,7 @@ class Conversation:
             except VivavoceError as exc:
                 self._on_message("warning", f"vivavoce: no audio devices ({exc}); text still works")
                 return None
-            self._io.muted = self._status.muted
+            self._gate_microphone()
         return self._io
 
     async def _close_audio(self) -> None:
@@ -355,22 +500,73 @@ class Conversation:
 
     async def _replay(self, call: Call) -> None:
         """Give a new call the recent turns, so the assistant remembers them."""
-        for turn in self.turns[-REPLAY_TURNS:]:
+        count = self.settings.replay_turns
+        for turn in self.turns[-count:] if count else []:
             kind: Literal["input_text", "output_text"] = (
                 "input_text" if turn.role == "user" else "output_text"
             )
-            item = ev.Item(role=turn.role, content=[ev.ContentPart(type=kind, text=turn.text)])
+            item_id = ev.new_id("item")
+            self._replayed.add(item_id)  # already in the transcript: not shown again
+            item = ev.Item(
+                id=item_id, role=turn.role, content=[ev.ContentPart(type=kind, text=turn.text)]
+            )
             await call.send(ev.ItemCreate(item=item))
 
-    def _watch(self, call: Call) -> None:
-        async def forward() -> None:
+    def _follow(self, call: Call) -> None:
+        """Forward the call's transcript, and follow what the assistant is saying."""
+
+        async def transcripts() -> None:
             with contextlib.suppress(VivavoceError):
                 async for update in call.transcripts():
-                    self._transcript(update)
+                    if update.item_id not in self._replayed:
+                        self._transcript(update)
 
-        task = asyncio.get_running_loop().create_task(forward(), name="vivavoce transcripts")
-        self._call_tasks.add(task)
-        task.add_done_callback(self._call_tasks.discard)
+        async def events() -> None:
+            with contextlib.suppress(VivavoceError):
+                async for event in call.events():
+                    await self._on_event(call, event)
+
+        for coro, name in ((transcripts(), "transcripts"), (events(), "events")):
+            task = asyncio.get_running_loop().create_task(coro, name=f"vivavoce {name}")
+            self._call_tasks.add(task)
+            task.add_done_callback(self._call_tasks.discard)
+
+    async def _on_event(self, call: Call, event: ev.ServerEvent) -> None:
+        match event:
+            case ev.ResponseCreated(response=response):
+                self._response_id = response.id
+            case ev.OutputItemAdded(item=item) if item.role == "assistant":
+                self._assistant_item = item.id
+            case ev.OutputAudioStarted():
+                self._audio_started = time.monotonic()
+            case ev.OutputAudioStopped() | ev.OutputAudioCleared():
+                self._audio_started = None
+            case ev.ResponseDone():
+                self._response_id = None
+            case ev.SpeechStarted() if self._audio_started is not None:
+                # The user talks over the assistant: the server cancels its reply; we stop
+                # playing at once and tell it how much was heard.
+                await self._stop_playback(call, cancel=False)
+            case ev.ServerError(error=error):
+                log.info("server error event (%s): %s", error.code, error.message)
+            case _:
+                pass
+
+    async def _interrupt_realtime(self, call: Call) -> None:
+        await self._stop_playback(call, cancel=self._response_id is not None)
+
+    async def _stop_playback(self, call: Call, *, cancel: bool) -> None:
+        dropped = self._io.flush() if self._io is not None else 0.0
+        started, self._audio_started = self._audio_started, None
+        if cancel:
+            await call.send(ev.ResponseCancel())
+        if started is not None:
+            await call.send(ev.OutputAudioClear())
+            if self._assistant_item is not None:
+                heard_ms = max(0, int((time.monotonic() - started - dropped) * 1000))
+                await call.send(
+                    ev.ItemTruncate(item_id=self._assistant_item, audio_end_ms=heard_ms)
+                )
 
     def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
         if state is CallState.ERROR and self._status.state == "live" and error is not None:
@@ -379,23 +575,32 @@ class Conversation:
             self._update(state="error", error=str(error), call_id=None, push_to_talk=False)
             self._on_message("error", f"vivavoce: the call ended: {error}")
 
-    async def _close_call(self) -> None:
+    async def _close_call(self, *, keep_state: bool = False) -> None:
         call, self._call = self._call, None
         if call is not None:
-            self._update(state="closing")
+            if not keep_state:
+                self._update(state="closing")
             await call.close()
-        await self._close_audio()
-        for task in list(self._call_tasks):
+        current = asyncio.current_task()
+        tasks = [t for t in self._call_tasks if t is not current]
+        for task in tasks:
             task.cancel()
-        if self._call_tasks:
-            await asyncio.wait(self._call_tasks, timeout=2)
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+        self._response_id = self._assistant_item = self._audio_started = None
 
     # ------------------------------------------------------------------ text mode
 
-    def _cancel_text(self) -> None:
-        if self._text_task is not None and not self._text_task.done():
-            self._text_task.cancel()
-        self._text_task = None
+    async def _stop_text(self) -> None:
+        """Cancel a text reply being written or spoken, and silence the speaker."""
+        tasks = [t for t in (self._text_task, self._speaker_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+        self._text_task = self._speaker_task = None
+        if self._io is not None:
+            self._io.flush()
 
     async def _text_turn(self, text: str) -> None:
         from .text.chat import Chat, Message
@@ -410,15 +615,26 @@ class Conversation:
         self._transcript(user)
         base_url = await self.base_url()
         chat = Chat(self.http(), base_url=base_url, api_key=self._api_key(base_url))
+        count = self.settings.replay_turns * 2
         messages = [Message(role="system", content=self.settings.instructions)] + [
-            Message(role=t.role, content=t.text) for t in self.turns[-REPLAY_TURNS * 2 :]
+            Message(role=t.role, content=t.text) for t in (self.turns[-count:] if count else [])
         ]
         item_id, reply = ev.new_id("item"), ""
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        if self._io is not None:
+            self._speaker_task = asyncio.get_running_loop().create_task(
+                self._speak(sentences, base_url), name="vivavoce speak reply"
+            )
 
         async def stream() -> None:
             nonlocal reply
+            pending = ""
             async for chunk in chat.stream(self.settings.text_model, messages):
                 reply += chunk
+                pending += chunk
+                *done, pending = _SENTENCE_END.split(pending)
+                for sentence in done:
+                    sentences.put_nowait(sentence)
                 self._transcript(
                     TranscriptUpdate(
                         item_id=item_id,
@@ -428,6 +644,8 @@ class Conversation:
                         delta=chunk,
                     )
                 )
+            sentences.put_nowait(pending)
+            sentences.put_nowait(None)
 
         self._text_task = asyncio.get_running_loop().create_task(stream(), name="vivavoce text")
         interrupted = False
@@ -435,18 +653,41 @@ class Conversation:
             await self._text_task
         except asyncio.CancelledError:
             interrupted = True
+        except VivavoceError as exc:
+            if not reply:
+                raise  # nothing was said: the error is the answer
+            interrupted = True
+            self._on_message("warning", f"vivavoce: the reply broke off: {exc}")
         finally:
             self._text_task = None
-        self._transcript(
-            TranscriptUpdate(
-                item_id=item_id,
-                previous_item_id=user.item_id,
-                role="assistant",
-                text=reply,
-                final=True,
-                interrupted=interrupted,
+        if reply or interrupted:
+            self._transcript(
+                TranscriptUpdate(
+                    item_id=item_id,
+                    previous_item_id=user.item_id,
+                    role="assistant",
+                    text=reply,
+                    final=True,
+                    interrupted=interrupted,
+                )
             )
-        )
+
+    async def _speak(self, sentences: asyncio.Queue[str | None], base_url: str) -> None:
+        """Speak the reply sentence by sentence, as it is written."""
+        from .text.speech import SPEECH_RATE, Speech
+
+        speech = Speech(self.http(), base_url=base_url, api_key=self._api_key(base_url))
+        voice = self._voice("text")
+        while (sentence := await sentences.get()) is not None:
+            if not sentence.strip():
+                continue
+            try:
+                samples = await speech.synthesize(sentence, voice)
+            except VivavoceError as exc:
+                self._on_message("warning", f"vivavoce: the reply cannot be spoken: {exc}")
+                return
+            if self._io is not None:
+                self._io.play(samples, SPEECH_RATE)
 
     # ------------------------------------------------------------------ transcript
 
@@ -455,7 +696,12 @@ class Conversation:
 
     def _transcript(self, update: TranscriptUpdate) -> None:
         if update.final and update.text:
-            self.turns.append(
-                FinalTurn(update.item_id, update.role, update.text, update.interrupted)
-            )
+            turn = FinalTurn(update.item_id, update.role, update.text, update.interrupted)
+            # A turn can be finalized again (marked interrupted when truncated): one entry each.
+            for i in range(len(self.turns) - 1, max(-1, len(self.turns) - 8), -1):
+                if self.turns[i].item_id == update.item_id:
+                    self.turns[i] = turn
+                    break
+            else:
+                self.turns.append(turn)
         self._on_transcript(update)

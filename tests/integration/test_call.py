@@ -138,7 +138,7 @@ async def test_expired_ephemeral_key_is_refused(peer: Any, monkeypatch: pytest.M
             headers={"Authorization": "Bearer sk-x"},
             json={
                 "expires_after": {"anchor": "created_at", "seconds": 10},
-                "session": {"type": "realtime", "model": "m"},
+                "session": {"type": "realtime", "model": "gpt-realtime"},
             },
         )
         key = EphemeralKey(minted.json()["value"], minted.json()["expires_at"])

@@ -191,7 +191,7 @@ async def test_chat_completion_stream_is_sse(peer) -> None:
             f"{peer.base_url}/chat/completions",
             headers=AUTH,
             json={
-                "model": "m",
+                "model": "gpt-4o-mini",
                 "stream": True,
                 "stream_options": {"include_usage": True},
                 "messages": [{"role": "user", "content": "open the file"}],
@@ -242,7 +242,7 @@ async def test_responder_url_forwards_to_another_peer(peer) -> None:
         status, _, body = await _post(
             f"{relay.base_url}/chat/completions",
             headers={"Authorization": "Bearer x"},
-            json={"model": "m", "messages": [{"role": "user", "content": "hello relay"}]},
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello relay"}]},
         )
         assert status == 200
         assert body["choices"][0]["message"]["content"].startswith("You said: hello relay.")

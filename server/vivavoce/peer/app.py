@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ..realtime.events import Session, new_id, session_from_beta, session_to_beta
 from .auth import AuthError, EphemeralKey, KeyStore
 from .errors import ApiError, error_body, error_response
+from .models import check_model
 from .options import PeerOptions
 from .responders import BuiltinResponder, ChatResponder, Responder
 from .rtc import PeerCall
@@ -207,9 +208,11 @@ def _session_from(raw: Any, base: Session, param: str) -> Session:
         raise ApiError(400, "The session must be a JSON object.", param=param)
     try:
         parsed = session_from_beta(raw)
-        return merge_session(base, session_patch(raw, parsed))
+        session = merge_session(base, session_patch(raw, parsed))
     except (ValidationError, ValueError) as exc:
         raise ApiError(400, f"Invalid session: {exc}".splitlines()[0], param=param) from exc
+    check_model(session.model, "realtime", param=f"{param}.model")
+    return session
 
 
 def _session_json(session: Session, expires_at: int | None = None) -> dict[str, Any]:
@@ -345,6 +348,7 @@ async def beta_call(request: web.Request) -> web.Response:
         )
     offer, _ = await _read_offer(request)
     model = request.query.get("model")
+    check_model(model, "realtime")
     if key is not None:
         session = key.session.model_copy(deep=True)
         session.id = new_id("sess")

@@ -25,6 +25,7 @@ from .app import cors_headers, form_text, json_body, peer_of
 from .audio import AudioDecodeError, decode_audio, resample
 from .conversation import Message, Role
 from .errors import ApiError
+from .models import ALL_MODELS, check_model
 from .responders import ResponderError
 from .tts import RATE as TTS_RATE
 from .tts import SynthesisError, wav_bytes
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 PCM_RATE = 24000
 MAX_SPEECH_INPUT = 4096
-MODELS = ["gpt-realtime", "gpt-4o-mini", "gpt-4o-mini-tts", "whisper-1", "gpt-4o-transcribe"]
 
 
 def _text_of(content: Any) -> str:
@@ -83,6 +83,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await json_body(request)
     turns, instructions = _chat_input(body)
     model = str(body["model"])
+    check_model(model, "chat")
     cid = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())
     prompt_tokens = sum(len(m.text.split()) for m in turns) + len(instructions.split())
@@ -181,6 +182,8 @@ async def speech(request: web.Request) -> web.Response:
             param="input",
             code="string_above_max_length",
         )
+    model = body.get("model")
+    check_model(model if isinstance(model, str) else None, "speech")
     fmt = body.get("response_format") or "wav"
     if fmt not in ("wav", "pcm"):
         raise ApiError(
@@ -239,6 +242,7 @@ async def transcriptions(request: web.Request) -> web.Response:
             param="model",
             code="missing_required_parameter",
         )
+    check_model(form_text(form.get("model")), "transcription")
     data = upload.file.read()
     limit = peer.options.max_upload_bytes
     if len(data) > limit:
@@ -290,7 +294,8 @@ async def models(request: web.Request) -> web.Response:
         {
             "object": "list",
             "data": [
-                {"id": m, "object": "model", "created": 0, "owned_by": "vivavoce"} for m in MODELS
+                {"id": m, "object": "model", "created": 0, "owned_by": "vivavoce"}
+                for m in ALL_MODELS
             ],
         }
     )

@@ -1,0 +1,81 @@
+"""Text mode's voice: text-to-speech for replies, transcription for push-to-talk input.
+
+:class:`Speech` calls ``POST /audio/speech`` (``response_format: pcm``: 24 kHz s16le mono)
+and ``POST /audio/transcriptions`` (a WAV upload) on the same server as the chat, with the same
+typed errors as every other HTTP step.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ProtocolError, StepTimeout
+from ..realtime.signaling import error_from_response
+
+#: ``/audio/speech`` with ``response_format: pcm`` is 24 kHz mono s16le.
+SPEECH_RATE = 24000
+TTS_MODEL = "gpt-4o-mini-tts"
+
+Pcm = npt.NDArray[np.int16]
+
+
+class Speech:
+    def __init__(
+        self, http: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 30.0
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._timeout = timeout
+
+    async def synthesize(self, text: str, voice: str, model: str = TTS_MODEL) -> Pcm:
+        """Speech for ``text`` at :data:`SPEECH_RATE`."""
+        body = {"model": model, "input": text, "voice": voice, "response_format": "pcm"}
+        response = await self._post("speaking the reply", "/audio/speech", json=body)
+        data = response.content
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
+
+    async def transcribe(
+        self, samples: Pcm, rate: int, model: str, language: str | None = None
+    ) -> str:
+        """The text of recorded speech."""
+        files = {"file": ("speech.wav", _wav(samples, rate), "audio/wav")}
+        data: dict[str, Any] = {"model": model, "response_format": "json"}
+        if language:
+            data["language"] = language
+        response = await self._post(
+            "transcribing your speech", "/audio/transcriptions", files=files, data=data
+        )
+        try:
+            return str(response.json()["text"]).strip()
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError("the transcription answer has no text") from exc
+
+    async def _post(self, step: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.post(
+                f"{self._base}{path}", headers=self._headers, timeout=self._timeout, **kwargs
+            )
+        except httpx.TimeoutException as exc:
+            raise StepTimeout(step, self._timeout) from exc
+        except httpx.HTTPError as exc:
+            raise ProtocolError(f"{step} failed: {type(exc).__name__}") from exc
+        if not response.is_success:
+            raise error_from_response(response, step)
+        return response
+
+
+def _wav(samples: Pcm, rate: int) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
+    return buf.getvalue()

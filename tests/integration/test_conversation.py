@@ -1,0 +1,246 @@
+"""One conversation across modes, voices, push-to-talk and interruption (issue 5).
+
+Real local peer, real aiortc calls on loopback. The sound card is the only stand-in: an
+in-memory AudioIO (the real devices are tested with PulseAudio in tests/audio/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import overlap
+from vivavoce.conversation import Conversation, Status
+from vivavoce.realtime import TranscriptUpdate
+from vivavoce.rtc.tracks import MemorySink, PcmSource, rms_dbfs
+from vivavoce.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+class MemoryAudio:
+    """A sound card in memory: `speak` is the microphone, `sink`/`played` the speaker."""
+
+    def __init__(self) -> None:
+        self.source = PcmSource()
+        self.sink = MemorySink()
+        self.muted = False
+        self.played: list[np.ndarray[Any, Any]] = []
+        self.flushes = 0
+        self.closed = False
+
+    def speak(self, samples: np.ndarray[Any, Any], rate: int) -> None:
+        if not self.muted:
+            self.source.feed(samples, rate)
+
+    def play(self, samples: Any, rate: int) -> None:
+        self.played.append(samples)
+
+    def flush(self) -> float:
+        self.flushes += 1
+        return 0.0
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Session:
+    """A Conversation with what it told the editor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.audio = MemoryAudio()
+        self.updates: list[TranscriptUpdate] = []
+        self.statuses: list[Status] = []
+        self.messages: list[str] = []
+        self.changed = asyncio.Event()
+
+        async def open_audio(_: Settings, on_level: Callable[[float], None]) -> MemoryAudio:
+            return self.audio
+
+        def on_update(u: TranscriptUpdate) -> None:
+            self.updates.append(u)
+            self.changed.set()
+
+        self.conv = Conversation(
+            settings,
+            on_status=self.statuses.append,
+            on_transcript=on_update,
+            on_message=lambda _, text: self.messages.append(text),
+            audio=open_audio,
+        )
+
+    def finals(self, role: str) -> list[TranscriptUpdate]:
+        """The final state of each turn of ``role``, in order (a turn may be finalized again
+        when it is marked interrupted)."""
+        last: dict[str, TranscriptUpdate] = {}
+        for u in self.updates:
+            if u.final and u.role == role:
+                last[u.item_id] = u
+        return list(last.values())
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
+        async def wait() -> None:
+            while not predicate():
+                self.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), 0.05)
+
+        await asyncio.wait_for(wait(), timeout)
+
+
+@pytest.fixture
+async def session(peer: Any) -> AsyncIterator[Session]:
+    s = Session(Settings(peer=peer.base_url, api_key=None))
+    yield s
+    await s.conv.close()
+
+
+async def test_text_turn_streams_and_the_reply_is_spoken(session: Session) -> None:
+    status = await session.conv.start(mode="text")
+    assert (status.mode, status.state) == ("text", "live")
+    await session.conv.send_text("the build is broken")
+    assert [u.text for u in session.finals("user")] == ["the build is broken"]
+    reply = session.finals("assistant")[0].text
+    assert "the build is broken" in reply
+    deltas = [u.delta for u in session.updates if u.role == "assistant" and u.delta]
+    assert len(deltas) >= 2 and "".join(deltas) == reply
+    await session.until(lambda: len(session.audio.played) >= 2)  # one per sentence
+    speech = np.concatenate(session.audio.played)
+    assert speech.size > 24000 * 1.0 and rms_dbfs(speech) > -40  # over a second, audible
+
+
+async def test_toggling_both_ways_keeps_one_conversation(session: Session) -> None:
+    await session.conv.start()
+    await session.conv.send_text("my name is Ada")
+    await session.until(lambda: len(session.finals("assistant")) == 1)
+
+    status = await session.conv.toggle_mode()
+    assert (status.mode, status.state, status.call_id) == ("text", "live", None)
+    await session.conv.send_text("what is my name")
+    assert "my name is Ada" in session.finals("assistant")[1].text  # the turns came along
+
+    status = await session.conv.toggle_mode()
+    assert (status.mode, status.state) == ("realtime", "live")
+    await session.conv.send_text("and now")
+    await session.until(lambda: len(session.finals("assistant")) == 3)
+    # The new call was given the earlier turns: the peer's reply refers to them.
+    assert "what is my name" in session.finals("assistant")[2].text
+    # Replayed turns are not shown again: each turn reached the editor once.
+    users = [u.text for u in session.finals("user")]
+    assert users == ["my name is Ada", "what is my name", "and now"]
+
+
+async def test_voice_choices_survive_toggling_twice(peer: Any) -> None:
+    s = Session(Settings(peer=peer.base_url, voice="verse", text_voice="onyx"))
+    try:
+        assert s.conv.status.voice == "verse"
+        for _ in range(2):
+            assert (await s.conv.toggle_mode()).voice == "onyx"
+            assert (await s.conv.toggle_mode()).voice == "verse"
+    finally:
+        await s.conv.close()
+
+
+async def test_voices_map_across_sets_and_back(peer: Any) -> None:
+    s = Session(Settings(peer=peer.base_url))
+    try:
+        await s.conv.start(mode="text", voice="nova")
+        assert (await s.conv.toggle_mode()).voice == "shimmer"  # nova is no realtime voice
+        assert (await s.conv.toggle_mode()).voice == "nova"  # and the choice came back
+        await s.conv.stop()
+        await s.conv.start(mode="text", voice="fable")
+        assert (await s.conv.toggle_mode()).voice == "ballad"
+    finally:
+        await s.conv.close()
+
+
+async def test_unknown_voice_falls_back_and_says_so(peer: Any) -> None:
+    s = Session(Settings(peer=peer.base_url))
+    try:
+        status = await s.conv.start(mode="text", voice="darth")
+        assert status.voice == "alloy"
+        assert s.messages == ["vivavoce: voice 'darth' is not a known text voice; using 'alloy'"]
+    finally:
+        await s.conv.close()
+
+
+async def test_refused_call_rolls_back_to_text_with_the_servers_message(peer: Any) -> None:
+    # The realtime model does not exist: the server refuses the call.
+    s = Session(Settings(peer=peer.base_url, model="gpt-nope"))
+    try:
+        await s.conv.start(mode="text")
+        await s.conv.send_text("remember this")
+        status = await s.conv.toggle_mode()
+        assert (status.mode, status.state) == ("text", "live")
+        assert status.error is not None and "Invalid value: 'gpt-nope'" in status.error
+        assert len(s.messages) == 1 and s.messages[0].startswith("vivavoce stayed in text mode")
+        assert "\n" not in s.messages[0]
+        await s.conv.send_text("still here")
+        assert "remember this" in s.finals("assistant")[-1].text  # nothing was lost
+    finally:
+        await s.conv.close()
+
+
+async def test_push_to_talk_makes_one_turn_per_press_and_release(
+    peer: Any, speak: Callable[[str], Awaitable[Any]]
+) -> None:
+    s = Session(Settings(peer=peer.base_url, push_to_talk="hold"))
+    try:
+        await s.conv.start()
+        sentence = await speak("please open the main file")
+        s.audio.speak(sentence, 16000)  # the key is up: nobody hears this
+        await asyncio.sleep(2.5)
+        assert s.finals("user") == []
+        for n in (1, 2):
+            await s.conv.push_to_talk(True)
+            assert s.conv.status.push_to_talk is True
+            s.audio.speak(sentence, 16000)
+            await asyncio.wait_for(s.audio.source.drained.wait(), 10)
+            await asyncio.sleep(0.3)
+            await s.conv.push_to_talk(False)
+            await s.until(lambda n=n: len(s.finals("assistant")) == n)  # type: ignore[misc]
+            assert len(s.finals("user")) == n
+        assert all(overlap("please open the main file", u.text) >= 0.6 for u in s.finals("user"))
+    finally:
+        await s.conv.close()
+
+
+async def test_interrupt_stops_the_voice_and_marks_the_turn(session: Session) -> None:
+    await session.conv.start()
+    sink = session.audio.sink
+    long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(12))
+    await session.conv.send_text(long_text)
+    await session.until(lambda: sink.audible_frames > 25)  # half a second of the reply heard
+    await session.conv.interrupt()
+    stopped_at = sink.frames
+    await asyncio.sleep(1.0)
+    # At most a few frames already in flight arrive after the interruption.
+    tail = sink.chunks[stopped_at + 10 :]
+    assert tail and all(rms_dbfs(c) < -50 for c in tail)
+    await session.until(lambda: any(u.interrupted for u in session.finals("assistant")))
+    cut = next(u for u in session.finals("assistant") if u.interrupted)
+    assert cut.text and len(cut.text) < len(long_text)  # what was not said is not shown
+    assert [t.interrupted for t in session.conv.turns if t.role == "assistant"] == [True]
+    assert session.audio.flushes >= 1
+
+
+async def test_changing_the_voice_mid_call_reconnects_and_keeps_the_conversation(
+    session: Session,
+) -> None:
+    first = await session.conv.start()
+    await session.conv.send_text("my name is Ada")
+    await session.until(lambda: len(session.finals("assistant")) == 1)
+    session.conv.apply_settings(session.conv.settings.with_changes({"voice": "sage"}))
+    await session.until(
+        lambda: session.conv.status.state == "live" and session.conv.status.call_id != first.call_id
+    )
+    assert session.conv.status.voice == "sage"
+    assert "reconnecting" in [st.state for st in session.statuses]
+    await session.conv.send_text("who am I")
+    await session.until(lambda: len(session.finals("assistant")) == 2)
+    assert "my name is Ada" in session.finals("assistant")[1].text
