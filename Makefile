@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := libportaudio2 flite pulseaudio
+APT_PACKAGES := libportaudio2 flite pulseaudio neovim
 SETUP_STAMP := $(VENV)/.vivavoce-installed
 
 .PHONY: setup system demo test check lint bench clean

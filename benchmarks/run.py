@@ -39,11 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import lsp_bench
 from benchmarks.harness import Child
 from benchmarks.procstat import UsageSampler
 from benchmarks.stats import median, percentile, record, summary
 
-GROUPS = ("connect", "rtt", "duplex")
+GROUPS = ("connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript")
 LISTENING = r"listening on (http://\S+)"
 START_LIMIT = 60.0  # seconds for a server to say it is listening
 
@@ -236,6 +237,9 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "connect": (bench_connect, connect_metrics),
     "rtt": (bench_rtt, rtt_metrics),
     "duplex": (bench_duplex, duplex_metrics),
+    "lsp_startup": (lsp_bench.bench_startup, lsp_bench.startup_metrics),
+    "lsp_status": (lsp_bench.bench_status, lsp_bench.status_metrics),
+    "lsp_transcript": (lsp_bench.bench_transcript, lsp_bench.transcript_metrics),
 }
 
 
@@ -275,6 +279,8 @@ def table(metrics: dict[str, Any], notes: dict[str, str]) -> str:
 
 
 def _notes(group: str, raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, str]:
+    if "notes" in prod:  # groups that bring their own table notes (lsp_*)
+        return dict(prod["notes"])
     if group == "connect":
         return {
             "connect medians per round (baseline, product)": f"{raw['round_medians_ms']}, "

@@ -23,19 +23,22 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from .errors import CallError, ConfigError, VivavoceError
-from .realtime import Call, CallState, TranscriptUpdate
-from .realtime import events as ev
 from .realtime.voices import VoiceCatalog, VoicePreference
 from .rtc import ice
-from .rtc.tracks import AudioSink, PcmSource
 from .settings import Settings
+
+if TYPE_CHECKING:  # the call, its events and audio load when a call starts
+    import httpx
+
+    from .realtime import Call, CallState, TranscriptUpdate
+    from .realtime import events as ev
+    from .rtc.tracks import AudioSink, PcmSource
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +267,7 @@ class Conversation:
                 self._roll_back_to_text(exc)
             return self._status
 
-    def _roll_back_to_text(self, exc: VivavoceError) -> None:
+    def _roll_back_to_text(self, exc: VivavoceError, message: str | None = None) -> None:
         self._update(
             mode="text",
             voice=self._voice("text"),
@@ -273,7 +276,7 @@ class Conversation:
             error=str(exc),
             call_id=None,
         )
-        self._on_message("error", f"vivavoce stayed in text mode: {exc}")
+        self._on_message("error", message or f"vivavoce stayed in text mode: {exc}")
 
     async def send_text(self, text: str) -> None:
         """A typed user turn; the reply streams back as transcript updates."""
@@ -306,6 +309,8 @@ class Conversation:
         return self._status
 
     async def _push_to_talk_realtime(self, call: Call, pressed: bool) -> None:
+        from .realtime import events as ev
+
         if pressed:
             if call.session.audio.input.turn_detection is not None:
                 call.session.audio.input.turn_detection = None  # the user decides the turns
@@ -388,6 +393,8 @@ class Conversation:
     # ------------------------------------------------------------------ the server
 
     def http(self) -> httpx.AsyncClient:
+        import httpx
+
         if self._http is None:
             self._http = httpx.AsyncClient()
         return self._http
@@ -421,6 +428,8 @@ class Conversation:
     # ------------------------------------------------------------------ realtime
 
     def _live_call(self, what: str) -> Call:
+        from .realtime import CallState
+
         call = self._call
         if call is None or call.state is not CallState.LIVE:
             raise CallError(f"cannot {what}: no live call (start one first)")
@@ -436,7 +445,10 @@ class Conversation:
         return settings
 
     async def _open_call(self, on_step: Callable[[str], None] | None = None) -> None:
-        self._update(mode="realtime", state="connecting", error=None)
+        from .realtime import Call
+
+        if self._status.state != "reconnecting":
+            self._update(mode="realtime", state="connecting", error=None)
         try:
             base_url = await self.base_url()
             io = await self._open_audio()
@@ -453,12 +465,13 @@ class Conversation:
             await call.start()
         except VivavoceError as exc:
             self._call = None
-            self._update(state="error", error=str(exc), call_id=None)
+            if self._status.state != "reconnecting":
+                self._update(state="error", error=str(exc), call_id=None)
             raise
         self._follow(call)
         await self._replay(call)
         self._gate_microphone()
-        self._update(state="live", call_id=call.call_id)
+        self._update(state="live", call_id=call.call_id, error=None)
 
     async def _reconnect(self, why: str) -> None:
         """A new call with the same conversation (voice or model changed, call dropped)."""
@@ -500,6 +513,8 @@ class Conversation:
 
     async def _replay(self, call: Call) -> None:
         """Give a new call the recent turns, so the assistant remembers them."""
+        from .realtime import events as ev
+
         count = self.settings.replay_turns
         for turn in self.turns[-count:] if count else []:
             kind: Literal["input_text", "output_text"] = (
@@ -532,6 +547,8 @@ class Conversation:
             task.add_done_callback(self._call_tasks.discard)
 
     async def _on_event(self, call: Call, event: ev.ServerEvent) -> None:
+        from .realtime import events as ev
+
         match event:
             case ev.ResponseCreated(response=response):
                 self._response_id = response.id
@@ -556,6 +573,8 @@ class Conversation:
         await self._stop_playback(call, cancel=self._response_id is not None)
 
     async def _stop_playback(self, call: Call, *, cancel: bool) -> None:
+        from .realtime import events as ev
+
         dropped = self._io.flush() if self._io is not None else 0.0
         started, self._audio_started = self._audio_started, None
         if cancel:
@@ -569,11 +588,46 @@ class Conversation:
                 )
 
     def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
+        from .realtime import CallState
+
         if state is CallState.ERROR and self._status.state == "live" and error is not None:
-            # The call ended on its own (server gone, channel closed): tell the user once.
+            # The call ended on its own (server gone, channel closed, session expired).
             self._call = None
+            if self.settings.reconnect_attempts > 0:
+                task = asyncio.get_running_loop().create_task(
+                    self._recover(error), name="vivavoce recover call"
+                )
+                self._call_tasks.add(task)
+                task.add_done_callback(self._call_tasks.discard)
+                return
             self._update(state="error", error=str(error), call_id=None, push_to_talk=False)
             self._on_message("error", f"vivavoce: the call ended: {error}")
+
+    async def _recover(self, error: VivavoceError) -> None:
+        """New calls with the same conversation, backing off; then text mode, nothing lost."""
+        async with self._busy:
+            if self._call is not None or self._closed:
+                return
+            self._update(state="reconnecting", error=str(error), call_id=None, push_to_talk=False)
+            self._ptt = False
+            await self._close_call(keep_state=True)
+            delay, last = 0.5, error
+            for attempt in range(1, self.settings.reconnect_attempts + 1):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8.0)
+                log.info("reconnecting (attempt %d): %s", attempt, last)
+                try:
+                    await self._open_call()
+                except VivavoceError as exc:
+                    last = exc
+                    self._update(state="reconnecting", error=str(exc))
+                    continue
+                return
+            self._roll_back_to_text(
+                last,
+                f"vivavoce: the call ended ({error}) and could not be reopened ({last}); "
+                "continuing in text mode",
+            )
 
     async def _close_call(self, *, keep_state: bool = False) -> None:
         call, self._call = self._call, None
@@ -603,6 +657,8 @@ class Conversation:
             self._io.flush()
 
     async def _text_turn(self, text: str) -> None:
+        from .realtime import TranscriptUpdate
+        from .realtime import events as ev
         from .text.chat import Chat, Message
 
         user = TranscriptUpdate(

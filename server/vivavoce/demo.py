@@ -16,13 +16,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .errors import VivavoceError
-from .realtime import Call, CallState, TranscriptUpdate
-from .realtime import events as ev
-from .rtc.tracks import WavSink
-from .settings import OPENAI_BASE_URL, load_settings
+
+if TYPE_CHECKING:
+    from .realtime import TranscriptUpdate
 
 DEFAULT_SENTENCE = "Please open the main file and show me the test results."
 USER_VOICE = "rms"  # flite's clearest voice for offline recognition (FACTS.md: ≈19 % WER)
@@ -111,6 +110,10 @@ class _Screen:
 async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> Summary:
     """The demo itself; raises VivavoceError on failure."""
     from .peer.tts import Synthesizer
+    from .realtime import Call, CallState, TranscriptUpdate
+    from .realtime import events as ev
+    from .rtc.tracks import WavSink
+    from .settings import OPENAI_BASE_URL, load_settings
 
     screen = _Screen(out)
     base_url = args.base_url or (OPENAI_BASE_URL if os.environ.get("OPENAI_API_KEY") else None)

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     extra_realtime_voices: list[str] = Field(default_factory=list)
     extra_tts_voices: list[str] = Field(default_factory=list)
     replay_turns: int = Field(20, ge=0, le=200, description="Turns a new call is given.")
+    reconnect_attempts: int = Field(
+        4, ge=0, le=20, description="New calls tried when a call drops (backoff 0.5 s, doubling)."
+    )
     insert_transcripts: Literal["none", "assistant", "both"] = "none"
     history_dir: Path | None = Field(None, description="Where transcripts are kept.")
     allow_edits: bool = Field(True, description="Let the assistant edit the active document.")

@@ -21,11 +21,13 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from vivavoce.lsp.params import plain
+from vivavoce.lsp.wire import plain
 
 SERVER = [sys.executable, "-m", "vivavoce", "lsp"]
 DOC = "file:///tmp/vivavoce-notes.md"
-COMMANDS = {"start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt"}
+COMMANDS = {
+    "start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt", "voices",
+}  # fmt: skip
 
 
 class Editor:
@@ -318,7 +320,7 @@ async def test_empty_configuration_change_resets_nothing_and_bad_values_are_refu
     await bare.shutdown_session()
 
 
-async def test_the_peer_going_away_mid_call_is_shown_and_the_server_keeps_answering(
+async def test_the_peer_going_away_mid_call_reconnects_then_falls_back_to_text(
     bare: LanguageClient,
 ) -> None:
     peer = subprocess.Popen(
@@ -328,19 +330,23 @@ async def test_the_peer_going_away_mid_call_is_shown_and_the_server_keeps_answer
     )
     try:
         assert peer.stdout is not None
-        line = peer.stdout.readline()
-        url = line.split()[-1]
-        await bare.initialize_session(_init({"peer": url}))
+        url = peer.stdout.readline().split()[-1]
+        await bare.initialize_session(_init({"peer": url, "reconnectAttempts": 2}))
         editor = Editor(bare)
         await editor.request("realtime/start")
+        await editor.request("realtime/sendText", {"text": "keep this"})
+        await editor.until(lambda: len(editor.finals("assistant")) == 1)
         peer.send_signal(signal.SIGTERM)
-        await editor.until(
-            lambda: editor.statuses[-1]["state"] == "error" and bool(bare.messages), timeout=20
-        )
-        assert "the call ended" in bare.messages[-1].message
-        assert bare.messages[-1].type == lsp.MessageType.Error
+        await editor.until(lambda: editor.statuses[-1]["mode"] == "text" and bool(bare.messages))
+        states = [s["state"] for s in editor.statuses]
+        assert "reconnecting" in states
+        assert states[-1] == "live"  # text mode: the conversation goes on
+        assert len(bare.messages) == 1
+        message = bare.messages[0]
+        assert message.type == lsp.MessageType.Error
+        assert "the call ended" in message.message and "continuing in text mode" in message.message
         status = await editor.request("realtime/status")
-        assert status["state"] == "error" and status["error"]
+        assert status["mode"] == "text" and status["error"]
     finally:
         peer.kill()
         peer.wait()
@@ -358,3 +364,34 @@ async def test_closing_stdin_ends_the_server() -> None:
     assert proc.stdin is not None
     proc.stdin.close()
     assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_toggling_modes_keeps_the_conversation_and_maps_the_voice(editor: Editor) -> None:
+    await editor.request("realtime/start", {"voice": "verse"})
+    await editor.request("realtime/sendText", {"text": "my name is Ada"})
+    await editor.until(lambda: len(editor.finals("assistant")) == 1)
+    status = await editor.command("vivavoce.toggleMode")
+    assert (status["mode"], status["state"], status["voice"]) == ("text", "live", "echo")
+    voices = await editor.request("realtime/voices")
+    assert status["voice"] in voices["text"] and "verse" in voices["realtime"]
+    await editor.request("realtime/sendText", {"text": "what is my name"})
+    assert "my name is Ada" in editor.finals("assistant")[-1]
+    status = await editor.request("realtime/toggleMode")
+    assert (status["mode"], status["state"], status["voice"]) == ("realtime", "live", "verse")
+    await editor.request("realtime/stop")
+
+
+async def test_a_refused_call_rolls_back_to_text_mode_and_says_why_once(
+    bare: LanguageClient,
+) -> None:
+    await bare.initialize_session(_init({"peer": "embedded", "model": "gpt-nope"}))
+    editor = Editor(bare)
+    await editor.request("realtime/start", {"mode": "text"})
+    status = await editor.request("realtime/toggleMode")
+    assert (status["mode"], status["state"]) == ("text", "live")
+    assert "Invalid value: 'gpt-nope'" in status["error"]
+    await editor.until(lambda: bool(bare.messages), timeout=5)
+    assert len(bare.messages) == 1 and "stayed in text mode" in bare.messages[0].message
+    await editor.request("realtime/sendText", {"text": "still talking"})
+    assert editor.finals("assistant")[-1].startswith("You said: still talking")
+    await bare.shutdown_session()

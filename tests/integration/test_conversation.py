@@ -244,3 +244,29 @@ async def test_changing_the_voice_mid_call_reconnects_and_keeps_the_conversation
     await session.conv.send_text("who am I")
     await session.until(lambda: len(session.finals("assistant")) == 2)
     assert "my name is Ada" in session.finals("assistant")[1].text
+
+
+async def test_a_dropped_call_reconnects_with_its_conversation() -> None:
+    from vivavoce.peer import start_peer
+
+    first = await start_peer(host="127.0.0.1", port=0)
+    port = first.port
+    s = Session(Settings(peer=first.base_url))
+    second = None
+    try:
+        call_id = (await s.conv.start()).call_id
+        await s.conv.send_text("my name is Ada")
+        await s.until(lambda: len(s.finals("assistant")) == 1)
+        await first.close()  # the server goes away mid-call...
+        second = await start_peer(host="127.0.0.1", port=port)  # ...and comes back
+        await s.until(lambda: s.conv.status.state == "live" and s.conv.status.call_id != call_id)
+        assert "reconnecting" in [st.state for st in s.statuses]
+        assert s.conv.status.mode == "realtime" and s.messages == []
+        await s.conv.send_text("who am I")
+        await s.until(lambda: len(s.finals("assistant")) == 2)
+        assert "my name is Ada" in s.finals("assistant")[1].text
+    finally:
+        await s.conv.close()
+        await first.close()
+        if second is not None:
+            await second.close()

@@ -1,10 +1,15 @@
 """Transcript insertion into the editor's buffer.
 
-:class:`Inserter` owns the insertion point: a document and an :class:`Anchor` that follows
-the user's edits (``textDocument/didChange``) so that each final turn lands after the previous
-one even when the user types meanwhile. Text inserted exactly at the anchor goes before it
-(the anchor is "sticky to the right"); our own edits therefore move it past what we inserted,
-whether the client echoes them back as a change or not.
+:class:`Inserter` owns the insertion point: a target document, its own copy of that document's
+text, and an anchor (a character offset in it) that follows every change the editor reports
+(``textDocument/didChange``), so that each final turn lands after the previous one even when
+the user types meanwhile.
+
+Editors report the same edit in different shapes: Neovim, for one, reports an inserted line as
+"replace the next line with the new line plus that line". Each change is therefore first
+reduced to its minimal form (common prefix and suffix trimmed) against our copy of the text,
+then applied to the anchor. Text inserted exactly at the anchor goes before it ("sticky to the
+right"), so our own echoed edits move it past what we inserted, and so does typing there.
 
 Edits go out one at a time through ``workspace/applyEdit`` with plain ``changes`` (no version:
 clients reject versioned edits that race with typing). A refused edit or an invalid position is
@@ -47,20 +52,54 @@ def advance(start: Pos, text: str, encoding: Encoding) -> Pos:
     return Pos(start.line + len(lines) - 1, text_units(lines[-1], encoding))
 
 
-def transform(anchor: Pos, start: Pos, end: Pos, text: str, encoding: Encoding) -> Pos:
-    """The anchor after ``[start, end)`` was replaced by ``text``."""
+def to_offset(text: str, pos: Pos, encoding: Encoding) -> int | None:
+    """The character offset of ``pos`` in ``text``; None when it lies outside."""
+    lines = text.split("\n")
+    if pos.line >= len(lines):
+        return None
+    offset = sum(len(line) + 1 for line in lines[: pos.line])
+    line, units = lines[pos.line], 0
+    for i, char in enumerate(line):
+        if units >= pos.character:
+            return offset + i if units == pos.character else None
+        units += text_units(char, encoding)
+    return offset + len(line) if units == pos.character else None
+
+
+def to_pos(text: str, offset: int, encoding: Encoding) -> Pos:
+    before = text[:offset]
+    line = before.count("\n")
+    return Pos(line, text_units(before[before.rfind("\n") + 1 :], encoding))
+
+
+def minimal_change(old: str, start: int, end: int, new: str) -> tuple[int, int, str]:
+    """``old[start:end] = new`` with the part that did not change trimmed off both ends."""
+    replaced = old[start:end]
+    prefix = 0
+    while prefix < min(len(replaced), len(new)) and replaced[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while (
+        suffix < min(len(replaced), len(new)) - prefix
+        and replaced[len(replaced) - 1 - suffix] == new[len(new) - 1 - suffix]
+    ):
+        suffix += 1
+    return start + prefix, end - suffix, new[prefix : len(new) - suffix]
+
+
+def move_anchor(anchor: int, start: int, end: int, new: str) -> int:
+    """The anchor after ``[start, end)`` was replaced by ``new`` (sticky to the right)."""
     if anchor < start or (anchor == start and end > start):
-        return anchor  # the change is after the anchor (or starts there and deletes forward)
-    new_end = advance(start, text, encoding)
+        return anchor  # the change is after the anchor (or deletes forward from it)
     if anchor < end:
-        return new_end  # the anchor was inside the replaced range
-    if anchor.line == end.line:
-        return Pos(new_end.line, new_end.character + anchor.character - end.character)
-    return Pos(anchor.line + new_end.line - end.line, anchor.character)
+        return start + len(new)  # the anchor was inside the replaced range
+    return anchor + len(new) - (end - start)
 
 
 ApplyEdit = Callable[[str, Pos, str], Awaitable[tuple[bool, str | None]]]
 Say = Callable[[str], None]
+#: A change as the editor reported it: (start, end, text), or None for "the whole text".
+Change = tuple[Pos, Pos, str] | None
 
 
 class Inserter:
@@ -74,34 +113,65 @@ class Inserter:
         self._say = say
         self.encoding = encoding
         self.uri: str | None = None
-        self.anchor: Pos | None = None
-        self._lines: Callable[[], list[str] | None] = lambda: None
+        #: Our copy of the target document (None when the editor does not sync it).
+        self.text: str | None = None
+        #: The insertion point: an offset in ``text``, or a position when there is no text.
+        self._offset = 0
+        self._pos = Pos(0, 0)
         self._changed = asyncio.Event()
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._stopped_reason: str | None = None
 
-    def target(self, uri: str, anchor: Pos, lines: Callable[[], list[str] | None]) -> None:
-        """Insert into ``uri`` from ``anchor`` on; ``lines`` reads the synced document text."""
-        self.uri, self.anchor, self._lines = uri, anchor, lines
-        self._stopped_reason = None
+    @property
+    def anchor(self) -> Pos:
+        return (
+            to_pos(self.text, self._offset, self.encoding) if self.text is not None else self._pos
+        )
 
-    def clear(self) -> None:
-        self.uri = self.anchor = None
+    def target(self, uri: str, anchor: Pos, text: str | None) -> None:
+        """Insert into ``uri`` from ``anchor`` on; ``text`` is the document as synced (or None)."""
+        self.uri, self.text, self._pos = uri, text, anchor
+        self._stopped_reason = None
+        if text is not None:
+            offset = to_offset(text, anchor, self.encoding)
+            if offset is None:
+                self._stop(f"line {anchor.line + 1} is not in the document")
+                return
+            self._offset = offset
 
     @property
     def active(self) -> bool:
         return self.uri is not None and self._stopped_reason is None
 
-    def document_changed(self, uri: str, changes: list[tuple[Pos, Pos, str] | None]) -> None:
-        """Follow the user's (and our own, echoed) edits. ``None`` = whole-document change."""
-        if uri != self.uri or self.anchor is None:
+    def document_changed(self, uri: str, changes: list[Change], full_text: str | None) -> None:
+        """Follow the user's (and our own, echoed) edits; ``full_text`` is the text after them."""
+        if uri != self.uri:
+            return
+        if self.text is None:
+            self.text = full_text  # the document was opened after the target was set
+            self._changed.set()
             return
         for change in changes:
             if change is None:
-                continue  # full text replaced: keep the position; insert() checks it is valid
-            start, end, text = change
-            self.anchor = transform(self.anchor, start, end, text, self.encoding)
+                if full_text is not None:  # the whole text was sent: diff against our copy
+                    start, end, new = minimal_change(self.text, 0, len(self.text), full_text)
+                    self._offset = move_anchor(self._offset, start, end, new)
+                    self.text = full_text
+                continue
+            start_pos, end_pos, new_text = change
+            start = to_offset(self.text, start_pos, self.encoding)
+            end = to_offset(self.text, end_pos, self.encoding)
+            if start is None or end is None or end < start:
+                self.text = full_text  # out of step with the editor: resync, keep the offset
+                continue
+            start, end, new_text = minimal_change(self.text, start, end, new_text)
+            self._offset = move_anchor(self._offset, start, end, new_text)
+            self.text = self.text[:start] + new_text + self.text[end:]
+        if full_text is not None and self.text != full_text:
+            log.debug("document copy out of step with the editor; resynced")
+            self.text = full_text
+            self._offset = min(self._offset, len(full_text))
         self._changed.set()
 
     def document_closed(self, uri: str) -> None:
@@ -131,12 +201,9 @@ class Inserter:
                 await self._insert_one(text)
 
     async def _insert_one(self, text: str) -> None:
-        assert self.uri is not None and self.anchor is not None
-        lines = self._lines()
-        if lines is not None and not _valid(self.anchor, lines, self.encoding):
-            self._stop(f"line {self.anchor.line + 1} is no longer in the document")
-            return
+        assert self.uri is not None
         at = self.anchor
+        before = self.text
         self._changed.clear()
         try:
             applied, reason = await self._apply_edit(self.uri, at, text)
@@ -145,14 +212,18 @@ class Inserter:
         if not applied:
             self._stop(f"the editor refused the edit ({reason or 'no reason given'})")
             return
-        if lines is not None:
+        if before is not None:
             try:
                 await asyncio.wait_for(self._changed.wait(), self.ECHO_TIMEOUT)
                 return  # the echoed change moved the anchor past our text
             except TimeoutError:
                 pass
-        if self.anchor == at:  # no echo (document not synced): move past our text ourselves
-            self.anchor = advance(at, text, self.encoding)
+        if self.text is None:  # the editor does not sync this document: move on ourselves
+            self._pos = advance(at, text, self.encoding)
+        elif self.text == before:  # synced, but our edit was never echoed
+            offset = self._offset
+            self.text = self.text[:offset] + text + self.text[offset:]
+            self._offset = offset + len(text)
 
     def _stop(self, reason: str) -> None:
         if self._stopped_reason is None:
@@ -161,14 +232,6 @@ class Inserter:
                 f"vivavoce stopped inserting transcripts: {reason}. "
                 "They still arrive as notifications."
             )
-
-
-def _valid(pos: Pos, lines: list[str], encoding: Encoding) -> bool:
-    if pos.line > len(lines) or (pos.line == len(lines) and pos.character > 0):
-        return False
-    if pos.line == len(lines):
-        return True
-    return pos.character <= text_units(lines[pos.line].rstrip("\r\n"), encoding)
 
 
 def format_turn(role: str, text: str, mode: str) -> str | None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from ..errors import ConfigError
+from .wire import plain
 
 #: The most text one request may carry (a long selection read aloud is well under this).
 MAX_TEXT = 32_000
@@ -77,17 +78,6 @@ POSITIONAL: dict[type[_Params], tuple[str, ...]] = {
     PushToTalkParams: ("pressed",),
     MuteParams: ("muted",),
 }
-
-
-def plain(value: Any) -> Any:
-    """pygls hands custom params over as nested namedtuples; turn them back into JSON values."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
 
 
 def parse(model: type[_Params], raw: Any, *, positional: bool = False) -> Any:

@@ -23,19 +23,22 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
-from ..conversation import Conversation, MessageLevel, Status
 from ..errors import ConfigError, VivavoceError
-from ..realtime.transcript import TranscriptUpdate
-from ..settings import load_settings
-from . import params as P
 from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
+from .wire import plain
+
+if TYPE_CHECKING:
+    from ..conversation import Conversation, MessageLevel, Status
+    from ..realtime.transcript import TranscriptUpdate
+    from ..settings import Settings
+    from . import params as P
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +58,12 @@ class VivavoceServer(LanguageServer):
         super().__init__(
             "vivavoce", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
         )
-        self.settings = load_settings()
-        self.conversation = Conversation(
-            self.settings,
-            on_status=self._send_status,
-            on_transcript=self._send_transcript,
-            on_message=self.say,
-        )
-        self.conversation.on_step = self._progress_step
+        # Settings, the conversation and pydantic load after `initialize` is answered.
+        self._settings: Settings | None = None
+        self._conversation: Conversation | None = None
+        self._init_options: Any = None
         self.inserter = Inserter(self._apply_edit, lambda text: self.say("warning", text))
+        self._inserted: set[str] = set()
         self._progress_token: int | str | None = None
         self._progress_seq = 0
         self._closing: asyncio.Future[None] | None = None
@@ -71,18 +71,42 @@ class VivavoceServer(LanguageServer):
         self.context: P.ContextParams | None = None
         self._register()
 
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from ..settings import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def conversation(self) -> Conversation:
+        if self._conversation is None:
+            from ..conversation import Conversation
+
+            self._conversation = Conversation(
+                self.settings,
+                on_status=self._send_status,
+                on_transcript=self._send_transcript,
+                on_message=self.say,
+            )
+            self._conversation.on_step = self._progress_step
+        return self._conversation
+
     # ------------------------------------------------------------------ requests
 
     def _register(self) -> None:
-        requests: dict[str, tuple[type[P._Params], Handler]] = {
-            "start": (P.StartParams, self._start),
-            "stop": (P.NoParams, lambda _: self.conversation.stop()),
-            "toggleMode": (P.NoParams, lambda _: self.conversation.toggle_mode()),
-            "status": (P.NoParams, self._status),
-            "sendText": (P.SendTextParams, self._send_text),
-            "pushToTalk": (P.PushToTalkParams, lambda p: self.conversation.push_to_talk(p.pressed)),
-            "mute": (P.MuteParams, lambda p: self.conversation.mute(p.muted)),
-            "interrupt": (P.NoParams, lambda _: self.conversation.interrupt()),
+        # name → (params model in .params, handler); the models load with the first request.
+        requests: dict[str, tuple[str, Handler]] = {
+            "start": ("StartParams", self._start),
+            "stop": ("NoParams", lambda _: self.conversation.stop()),
+            "toggleMode": ("NoParams", lambda _: self.conversation.toggle_mode()),
+            "status": ("NoParams", self._status),
+            "sendText": ("SendTextParams", self._send_text),
+            "pushToTalk": ("PushToTalkParams", lambda p: self.conversation.push_to_talk(p.pressed)),
+            "mute": ("MuteParams", lambda p: self.conversation.mute(p.muted)),
+            "interrupt": ("NoParams", lambda _: self.conversation.interrupt()),
+            "voices": ("NoParams", self._voices),
         }
         for name, (model, handler) in requests.items():
             self.feature(f"realtime/{name}")(self._endpoint(name, model, handler, positional=False))
@@ -99,13 +123,15 @@ class VivavoceServer(LanguageServer):
         self.feature(lsp.SHUTDOWN)(_function(self._shutdown))
 
     def _endpoint(
-        self, name: str, model: type[P._Params], handler: Handler, *, positional: bool
+        self, name: str, model: str, handler: Handler, *, positional: bool
     ) -> Callable[..., Awaitable[Any]]:
         async def endpoint(*args: Any) -> Any:
+            from . import params as P
+
             # Requests get one params object; pygls spreads a command's arguments.
             raw = list(args) if positional else (args[0] if args else None)
             try:
-                result = await handler(P.parse(model, raw, positional=positional))
+                result = await handler(P.parse(getattr(P, model), raw, positional=positional))
             except ConfigError as exc:
                 raise JsonRpcException(message=str(exc), code=lsp.ErrorCodes.InvalidParams) from exc
             except VivavoceError as exc:
@@ -116,7 +142,7 @@ class VivavoceServer(LanguageServer):
                     message=f"vivavoce {name} failed: {type(exc).__name__}: {exc}",
                     code=lsp.ErrorCodes.InternalError,
                 ) from exc
-            return result.wire() if isinstance(result, Status) else result
+            return result.wire() if hasattr(result, "wire") else result
 
         endpoint.__name__ = f"realtime_{name}"
         return endpoint
@@ -124,11 +150,22 @@ class VivavoceServer(LanguageServer):
     async def _status(self, _: P.NoParams) -> Status:
         return self.conversation.status
 
+    async def _voices(self, _: P.NoParams) -> dict[str, Any]:
+        """Both voice sets, for a client's voice picker (the current mode's set applies)."""
+        catalog = self.conversation.voices.catalog
+        status = self.conversation.status
+        return {
+            "realtime": list(catalog.realtime),
+            "text": list(catalog.text),
+            "mode": status.mode,
+            "voice": status.voice,
+        }
+
     async def _start(self, params: P.StartParams) -> Status:
         if params.text_document is not None:
             uri = params.text_document.uri
-            at = params.position or P.Position(line=0, character=0)
-            self.inserter.target(uri, Pos(at.line, at.character), lambda: self._lines(uri))
+            at = params.position or Pos(0, 0)
+            self.inserter.target(uri, Pos(at.line, at.character), self._text(uri))
         if self.conversation.status.state in ("live", "connecting"):
             return self.conversation.status
         await self._begin_progress(params.work_done_token)
@@ -151,6 +188,8 @@ class VivavoceServer(LanguageServer):
 
     def _context(self, raw: Any) -> None:
         """Where the cursor is: new turns are inserted there if insertion is on."""
+        from . import params as P
+
         try:
             ctx = P.parse(P.ContextParams, raw)
         except ConfigError as exc:
@@ -159,7 +198,7 @@ class VivavoceServer(LanguageServer):
         self.context = ctx
         if self.inserter.uri is None and ctx.position is not None:
             uri, at = ctx.text_document.uri, ctx.position
-            self.inserter.target(uri, Pos(at.line, at.character), lambda: self._lines(uri))
+            self.inserter.target(uri, Pos(at.line, at.character), self._text(uri))
 
     # ------------------------------------------------------------------ outbound
 
@@ -179,9 +218,11 @@ class VivavoceServer(LanguageServer):
         if update.interrupted:
             body["interrupted"] = True
         self.protocol.notify("realtime/transcript", body)
-        if update.final:
+        if update.final and update.item_id not in self._inserted:
+            # A turn can be finalized again (marked interrupted): it is inserted once.
             text = format_turn(update.role, update.text, self.settings.insert_transcripts)
             if text is not None:
+                self._inserted.add(update.item_id)
                 self.inserter.insert(text)
 
     def say(self, level: MessageLevel, text: str) -> None:
@@ -243,12 +284,14 @@ class VivavoceServer(LanguageServer):
     # ------------------------------------------------------------------ lifecycle, settings
 
     def _initialize(self, params: lsp.InitializeParams) -> None:
-        self._apply_settings(params.initialization_options, "initializationOptions")
+        # Applied in `initialized`, so that `initialize` is answered before pydantic loads.
+        self._init_options = params.initialization_options
         encoding = self.workspace.position_encoding
         value = getattr(encoding, "value", encoding) or "utf-16"
         self.inserter.encoding = value if value in ("utf-8", "utf-16", "utf-32") else "utf-16"  # type: ignore[assignment]
 
     async def _initialized(self, _: Any) -> None:
+        self._apply_settings(self._init_options, "initializationOptions")
         await self._pull_configuration()
 
     async def _did_change_configuration(self, params: lsp.DidChangeConfigurationParams) -> None:
@@ -273,7 +316,7 @@ class VivavoceServer(LanguageServer):
             self._apply_settings({SECTION: result[0]}, "workspace/configuration")
 
     def _apply_settings(self, raw: Any, source: str) -> None:
-        data = P.plain(raw)
+        data = plain(raw)
         if not isinstance(data, dict):
             return
         section = data.get(SECTION, data) if SECTION in data else data
@@ -288,8 +331,9 @@ class VivavoceServer(LanguageServer):
                 new = self.settings.with_changes(section)
             except ConfigError:
                 return
-        self.settings = new
-        self.conversation.apply_settings(new)
+        self._settings = new
+        if self._conversation is not None:
+            self._conversation.apply_settings(new)
         _set_log_level(new.log_level)
 
     async def _shutdown(self, *_: Any) -> None:
@@ -304,13 +348,14 @@ class VivavoceServer(LanguageServer):
 
     async def _close(self) -> None:
         await self.inserter.close()
-        await self.conversation.close()
+        if self._conversation is not None:
+            await self._conversation.close()
 
     # ------------------------------------------------------------------ documents
 
-    def _lines(self, uri: str) -> list[str] | None:
+    def _text(self, uri: str) -> str | None:
         doc = self.workspace.text_documents.get(uri)
-        return None if doc is None else list(doc.lines)
+        return None if doc is None else doc.source
 
     def _did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
         changes: list[tuple[Pos, Pos, str] | None] = []
@@ -320,7 +365,8 @@ class VivavoceServer(LanguageServer):
                 changes.append((start, end, change.text))
             else:
                 changes.append(None)
-        self.inserter.document_changed(params.text_document.uri, changes)
+        uri = params.text_document.uri
+        self.inserter.document_changed(uri, changes, self._text(uri))
 
     def _did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         self.inserter.document_closed(params.text_document.uri)

@@ -1,0 +1,276 @@
+-- vivavoce.client: the one `vivavoce lsp` client. Starts it (vim.lsp.start or, on 0.7,
+-- vim.lsp.start_client), attaches buffers, queues requests until `initialize` is done, routes the
+-- server's notifications to the status and transcript modules, and reports failures.
+-- Nothing here runs unless the user starts vivavoce; every call is safe when it is not running.
+local M = {}
+
+local api = vim.api
+local compat = require("vivavoce.compat")
+local config = require("vivavoce.config")
+local context = require("vivavoce.context")
+local say = require("vivavoce.notify")
+local status = require("vivavoce.status")
+local transcript = require("vivavoce.transcript")
+
+local NAME = "vivavoce"
+local GROUP = "vivavoce_client"
+
+local client_id = nil
+local ready = false
+local waiting = {} -- functions(client) to run once initialized
+
+local MESSAGE_LEVELS = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
+
+local function on_show_message(_, result)
+  if type(result) == "table" and result.message then
+    say.say(result.message, MESSAGE_LEVELS[result.type] or vim.log.levels.INFO)
+  end
+  return vim.NIL
+end
+
+-- Neovim's own handler keeps the progress for `vim.lsp.status()`, fidget & co.; we tell the user
+-- that a call is connecting and when it is up. A failed start is reported by the request itself.
+local function on_progress(err, result, ctx, cfg)
+  local default = vim.lsp.handlers["$/progress"]
+  if default then
+    pcall(default, err, result, ctx, cfg)
+  end
+  local value = type(result) == "table" and result.value or nil
+  if type(value) ~= "table" then
+    return
+  end
+  if value.kind == "begin" then
+    say.info(((value.message or "connecting"):lower()) .. "…")
+  elseif value.kind == "end" and value.message and not value.message:match("^failed") then
+    say.info(value.message)
+  end
+end
+
+local function handlers()
+  return {
+    ["realtime/status"] = function(_, result)
+      status.update(result)
+    end,
+    ["realtime/transcript"] = function(_, result)
+      if config.get().transcript.enabled then
+        transcript.update(result)
+      end
+    end,
+    ["window/showMessage"] = on_show_message,
+    ["$/progress"] = on_progress,
+  }
+end
+
+--- The running client, or nil.
+function M.get()
+  if not client_id then
+    return nil
+  end
+  local client = vim.lsp.get_client_by_id(client_id)
+  if not client or compat.is_stopped(client) then
+    return nil
+  end
+  return client
+end
+
+function M.is_running()
+  return M.get() ~= nil
+end
+
+local function send_context(buf)
+  local client = M.get()
+  if client and ready and vim.lsp.buf_is_attached(buf, client.id) then
+    compat.notify(client, "realtime/context", context.params(client.offset_encoding))
+  end
+end
+
+--- Attaches `buf` (a normal file buffer) to the running client and follows its cursor.
+function M.attach(buf)
+  local client = M.get()
+  if not client or not context.attachable(buf) then
+    return false
+  end
+  if not vim.lsp.buf_is_attached(buf, client.id) then
+    vim.lsp.buf_attach_client(buf, client.id)
+  end
+  context.track(buf)
+  return true
+end
+
+local function forget()
+  client_id, ready, waiting = nil, false, {}
+  context.untrack_all()
+  pcall(api.nvim_del_augroup_by_name, GROUP)
+  status.reset()
+end
+
+local function server_config(opts)
+  local settings = opts.settings
+  return {
+    name = NAME,
+    cmd = opts.cmd,
+    root_dir = opts.root_dir or vim.fn.getcwd(),
+    init_options = { vivavoce = settings },
+    settings = { vivavoce = settings }, -- answers workspace/configuration
+    handlers = handlers(),
+    on_init = function(client)
+      -- After the didOpen of buffers attached before initialize went out.
+      vim.schedule(function()
+        if client.id ~= client_id then
+          return
+        end
+        ready = true
+        local queued = waiting
+        waiting = {}
+        for _, fn in ipairs(queued) do
+          fn(client)
+        end
+      end)
+    end,
+    on_exit = function(_, _, id)
+      vim.schedule(function()
+        if id == client_id then
+          forget()
+        end
+      end)
+    end,
+  }
+end
+
+--- Starts the server unless it runs; attaches `buf` when it is a file buffer. Returns true when
+--- a client runs (or is starting).
+function M.start(buf)
+  if M.get() then
+    if buf then
+      M.attach(buf)
+    end
+    return true
+  end
+  local opts = config.get()
+  local cmd = opts.cmd
+  if type(cmd) == "table" and (type(cmd[1]) ~= "string" or vim.fn.executable(cmd[1]) ~= 1) then
+    say.error(
+      string.format(
+        "cannot start the server: '%s' is not executable (pip install vivavoce, or set cmd in setup())",
+        tostring(cmd[1])
+      )
+    )
+    return false
+  end
+  local target = (buf and context.attachable(buf)) and buf or nil
+  local ok, id = pcall(compat.start_client, server_config(opts), target)
+  if not ok or not id then
+    say.error("cannot start the server" .. (ok and "" or (": " .. tostring(id))))
+    return false
+  end
+  client_id, ready, waiting = id, false, {}
+  context.configure(send_context, opts.context_debounce)
+  if target then
+    context.track(target)
+  end
+  if opts.follow_buffers then
+    local group = api.nvim_create_augroup(GROUP, { clear = true })
+    api.nvim_create_autocmd("BufEnter", {
+      group = group,
+      callback = function(args)
+        M.attach(args.buf)
+      end,
+      desc = "vivavoce: follow the buffers you work in",
+    })
+  end
+  return true
+end
+
+--- Runs `fn(client)` now if the client is initialized, after initialize if it is starting;
+--- otherwise tells the user vivavoce is not running.
+function M.with_client(fn)
+  local client = M.get()
+  if not client then
+    say.warn("not running (start it with :Vivavoce start)")
+    return
+  end
+  if ready then
+    fn(client)
+  else
+    table.insert(waiting, fn)
+  end
+end
+
+local function short(method)
+  return (method:gsub("^realtime/", ""))
+end
+
+--- Sends a request; `on_result(result)` on success. Errors are shown (one line) unless
+--- `on_error(err)` is given and returns true.
+function M.request(method, params, on_result, on_error)
+  M.with_client(function(client)
+    compat.request(client, method, params or vim.empty_dict(), function(err, result)
+      if err then
+        if not (on_error and on_error(err)) then
+          say.error(short(method) .. ": " .. tostring(err.message or err))
+        end
+        return
+      end
+      if type(result) == "table" and result.state then
+        status.update(result) -- requests that answer with a status
+      end
+      if on_result then
+        on_result(result)
+      end
+    end)
+  end)
+end
+
+--- Whether the server lists `command` in its executeCommandProvider (nil: it does not say).
+function M.has_command(command)
+  local client = M.get()
+  local caps = client and client.server_capabilities
+  local provider = caps and caps.executeCommandProvider
+  if type(provider) ~= "table" or type(provider.commands) ~= "table" then
+    return nil
+  end
+  return vim.tbl_contains(provider.commands, command)
+end
+
+--- Sends `workspace/executeCommand`; tells the user (once, as a warning) when the server does not
+--- know the command, e.g. an older server.
+function M.execute(command, arguments, on_result, what)
+  M.with_client(function()
+    if M.has_command(command) == false then
+      say.warn(string.format("%s needs a newer server (it has no %s command)", what, command))
+      return
+    end
+    M.request("workspace/executeCommand", { command = command, arguments = arguments or {} }, on_result, function(err)
+      local message = tostring(err.message or err)
+      if err.code == -32601 or message:find(command, 1, true) then
+        say.warn(string.format("%s is not supported by this server (%s)", what, message))
+        return true
+      end
+    end)
+  end)
+end
+
+--- Changes server settings (merged into the section given to setup) and tells the server.
+function M.change_settings(changes)
+  local opts = config.get()
+  for key, value in pairs(changes) do
+    opts.settings[key] = value
+  end
+  local client = M.get()
+  if client then
+    client.config.settings = { vivavoce = opts.settings }
+    if ready then
+      compat.notify(client, "workspace/didChangeConfiguration", { settings = { vivavoce = changes } })
+    end
+  end
+end
+
+--- Stops the server process (the call ends with it).
+function M.shutdown()
+  local client = M.get()
+  if client then
+    compat.stop(client)
+  end
+end
+
+return M

@@ -1,0 +1,77 @@
+-- vivavoce.status: the last `realtime/status` the server sent, and the statusline text made
+-- from it. Every change fires `User VivavoceStatus` and redraws the statuslines.
+local M = {}
+
+local IDLE = { state = "idle", mode = "realtime", muted = false, pushToTalk = false, inputLevel = 0 }
+local current = vim.deepcopy(IDLE)
+
+local LEVEL_BARS = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" }
+
+local function changed()
+  pcall(vim.api.nvim_exec_autocmds, "User", { pattern = "VivavoceStatus", modeline = false })
+  pcall(vim.cmd, "redrawstatus!")
+end
+
+--- Takes a status object from the server (notification or request result).
+function M.update(status)
+  if type(status) ~= "table" or type(status.state) ~= "string" then
+    return
+  end
+  current = vim.deepcopy(status)
+  changed()
+end
+
+--- Back to idle (the server went away).
+function M.reset()
+  current = vim.deepcopy(IDLE)
+  changed()
+end
+
+--- A copy of the last status.
+function M.get()
+  return vim.deepcopy(current)
+end
+
+-- inputLevel is dBFS (−60 … 0); exactly 0 means "no microphone level known".
+local function level_bar(dbfs)
+  if type(dbfs) ~= "number" or dbfs >= 0 then
+    return nil
+  end
+  local fraction = math.max(0, math.min(1, (dbfs + 60) / 60))
+  return LEVEL_BARS[math.floor(fraction * (#LEVEL_BARS - 1)) + 1]
+end
+
+local LABELS = {
+  connecting = "vivavoce: connecting",
+  reconnecting = "vivavoce: reconnecting",
+  closing = "vivavoce: closing",
+  error = "vivavoce: error",
+}
+
+--- Statusline text: "" when idle, e.g. "LIVE verse PTT ▅" or "TEXT alloy muted" otherwise.
+--- Safe to call from any statusline ('%' is escaped).
+function M.statusline()
+  local s = current
+  if s.state == "idle" then
+    return ""
+  end
+  local parts = { LABELS[s.state] or (s.mode == "text" and "TEXT" or "LIVE") }
+  if s.state == "live" then
+    if type(s.voice) == "string" and s.voice ~= "" then
+      table.insert(parts, s.voice)
+    end
+    if s.muted then
+      table.insert(parts, "muted")
+    end
+    if s.pushToTalk then
+      table.insert(parts, "PTT")
+    end
+    local bar = s.mode ~= "text" and not s.muted and level_bar(s.inputLevel)
+    if bar then
+      table.insert(parts, bar)
+    end
+  end
+  return (table.concat(parts, " "):gsub("%%", "%%%%"))
+end
+
+return M

