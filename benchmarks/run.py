@@ -39,12 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import lsp_bench
+from benchmarks import conversation_bench, lsp_bench
 from benchmarks.harness import Child
 from benchmarks.procstat import UsageSampler
 from benchmarks.stats import median, percentile, record, summary
 
-GROUPS = ("connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript")
+GROUPS = (
+    "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
+    "toggle",
+)  # fmt: skip
 LISTENING = r"listening on (http://\S+)"
 START_LIMIT = 60.0  # seconds for a server to say it is listening
 
@@ -240,6 +243,8 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "lsp_startup": (lsp_bench.bench_startup, lsp_bench.startup_metrics),
     "lsp_status": (lsp_bench.bench_status, lsp_bench.status_metrics),
     "lsp_transcript": (lsp_bench.bench_transcript, lsp_bench.transcript_metrics),
+    "interrupt": (conversation_bench.bench_interrupt, conversation_bench.interrupt_metrics),
+    "toggle": (conversation_bench.bench_toggle, conversation_bench.toggle_metrics),
 }
 
 
