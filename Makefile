@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := libportaudio2 flite pulseaudio neovim
 SETUP_STAMP := $(VENV)/.vivavoce-installed
 
-.PHONY: setup system demo test check lint bench clean
+.PHONY: setup system demo test test-python test-vscode check lint bench clean
 
 setup: system $(SETUP_STAMP)
 
@@ -29,12 +29,20 @@ $(SETUP_STAMP): pyproject.toml
 demo: setup
 	$(BIN)/vivavoce demo
 
-test: setup
+test: test-python test-vscode
+
+test-python: setup
 	$(BIN)/python -m pytest -q
 
+# The VS Code extension: lint, then its node tests against the real `vivavoce lsp`.
+test-vscode: setup
+	@command -v npm >/dev/null || { echo "test-vscode needs node 20 and npm"; exit 1; }
+	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run lint && \
+	  VIVAVOCE_SERVER=$(CURDIR)/$(BIN)/vivavoce npm test
+
 lint: setup
-	$(BIN)/ruff check server tests benchmarks
-	$(BIN)/ruff format --check server tests benchmarks
+	$(BIN)/ruff check server tests benchmarks scripts
+	$(BIN)/ruff format --check server tests benchmarks scripts
 	$(BIN)/mypy
 
 check: lint

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     peer.set_defaults(run=_run_peer)
 
     ls = sub.add_parser("lsp", help="the language server (stdio by default)")
+    ls.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (the default)")
     ls.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP instead (for debugging)")
     ls.set_defaults(run=_run_lsp)
 

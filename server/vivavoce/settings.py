@@ -25,18 +25,28 @@ class _Section(BaseModel):
 
 
 class TranscriptionSettings(_Section):
-    model: str = "whisper-1"
-    language: str | None = "en"
+    model: str = Field("whisper-1", description="Model that transcribes the user's speech.")
+    language: str | None = Field("en", description="Language of the user's speech (ISO 639-1).")
 
 
 class TurnDetectionSettings(_Section):
     """``type: none`` turns voice-activity detection off (push-to-talk)."""
 
-    type: Literal["server_vad", "semantic_vad", "none"] = "server_vad"
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
-    prefix_padding_ms: int = Field(300, ge=0, le=5000)
-    silence_duration_ms: int = Field(500, ge=50, le=10000)
-    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    type: Literal["server_vad", "semantic_vad", "none"] = Field(
+        "server_vad", description="How turns are detected; none = push-to-talk only."
+    )
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Speech probability that starts a turn (server_vad)."
+    )
+    prefix_padding_ms: int = Field(
+        300, ge=0, le=5000, description="Audio kept from before speech started (server_vad)."
+    )
+    silence_duration_ms: int = Field(
+        500, ge=50, le=10000, description="Silence that ends a turn (server_vad)."
+    )
+    eagerness: Literal["low", "medium", "high", "auto"] = Field(
+        "auto", description="How soon a turn ends (semantic_vad)."
+    )
 
 
 class Settings(BaseSettings):
@@ -86,16 +96,24 @@ class Settings(BaseSettings):
         "off", description="hold: talk while pressed; toggle: press to start, press to stop."
     )
     text_voice: str | None = Field(None, description="Voice of text mode (default: mapped).")
-    extra_realtime_voices: list[str] = Field(default_factory=list)
-    extra_tts_voices: list[str] = Field(default_factory=list)
+    extra_realtime_voices: list[str] = Field(
+        default_factory=list, description="Realtime voices the provider added since this release."
+    )
+    extra_tts_voices: list[str] = Field(
+        default_factory=list, description="Text-to-speech voices the provider added."
+    )
     replay_turns: int = Field(20, ge=0, le=200, description="Turns a new call is given.")
     reconnect_attempts: int = Field(
         4, ge=0, le=20, description="New calls tried when a call drops (backoff 0.5 s, doubling)."
     )
-    insert_transcripts: Literal["none", "assistant", "both"] = "none"
+    insert_transcripts: Literal["none", "assistant", "both"] = Field(
+        "none", description="Insert final turns into the buffer at the cursor."
+    )
     history_dir: Path | None = Field(None, description="Where transcripts are kept.")
     allow_edits: bool = Field(True, description="Let the assistant edit the active document.")
-    log_level: Literal["error", "warning", "info", "debug"] = "info"
+    log_level: Literal["error", "warning", "info", "debug"] = Field(
+        "info", description="Detail of window/logMessage and stderr logs."
+    )
 
     def resolved_api_key(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key else None

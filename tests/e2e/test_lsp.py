@@ -395,3 +395,38 @@ async def test_a_refused_call_rolls_back_to_text_mode_and_says_why_once(
     await editor.request("realtime/sendText", {"text": "still talking"})
     assert editor.finals("assistant")[-1].startswith("You said: still talking")
     await bare.shutdown_session()
+
+
+async def test_stdio_flag_and_requests_without_params_are_accepted() -> None:
+    # Raw JSON-RPC, as some clients send it: "--stdio", and "params" left out entirely.
+    import json
+
+    proc = await asyncio.create_subprocess_exec(
+        *SERVER, "--stdio", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def send(message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)  # type: ignore[union-attr]
+
+    async def answer(msg_id: int) -> dict[str, Any]:
+        while True:
+            header = await proc.stdout.readuntil(b"\r\n\r\n")  # type: ignore[union-attr]
+            length = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
+            message = json.loads(await proc.stdout.readexactly(length))  # type: ignore[union-attr]
+            if message.get("id") == msg_id:
+                return message  # type: ignore[no-any-return]
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        await asyncio.wait_for(answer(1), 20)
+        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        send({"jsonrpc": "2.0", "id": 2, "method": "realtime/status"})
+        assert (await asyncio.wait_for(answer(2), 10))["result"]["state"] == "idle"
+        send({"jsonrpc": "2.0", "id": 3, "method": "realtime/stop", "params": None})
+        assert (await asyncio.wait_for(answer(3), 10))["result"]["state"] == "idle"
+    finally:
+        proc.kill()
+        await proc.wait()

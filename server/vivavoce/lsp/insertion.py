@@ -148,30 +148,32 @@ class Inserter:
         """Follow the user's (and our own, echoed) edits; ``full_text`` is the text after them."""
         if uri != self.uri:
             return
-        if self.text is None:
-            self.text = full_text  # the document was opened after the target was set
+        text = self.text
+        if text is None:  # the document was opened after the target was set
+            if full_text is not None:
+                self.text = full_text
+                offset_of_pos = to_offset(full_text, self._pos, self.encoding)
+                self._offset = len(full_text) if offset_of_pos is None else offset_of_pos
             self._changed.set()
             return
+        offset = self._offset
         for change in changes:
-            if change is None:
-                if full_text is not None:  # the whole text was sent: diff against our copy
-                    start, end, new = minimal_change(self.text, 0, len(self.text), full_text)
-                    self._offset = move_anchor(self._offset, start, end, new)
-                    self.text = full_text
-                continue
-            start_pos, end_pos, new_text = change
-            start = to_offset(self.text, start_pos, self.encoding)
-            end = to_offset(self.text, end_pos, self.encoding)
-            if start is None or end is None or end < start:
-                self.text = full_text  # out of step with the editor: resync, keep the offset
-                continue
-            start, end, new_text = minimal_change(self.text, start, end, new_text)
-            self._offset = move_anchor(self._offset, start, end, new_text)
-            self.text = self.text[:start] + new_text + self.text[end:]
-        if full_text is not None and self.text != full_text:
+            if change is None:  # the whole text was sent: diff it against our copy
+                whole = text if full_text is None else full_text
+                start, end, new = minimal_change(text, 0, len(text), whole)
+            else:
+                start_pos, end_pos, new = change
+                start_at = to_offset(text, start_pos, self.encoding)
+                end_at = to_offset(text, end_pos, self.encoding)
+                if start_at is None or end_at is None or end_at < start_at:
+                    break  # out of step with the editor: resynced below
+                start, end, new = minimal_change(text, start_at, end_at, new)
+            offset = move_anchor(offset, start, end, new)
+            text = text[:start] + new + text[end:]
+        if full_text is not None and text != full_text:
             log.debug("document copy out of step with the editor; resynced")
-            self.text = full_text
-            self._offset = min(self._offset, len(full_text))
+            text, offset = full_text, min(offset, len(full_text))
+        self.text, self._offset = text, offset
         self._changed.set()
 
     def document_closed(self, uri: str) -> None:

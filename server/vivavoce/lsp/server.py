@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from ..errors import ConfigError, VivavoceError
@@ -51,12 +52,38 @@ CLOSE_TIMEOUT = 2.0
 Handler = Callable[[Any], Awaitable[Any]]
 
 
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol, accepting what JSON-RPC allows and pygls does not."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        # JSON-RPC lets a request or notification omit "params"; pygls requires the member.
+        if "jsonrpc" in data and "method" in data and "params" not in data:
+            data["params"] = None
+        return super().structure_message(data)
+
+
+class _ExpectedErrors(logging.Filter):
+    """pygls logs every error answer with a traceback; an expected one is one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, JsonRpcException) and exc.code != lsp.ErrorCodes.InternalError:
+            record.msg, record.args = f"answered with an error: {exc}", ()
+            record.exc_info, record.exc_text, record.levelno, record.levelname = (
+                None, None, logging.INFO, "INFO",
+            )  # fmt: skip
+        return True
+
+
 class VivavoceServer(LanguageServer):
     """The language server: one conversation, the editor's documents, its settings."""
 
     def __init__(self) -> None:
         super().__init__(
-            "vivavoce", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
+            "vivavoce",
+            __version__,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+            protocol_cls=_Protocol,
         )
         # Settings, the conversation and pydantic load after `initialize` is answered.
         self._settings: Settings | None = None
@@ -450,6 +477,8 @@ def serve_stdio(server: VivavoceServer) -> None:
 
 
 def make_server() -> VivavoceServer:
+    for name in ("pygls.protocol.json_rpc", "pygls.protocol.language_server"):
+        logging.getLogger(name).addFilter(_ExpectedErrors())
     server = VivavoceServer()
     handler = _ClientLogHandler(server)
     handler.setLevel(logging.INFO)

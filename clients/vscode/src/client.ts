@@ -1,0 +1,65 @@
+/**
+ * The language client: starts `vivavoce lsp` over stdio (command from `vivavoce.server.command`),
+ * syncs every file and untitled document (the server inserts transcripts through
+ * workspace/applyEdit and needs the text), and answers workspace/configuration with only what
+ * the user set.
+ */
+
+import * as vscode from "vscode";
+import {
+  type DynamicFeature,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  type StaticFeature,
+} from "vscode-languageclient/node";
+
+import { EXTENSION_COMMANDS } from "./core/commands";
+import { type Flat, SECTION, initializationOptions, nest, serverCommand } from "./core/settings";
+
+const OWN_COMMANDS = new Set(EXTENSION_COMMANDS);
+
+/**
+ * A LanguageClient that leaves the server's `vivavoce.*` commands to the extension: the
+ * built-in feature would register the same ids (and fail, since the palette already has them).
+ * Server commands the extension does not wrap are still registered, so keybindings reach them.
+ */
+class VivavoceLanguageClient extends LanguageClient {
+  override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
+    if ("registrationType" in feature && feature.registrationType.method === ExecuteCommandRequest.method) {
+      const register = feature.register.bind(feature);
+      feature.register = (data) => {
+        const options = data.registerOptions as { commands?: string[] };
+        const commands = (options.commands ?? []).filter((c) => !OWN_COMMANDS.has(c));
+        register({ ...data, registerOptions: { ...options, commands } });
+      };
+    }
+    super.registerFeature(feature);
+  }
+}
+
+export function createClient(output: vscode.LogOutputChannel, explicit: () => Flat): LanguageClient {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const { command, args } = serverCommand(config.get("server.command"));
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  // No `transport`: TransportKind.stdio would append `--stdio`, which `vivavoce lsp` rejects.
+  // Without it the client still speaks over the process's stdin/stdout.
+  const serverOptions: ServerOptions = { command, args, options: cwd ? { cwd } : {} };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+    outputChannel: output,
+    initializationOptions: () => initializationOptions(explicit()),
+    middleware: {
+      workspace: {
+        configuration: (params, token, next) => {
+          if (params.items.every((item) => item.section === SECTION)) {
+            return params.items.map(() => nest(explicit()));
+          }
+          return next(params, token);
+        },
+      },
+    },
+  };
+  return new VivavoceLanguageClient(SECTION, "vivavoce", serverOptions, clientOptions);
+}

@@ -1,0 +1,108 @@
+/**
+ * Palette commands. Each is one request to the server (core/commands.ts maps them); the device
+ * pickers and history use newer server commands and fall back when the server lacks them.
+ */
+
+import * as vscode from "vscode";
+
+import { type RequestCommand, errorText, isUnknownCommand, toggleConversation } from "./core/commands";
+import { type DeviceKind, SETTING, deviceChoices, historyTarget, selectDeviceArguments } from "./core/devices";
+import { ServerCommand } from "./core/protocol";
+import { SECTION } from "./core/settings";
+import type { Conversation } from "./conversation";
+
+export function registerCommands(conversation: Conversation): vscode.Disposable[] {
+  const request = (command: RequestCommand) => () => conversation.run(command);
+  const handlers: Record<string, (...args: unknown[]) => unknown> = {
+    "vivavoce.start": async () => {
+      const result = await conversation.run("start");
+      if (result) conversation.revealTranscript();
+    },
+    "vivavoce.stop": request("stop"),
+    "vivavoce.toggleMode": request("toggleMode"),
+    "vivavoce.pushToTalk": request("pushToTalk"),
+    "vivavoce.mute": request("mute"),
+    "vivavoce.interrupt": request("interrupt"),
+    "vivavoce.sendText": (text?: unknown) => sendText(conversation, text),
+    "vivavoce.toggleConversation": () => vscode.commands.executeCommand(`vivavoce.${toggleConversation(conversation.status)}`),
+    "vivavoce.selectMicrophone": () => selectDevice(conversation, "input"),
+    "vivavoce.selectSpeaker": () => selectDevice(conversation, "output"),
+    "vivavoce.showTranscript": () => { conversation.revealTranscript(); },
+    "vivavoce.openHistory": () => openHistory(conversation),
+    "vivavoce.restartServer": () => conversation.restartServer(),
+  };
+  return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
+}
+
+/** Type to the assistant (works with the embedded peer and no microphone); starts a call if needed. */
+async function sendText(conversation: Conversation, given?: unknown): Promise<void> {
+  const text =
+    typeof given === "string" && given
+      ? given
+      : await vscode.window.showInputBox({ prompt: "vivavoce: say (typed)", placeHolder: "What should the assistant hear?" });
+  if (!text) {
+    return;
+  }
+  if (conversation.status.state !== "live") {
+    if (!(await conversation.run("start"))) return;
+    conversation.revealTranscript();
+  }
+  await conversation.run("sendText", text);
+}
+
+async function selectDevice(conversation: Conversation, kind: DeviceKind): Promise<void> {
+  const what = kind === "input" ? "microphone" : "speaker";
+  let device: string | null | undefined;
+  try {
+    const listed = await conversation.executeServerCommand(ServerCommand.listDevices);
+    const picked = await vscode.window.showQuickPick(deviceChoices(listed, kind), { title: `vivavoce: ${what}` });
+    device = picked?.value;
+    if (picked === undefined) return;
+  } catch (error) {
+    if (!isUnknownCommand(error, ServerCommand.listDevices)) {
+      void vscode.window.showErrorMessage(`vivavoce: ${errorText(error)}`);
+      return;
+    }
+    // An older server cannot list devices: ask for a name (or index) instead.
+    const typed = await vscode.window.showInputBox({
+      title: `vivavoce: ${what}`,
+      prompt: `Name or index of the ${what} (see \`vivavoce devices\`); empty for the system default`,
+    });
+    if (typed === undefined) return;
+    device = typed.trim() || null;
+  }
+  try {
+    await conversation.executeServerCommand(ServerCommand.selectDevice, selectDeviceArguments(kind, device ?? null));
+  } catch (error) {
+    if (!isUnknownCommand(error, ServerCommand.selectDevice)) {
+      void vscode.window.showErrorMessage(`vivavoce: ${errorText(error)}`);
+      return;
+    }
+    // Older server: the setting reaches it through didChangeConfiguration.
+    await vscode.workspace.getConfiguration(SECTION).update(SETTING[kind], device ?? null, vscode.ConfigurationTarget.Global);
+  }
+}
+
+async function openHistory(conversation: Conversation): Promise<void> {
+  let result: unknown;
+  try {
+    result = await conversation.executeServerCommand(ServerCommand.openHistory);
+  } catch (error) {
+    const text = isUnknownCommand(error, ServerCommand.openHistory)
+      ? "this vivavoce server has no history yet (update it)"
+      : errorText(error);
+    void vscode.window.showWarningMessage(`vivavoce: ${text}`);
+    return;
+  }
+  const target = historyTarget(result);
+  if (!target) {
+    return; // the server showed the history itself (or had nothing to show)
+  }
+  const uri = "uri" in target ? vscode.Uri.parse(target.uri) : vscode.Uri.file(target.path);
+  const stat = await vscode.workspace.fs.stat(uri).then((s) => s, () => undefined);
+  if (stat && stat.type & vscode.FileType.Directory) {
+    await vscode.commands.executeCommand("revealFileInOS", uri);
+  } else {
+    await vscode.window.showTextDocument(uri, { preview: true });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The wire contract with `vivavoce lsp` (docs: DESIGN.md, "Wire contract"): method names and the
+ * shapes of status and transcript notifications. No `vscode` import: tests use it directly.
+ */
+
+export type State = "idle" | "connecting" | "live" | "reconnecting" | "closing" | "error";
+export type Mode = "realtime" | "text";
+export type Role = "user" | "assistant";
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+/** `realtime/status`: sent on every change and returned by most requests. */
+export interface Status {
+  state: State;
+  mode: Mode;
+  voice: string;
+  model: string;
+  muted: boolean;
+  /** True while the push-to-talk key is held (pressed and not yet released). */
+  pushToTalk: boolean;
+  /** Microphone level in dBFS. */
+  inputLevel: number;
+  callId: string | null;
+  error?: string | null;
+}
+
+/** `realtime/transcript`: deltas stream as they arrive; the final one carries the whole text. */
+export interface TranscriptUpdate {
+  itemId: string;
+  previousItemId: string | null;
+  role: Role;
+  text: string;
+  delta?: string;
+  final: boolean;
+  interrupted?: boolean;
+}
+
+/** `realtime/context`: where the user works, so the server knows where to insert. */
+export interface ContextParams {
+  textDocument: { uri: string };
+  position?: Position;
+  selection?: Range;
+}
+
+export const Method = {
+  start: "realtime/start",
+  stop: "realtime/stop",
+  toggleMode: "realtime/toggleMode",
+  status: "realtime/status",
+  sendText: "realtime/sendText",
+  pushToTalk: "realtime/pushToTalk",
+  mute: "realtime/mute",
+  interrupt: "realtime/interrupt",
+  context: "realtime/context",
+  transcript: "realtime/transcript",
+} as const;
+
+/** Commands only reachable through `workspace/executeCommand` (newer servers). */
+export const ServerCommand = {
+  listDevices: "vivavoce.listDevices",
+  selectDevice: "vivavoce.selectDevice",
+  openHistory: "vivavoce.openHistory",
+} as const;
+
+export const IDLE: Status = {
+  state: "idle",
+  mode: "realtime",
+  voice: "",
+  model: "",
+  muted: false,
+  pushToTalk: false,
+  inputLevel: 0,
+  callId: null,
+};
+
+const STATES: readonly string[] = ["idle", "connecting", "live", "reconnecting", "closing", "error"];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A status from the wire, or undefined when it is not one (a client must not crash on junk). */
+export function asStatus(value: unknown): Status | undefined {
+  if (!isObject(value) || typeof value.state !== "string" || !STATES.includes(value.state)) {
+    return undefined;
+  }
+  return {
+    ...IDLE,
+    ...value,
+    mode: value.mode === "text" ? "text" : "realtime",
+  };
+}
+
+/** A transcript update from the wire, or undefined. */
+export function asTranscript(value: unknown): TranscriptUpdate | undefined {
+  if (
+    !isObject(value) ||
+    typeof value.itemId !== "string" ||
+    typeof value.text !== "string" ||
+    typeof value.final !== "boolean" ||
+    (value.role !== "user" && value.role !== "assistant")
+  ) {
+    return undefined;
+  }
+  return value as unknown as TranscriptUpdate;
+}

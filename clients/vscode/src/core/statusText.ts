@@ -1,0 +1,75 @@
+/**
+ * What the one status bar item says for a server status: text with a codicon, a tooltip, and
+ * whether it is an error. No `vscode` import.
+ */
+
+import type { Status } from "./protocol";
+
+export interface StatusView {
+  /** Status bar text; `$(name)` is a codicon, `~spin` animates it. */
+  text: string;
+  tooltip: string;
+  error: boolean;
+  /** The `vivavoce.live` context key: F4 (push to talk) is bound only while a voice call is live. */
+  live: boolean;
+}
+
+function level(dbfs: number): string {
+  return Number.isFinite(dbfs) && dbfs < 0 ? `${Math.round(dbfs)} dBFS` : "";
+}
+
+export function statusView(status: Status, serverRunning = true): StatusView {
+  if (!serverRunning) {
+    return {
+      text: "$(circle-slash) vivavoce",
+      tooltip: "vivavoce: the language server is not running (vivavoce: Restart Server)",
+      error: true,
+      live: false,
+    };
+  }
+  const about = [status.model, status.voice].filter((s) => s).join(", ");
+  const detail = about ? ` (${about})` : "";
+  switch (status.state) {
+    case "connecting":
+      return { text: "$(loading~spin) connecting", tooltip: `vivavoce: connecting${detail}`, error: false, live: false };
+    case "reconnecting":
+      return { text: "$(loading~spin) reconnecting", tooltip: `vivavoce: reconnecting${detail}`, error: false, live: false };
+    case "closing":
+      return { text: "$(loading~spin) closing", tooltip: "vivavoce: ending the call", error: false, live: false };
+    case "error":
+      return {
+        text: "$(error) vivavoce",
+        tooltip: `vivavoce: ${status.error ?? "error"}\nClick to start again`,
+        error: true,
+        live: false,
+      };
+    case "idle":
+      return {
+        text: status.mode === "text" ? "$(comment) vivavoce" : "$(mic) vivavoce",
+        tooltip: `vivavoce: idle, ${status.mode === "text" ? "text" : "voice"} mode\nClick to start`,
+        error: false,
+        live: false,
+      };
+    case "live":
+      break;
+  }
+  if (status.mode === "text") {
+    return {
+      text: "$(comment-discussion) text mode",
+      tooltip: `vivavoce: live in text mode${detail}\nClick to stop`,
+      error: false,
+      live: false,
+    };
+  }
+  const talk = status.pushToTalk ? " · talking" : "";
+  const muted = status.muted ? " · muted" : "";
+  const meter = level(status.inputLevel);
+  return {
+    text: `${status.muted ? "$(mute)" : "$(mic-filled)"} LIVE${talk}${muted}`,
+    tooltip:
+      `vivavoce: live${detail}${meter ? `\nmicrophone ${meter}` : ""}\n` +
+      "F4: push to talk (press to talk, press again to send)\nClick to stop",
+    error: false,
+    live: true,
+  };
+}

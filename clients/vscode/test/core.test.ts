@@ -1,0 +1,191 @@
+/**
+ * The vscode-free logic: command → request, status bar text, transcript rendering, settings →
+ * what the server receives, device and history results, error classification.
+ */
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { errorText, isUnknownCommand, requestFor, toggleConversation } from "../src/core/commands";
+import { deviceChoices, historyTarget, selectDeviceArguments } from "../src/core/devices";
+import { IDLE, type Status, type TranscriptUpdate, asStatus, asTranscript } from "../src/core/protocol";
+import { explicitSettings, initializationOptions, nest, serverCommand, settingsChange } from "../src/core/settings";
+import { statusView } from "../src/core/statusText";
+import { TranscriptText } from "../src/core/transcript";
+
+const LIVE: Status = { ...IDLE, state: "live", model: "gpt-realtime", voice: "verse", callId: "rtc_1" };
+
+describe("commands", () => {
+  test("start sends the active editor and cursor so replies land there", () => {
+    const editor = { uri: "file:///a.md", position: { line: 3, character: 2 } };
+    assert.deepEqual(requestFor("start", IDLE, editor), {
+      method: "realtime/start",
+      params: { textDocument: { uri: "file:///a.md" }, position: { line: 3, character: 2 } },
+    });
+    assert.deepEqual(requestFor("start", IDLE), { method: "realtime/start", params: {} });
+  });
+
+  test("push to talk and mute flip the state the server last reported", () => {
+    assert.deepEqual(requestFor("pushToTalk", LIVE).params, { pressed: true });
+    assert.deepEqual(requestFor("pushToTalk", { ...LIVE, pushToTalk: true }).params, { pressed: false });
+    assert.deepEqual(requestFor("mute", LIVE).params, { muted: true });
+    assert.deepEqual(requestFor("mute", { ...LIVE, muted: true }).params, { muted: false });
+  });
+
+  test("plain commands carry an empty params object", () => {
+    for (const command of ["stop", "toggleMode", "interrupt"] as const) {
+      assert.deepEqual(requestFor(command, LIVE), { method: `realtime/${command}`, params: {} });
+    }
+    assert.deepEqual(requestFor("sendText", LIVE, undefined, "hi"), { method: "realtime/sendText", params: { text: "hi" } });
+  });
+
+  test("the status bar click starts when idle or failed and stops otherwise", () => {
+    assert.equal(toggleConversation(IDLE), "start");
+    assert.equal(toggleConversation({ ...IDLE, state: "error" }), "start");
+    assert.equal(toggleConversation(LIVE), "stop");
+    assert.equal(toggleConversation({ ...IDLE, state: "connecting" }), "stop");
+  });
+
+  test("unknown commands are recognised by code or by message, other errors are not", () => {
+    assert.ok(isUnknownCommand({ code: -32601, message: "x" }, "vivavoce.listDevices"));
+    const pygls = "Invalid Params: Command name 'vivavoce.listDevices' is not defined";
+    assert.ok(isUnknownCommand({ code: -32602, message: pygls }, "vivavoce.listDevices"));
+    assert.ok(!isUnknownCommand({ code: -32602, message: "invalid params: kind" }, "vivavoce.listDevices"));
+    assert.equal(errorText({ message: "one line\n  Traceback: ..." }), "one line");
+    assert.equal(errorText("plain"), "plain");
+  });
+});
+
+describe("status bar", () => {
+  test("live voice call shows LIVE with the mic and binds F4", () => {
+    const view = statusView(LIVE);
+    assert.equal(view.text, "$(mic-filled) LIVE");
+    assert.ok(view.live && !view.error);
+    assert.match(view.tooltip, /gpt-realtime, verse/);
+    assert.equal(statusView({ ...LIVE, muted: true, pushToTalk: true }).text, "$(mute) LIVE · talking · muted");
+  });
+
+  test("text mode, connecting, error and a stopped server read differently", () => {
+    assert.equal(statusView({ ...LIVE, mode: "text" }).text, "$(comment-discussion) text mode");
+    assert.equal(statusView({ ...LIVE, mode: "text" }).live, false);
+    assert.equal(statusView({ ...IDLE, state: "connecting" }).text, "$(loading~spin) connecting");
+    const failed = statusView({ ...IDLE, state: "error", error: "no API key" });
+    assert.ok(failed.error && failed.tooltip.includes("no API key"));
+    assert.ok(statusView(IDLE, false).error);
+    assert.equal(statusView(IDLE).text, "$(mic) vivavoce");
+  });
+
+  test("junk from the wire is not a status", () => {
+    assert.equal(asStatus({ state: "flying" }), undefined);
+    assert.equal(asStatus(null), undefined);
+    assert.equal(asStatus({ state: "live" })?.mode, "realtime");
+    assert.equal(asTranscript({ itemId: "a", role: "bot", text: "", final: true }), undefined);
+  });
+});
+
+describe("transcript", () => {
+  const t = (over: Partial<TranscriptUpdate>): TranscriptUpdate => ({
+    itemId: "a1",
+    previousItemId: null,
+    role: "assistant",
+    text: "",
+    final: false,
+    ...over,
+  });
+
+  test("deltas stream on one line and the final closes it", () => {
+    const text = new TranscriptText();
+    const out = [
+      text.render(t({ itemId: "u1", role: "user", text: "hello there", final: true })),
+      text.render(t({ delta: "Hi", text: "Hi" })),
+      text.render(t({ delta: " you", text: "Hi you" })),
+      text.render(t({ text: "Hi you.", final: true })),
+      text.render(t({ text: "Hi you.", final: true })), // repeated final: ignored
+    ].join("");
+    assert.equal(out, "you: hello there\nassistant: Hi you.\n");
+  });
+
+  test("a turn that interrupts a streaming one gets its own line", () => {
+    const text = new TranscriptText();
+    const out = [
+      text.render(t({ delta: "Long ans", text: "Long ans" })),
+      text.render(t({ itemId: "u2", role: "user", text: "stop", final: true })),
+      text.render(t({ delta: "wer", text: "Long answer" })),
+      text.render(t({ text: "Long answer", final: true, interrupted: true })),
+    ].join("");
+    assert.equal(out, "assistant: Long ans\nyou: stop\nassistant: … wer [interrupted]\n");
+  });
+
+  test("a final that differs from the deltas is printed whole; notes close the line", () => {
+    const text = new TranscriptText();
+    assert.equal(text.render(t({ delta: "teh", text: "teh" })), "assistant: teh");
+    assert.equal(text.note("— ended —"), "\n— ended —\n");
+    assert.equal(text.render(t({ text: "the", final: true })), "assistant: the\n");
+    assert.equal(text.render(t({ itemId: "u3", role: "user", text: "", final: true })), "");
+  });
+});
+
+describe("settings", () => {
+  test("only values the user set are sent, nested, without client-only keys", () => {
+    const explicit = explicitSettings({
+      peer: { defaultValue: "auto", globalValue: "embedded" },
+      voice: { defaultValue: "alloy", globalValue: "sage", workspaceValue: "verse" },
+      "turnDetection.threshold": { defaultValue: 0.5, workspaceFolderValue: 0.7 },
+      model: { defaultValue: "gpt-realtime" },
+      "server.command": { globalValue: ["x", "lsp"] },
+      "trace.server": { globalValue: "verbose" },
+    });
+    assert.deepEqual(explicit, { peer: "embedded", voice: "verse", "turnDetection.threshold": 0.7 });
+    assert.deepEqual(initializationOptions(explicit), {
+      vivavoce: { peer: "embedded", voice: "verse", turnDetection: { threshold: 0.7 } },
+    });
+  });
+
+  test("a cleared setting is sent as its default, except the API key", () => {
+    const defaults = { voice: "alloy", apiKey: null, peer: "auto" };
+    const change = settingsChange({ voice: "sage", apiKey: "sk-1", peer: "embedded" }, { peer: "embedded" }, defaults);
+    assert.deepEqual(change, { vivavoce: { peer: "embedded", voice: "alloy" } });
+  });
+
+  test("nest merges siblings", () => {
+    assert.deepEqual(nest({ "a.b": 1, "a.c": 2, d: 3 }), { a: { b: 1, c: 2 }, d: 3 });
+  });
+
+  test("the server command is an array or a string, with a default", () => {
+    assert.deepEqual(serverCommand(undefined), { command: "vivavoce", args: ["lsp"] });
+    assert.deepEqual(serverCommand(["/v/bin/vivavoce", "lsp"]), { command: "/v/bin/vivavoce", args: ["lsp"] });
+    assert.deepEqual(serverCommand('"/my dir/vivavoce" lsp --tcp'), { command: "/my dir/vivavoce", args: ["lsp", "--tcp"] });
+    assert.deepEqual(serverCommand(""), { command: "vivavoce", args: ["lsp"] });
+  });
+});
+
+describe("devices and history", () => {
+  test("device lists of several shapes become choices, system default first", () => {
+    const fromObjects = deviceChoices(
+      [
+        { name: "USB Mic", kind: "input", default: true },
+        { name: "Speakers", kind: "output" },
+        { name: "Headset", maxInputChannels: 1, maxOutputChannels: 2 },
+      ],
+      "input",
+    );
+    assert.deepEqual(
+      fromObjects.map((c) => c.value),
+      [null, "USB Mic", "Headset"],
+    );
+    assert.equal(fromObjects[1]?.detail, "system default");
+    assert.deepEqual(
+      deviceChoices({ inputs: ["a"], outputs: ["b", "c"] }, "output").map((c) => c.label),
+      ["System default", "b", "c"],
+    );
+    assert.deepEqual(deviceChoices({ devices: [{ name: "m", kind: "microphone" }] }, "input").length, 2);
+    assert.deepEqual(deviceChoices(null, "input").length, 1);
+    assert.deepEqual(selectDeviceArguments("output", "b"), [{ kind: "output", device: "b" }]);
+  });
+
+  test("history results give a URI or a path", () => {
+    assert.deepEqual(historyTarget({ uri: "file:///h/x.jsonl" }), { uri: "file:///h/x.jsonl" });
+    assert.deepEqual(historyTarget("/home/u/.local/share/vivavoce"), { path: "/home/u/.local/share/vivavoce" });
+    assert.equal(historyTarget(null), undefined);
+  });
+});
