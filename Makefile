@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := libportaudio2 flite pulseaudio neovim
+APT_PACKAGES := libportaudio2 flite pulseaudio neovim chromium
 SETUP_STAMP := $(VENV)/.vivavoce-installed
 
-.PHONY: setup system demo test test-python test-vscode check lint bench clean
+.PHONY: setup system demo test test-python test-vscode check lint bench fuzz clean
 
 setup: system $(SETUP_STAMP)
 
@@ -50,6 +50,10 @@ check: lint
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# Property-based fuzzing of LSP params and data-channel events: 10,000 cases each.
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -18,10 +18,12 @@ Pcm = npt.NDArray[np.int16]
 
 
 @pytest.fixture(autouse=True)
-def _no_real_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests never talk to api.openai.com, whatever the developer's shell exports.
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Tests never talk to api.openai.com, whatever the developer's shell exports, and keep
+    # their history out of the user's own (server processes inherit this environment).
     for name in ("OPENAI_API_KEY", "VIVAVOCE_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VIVAVOCE_HISTORY_DIR", str(tmp_path_factory.mktemp("history")))
 
 
 @pytest.fixture

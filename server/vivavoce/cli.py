@@ -1,6 +1,8 @@
 """The ``vivavoce`` command: one subcommand per job.
 
-    vivavoce lsp     the language server (stdio; --tcp HOST:PORT for debugging)
+    vivavoce lsp     the language server (stdio; --ws HOST:PORT for browsers, --tcp for debugging)
+    vivavoce web     a voice chat in the browser, served on 127.0.0.1
+    vivavoce history saved conversations: list, show, export
     vivavoce peer    the offline local Realtime peer on 127.0.0.1
     vivavoce demo    one complete spoken exchange (offline by default)
 
@@ -30,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from . import demo
     from .peer import cli as peer_cli
+    from .store import cli as store_cli
+    from .web import cli as web_cli
 
     peer = sub.add_parser("peer", help="run the offline local Realtime peer")
     peer_cli.add_arguments(peer)
@@ -38,7 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("lsp", help="the language server (stdio by default)")
     ls.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (the default)")
     ls.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP instead (for debugging)")
+    ls.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --tcp or --ws on a non-loopback address (anyone there drives your mic)",
+    )
+    web_cli.add_ws_arguments(ls)
     ls.set_defaults(run=_run_lsp)
+
+    w = sub.add_parser("web", help="a voice chat in the browser (page and server on 127.0.0.1)")
+    web_cli.add_web_arguments(w)
+    w.set_defaults(run=web_cli.run_web)
+
+    history = sub.add_parser("history", help="saved conversations: list, show, export")
+    store_cli.add_arguments(history)
+    history.set_defaults(run=store_cli.main)
 
     d = sub.add_parser("demo", help="one complete spoken exchange, offline by default")
     demo.add_arguments(d)
@@ -56,12 +74,26 @@ def _run_peer(args: argparse.Namespace) -> int:
 
 
 def _run_lsp(args: argparse.Namespace) -> int:
+    if args.ws:
+        from .web.cli import run_lsp_ws
+
+        return run_lsp_ws(args)
     from .lsp.server import make_server, serve_stdio
 
     server = make_server()
     if args.tcp:
+        from .netguard import is_loopback_host
+
         host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
+        host = host or "127.0.0.1"
+        if not (is_loopback_host(host) or args.allow_remote):
+            print(
+                f"vivavoce lsp: --tcp listens on loopback only; {host!r} is not a loopback "
+                "address (add --allow-remote to listen there)",
+                file=sys.stderr,
+            )
+            return 2
+        server.start_tcp(host, int(port))
     else:
         serve_stdio(server)
     return 0

@@ -39,12 +39,16 @@ if TYPE_CHECKING:  # the call, its events and audio load when a call starts
     from .realtime import Call, CallState, TranscriptUpdate
     from .realtime import events as ev
     from .rtc.tracks import AudioSink, PcmSource
+    from .store import ConversationLog
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["realtime", "text"]
 State = Literal["idle", "connecting", "live", "reconnecting", "closing", "error"]
 MessageLevel = Literal["error", "warning", "info"]
+
+#: More calls than this dropping within a minute: the server is broken; stop reconnecting.
+MAX_DROPS_PER_MINUTE = 5
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -110,8 +114,11 @@ class Conversation:
         on_transcript: Callable[[TranscriptUpdate], None] = lambda _: None,
         on_message: Callable[[MessageLevel, str], None] = lambda *_: None,
         audio: AudioFactory | None = None,
+        history: ConversationLog | None = None,
     ) -> None:
         self.settings = settings
+        #: Where final turns are kept on disk (None: memory only).
+        self.history = history
         self.turns: list[FinalTurn] = []
         self.voices = VoicePreference(self._catalog(settings))
         self._remember_voices(settings)
@@ -133,6 +140,8 @@ class Conversation:
         self._text_task: asyncio.Task[None] | None = None
         self._speaker_task: asyncio.Task[None] | None = None
         self._ptt = False
+        self._said_errors: set[str] = set()
+        self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
         # What the assistant is saying now (for interruption): response, item, audio start.
         self._response_id: str | None = None
         self._assistant_item: str | None = None
@@ -387,6 +396,8 @@ class Conversation:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self.history is not None:
+            await self.history.close()
         if self._status.state != "idle":
             self._update(state="idle", call_id=None)
 
@@ -566,6 +577,11 @@ class Conversation:
                 await self._stop_playback(call, cancel=False)
             case ev.ServerError(error=error):
                 log.info("server error event (%s): %s", error.code, error.message)
+                ends_call = error.code == "session_expired"  # handled as a dropped call
+                if error.message and not ends_call and error.message not in self._said_errors:
+                    # A request the server refused (a reply that will not come): say why, once.
+                    self._said_errors.add(error.message)
+                    self._on_message("warning", f"vivavoce: the server said: {error.message}")
             case _:
                 pass
 
@@ -593,12 +609,20 @@ class Conversation:
         if state is CallState.ERROR and self._status.state == "live" and error is not None:
             # The call ended on its own (server gone, channel closed, session expired).
             self._call = None
-            if self.settings.reconnect_attempts > 0:
+            now = time.monotonic()
+            self._drops = [t for t in self._drops if now - t < 60] + [now]
+            # A server that drops every new call must not keep us reconnecting forever.
+            if self.settings.reconnect_attempts > 0 and len(self._drops) <= MAX_DROPS_PER_MINUTE:
                 task = asyncio.get_running_loop().create_task(
                     self._recover(error), name="vivavoce recover call"
                 )
                 self._call_tasks.add(task)
                 task.add_done_callback(self._call_tasks.discard)
+                return
+            if self.settings.reconnect_attempts > 0:
+                self._roll_back_to_text(
+                    error, f"vivavoce: calls keep ending ({error}); continuing in text mode"
+                )
                 return
             self._update(state="error", error=str(error), call_id=None, push_to_talk=False)
             self._on_message("error", f"vivavoce: the call ended: {error}")
@@ -760,4 +784,7 @@ class Conversation:
                     break
             else:
                 self.turns.append(turn)
+            if self.history is not None:  # a write error is reported by the log itself
+                status = self._status
+                self.history.turn(update, mode=status.mode, voice=status.voice, model=status.model)
         self._on_transcript(update)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ SERVER = [sys.executable, "-m", "vivavoce", "lsp"]
 DOC = "file:///tmp/vivavoce-notes.md"
 COMMANDS = {
     "start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt", "voices",
+    "openHistory",
 }  # fmt: skip
 
 
@@ -191,6 +193,13 @@ async def test_spoken_session_streams_transcripts_and_inserts_replies_where_the_
     status = await editor.request("realtime/stop")
     assert status["state"] == "idle"
     assert editor.statuses[-1]["state"] == "idle"
+    # Every final turn is in the history file the editor can open.
+    from vivavoce.store import read_conversation
+
+    history = await editor.command("vivavoce.openHistory")
+    saved = read_conversation(Path(history["path"]))
+    assert [t.text for t in saved.turns if t.role == "assistant"] == [reply, second]
+    assert oct(Path(history["path"]).stat().st_mode & 0o777) == "0o600"
     assert editor.client.messages == []  # nothing went wrong, nothing to show
 
 

@@ -110,12 +110,18 @@ class VivavoceServer(LanguageServer):
     def conversation(self) -> Conversation:
         if self._conversation is None:
             from ..conversation import Conversation
+            from ..store import ConversationLog, history_dir
 
+            history = ConversationLog(
+                history_dir(self.settings.history_dir),
+                on_error=lambda exc: self.say("warning", f"vivavoce: {exc}"),
+            )
             self._conversation = Conversation(
                 self.settings,
                 on_status=self._send_status,
                 on_transcript=self._send_transcript,
                 on_message=self.say,
+                history=history,
             )
             self._conversation.on_step = self._progress_step
         return self._conversation
@@ -134,6 +140,7 @@ class VivavoceServer(LanguageServer):
             "mute": ("MuteParams", lambda p: self.conversation.mute(p.muted)),
             "interrupt": ("NoParams", lambda _: self.conversation.interrupt()),
             "voices": ("NoParams", self._voices),
+            "openHistory": ("NoParams", self._open_history),
         }
         for name, (model, handler) in requests.items():
             self.feature(f"realtime/{name}")(self._endpoint(name, model, handler, positional=False))
@@ -176,6 +183,14 @@ class VivavoceServer(LanguageServer):
 
     async def _status(self, _: P.NoParams) -> Status:
         return self.conversation.status
+
+    async def _open_history(self, _: P.NoParams) -> dict[str, Any]:
+        """The current conversation's history file, for the editor to open."""
+        history = self.conversation.history
+        if history is None:
+            raise ConfigError("no history is kept for this conversation")
+        path = await history.ensure_file()
+        return {"uri": path.as_uri(), "path": str(path)}
 
     async def _voices(self, _: P.NoParams) -> dict[str, Any]:
         """Both voice sets, for a client's voice picker (the current mode's set applies)."""
@@ -415,7 +430,12 @@ def _function(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _set_log_level(level: str) -> None:
-    logging.getLogger("vivavoce").setLevel(level.upper())
+    """The ``logLevel`` setting: what reaches the editor's log (and stderr)."""
+    logger = logging.getLogger("vivavoce")
+    logger.setLevel(level.upper())
+    for handler in logger.handlers:
+        if isinstance(handler, _ClientLogHandler):
+            handler.setLevel(level.upper())
 
 
 class _ClientLogHandler(logging.Handler):

@@ -16,6 +16,8 @@ any preflight. :func:`start_peer` runs it in-process and returns a :class:`Runni
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import json
 import logging
 import time
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 from ..realtime.events import Session, new_id, session_from_beta, session_to_beta
 from .auth import AuthError, EphemeralKey, KeyStore
 from .errors import ApiError, error_body, error_response
+from .faults import CALL_FAULTS, GARBLED_SDP, Faults, check_names, unreachable
 from .models import check_model
 from .options import PeerOptions
 from .responders import BuiltinResponder, ChatResponder, Responder
@@ -53,6 +56,10 @@ class Peer:
         self.keys = KeyStore(api_key)
         self.host = host
         self.calls: dict[str, PeerCall] = {}
+        self.faults = Faults(
+            frozenset(options.faults), delay=options.fault_delay, sdp_delay=options.fault_sdp_delay
+        )
+        self.closing = asyncio.Event()
         responder: Responder
         if options.responder is not None:
             responder = options.responder
@@ -85,6 +92,8 @@ class Peer:
     async def open_call(
         self, offer: str, session: Session, dialect: Dialect
     ) -> tuple[PeerCall, str]:
+        if self.closing.is_set():
+            raise ApiError(503, "The server is shutting down.", type="server_error")
         if "v=0" not in offer or "m=" not in offer:
             raise ApiError(400, "The SDP offer is not valid.", param="sdp", code="invalid_offer")
         self.warm_up()
@@ -96,6 +105,7 @@ class Peer:
             mode=self.options.mode,
             host=self.host,
             on_closed=self._forget,
+            faults=self.faults,
         )
         self.calls[call.id] = call
         try:
@@ -112,7 +122,13 @@ class Peer:
     def _forget(self, call: PeerCall) -> None:
         self.calls.pop(call.id, None)
 
+    async def linger(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the peer closes meanwhile (``sdp-slow``)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), seconds)
+
     async def close(self) -> None:
+        self.closing.set()
         for call in list(self.calls.values()):
             await call.close()
         if self._warm is not None:
@@ -227,6 +243,8 @@ def _session_json(session: Session, expires_at: int | None = None) -> dict[str, 
 async def client_secrets(request: web.Request) -> web.Response:
     peer = peer_of(request)
     peer.auth(request)
+    if (malformed := peer.faults.check_key()) is not None:
+        return web.json_response(malformed)
     body = await json_body(request)
     expires_after = body.get("expires_after") or {}
     seconds = (
@@ -303,13 +321,31 @@ async def create_call(request: web.Request) -> web.Response:
     base = key.session.model_copy(deep=True) if key else default_session(peer.options.model)
     base.id = new_id("sess")
     session = _session_from(session_raw, base, "session")
-    call, answer = await peer.open_call(offer, session, "ga")
+    call, answer = await answer_with_faults(peer, offer, session, "ga")
     return web.Response(
         status=201,
         body=answer.encode(),
         content_type="application/sdp",
         headers={"Location": f"/v1/realtime/calls/{call.id}"},
     )
+
+
+async def answer_with_faults(
+    peer: Peer, offer: str, session: Session, dialect: Dialect
+) -> tuple[PeerCall, str]:
+    """``peer.open_call``, with the SDP faults that are on."""
+    faults = peer.faults
+    faults.check_offer()
+    if faults.on("sdp-slow"):
+        await peer.linger(faults.sdp_delay)
+    call, answer = await peer.open_call(offer, session, dialect)
+    if faults.on("sdp-garbled"):
+        await call.close()
+        return call, GARBLED_SDP
+    if faults.on("ice-unreachable"):
+        await call.close()  # nobody answers the checks, and the peer checks nobody
+        return call, unreachable(answer)
+    return call, answer
 
 
 async def hangup(request: web.Request) -> web.Response:
@@ -325,6 +361,8 @@ async def hangup(request: web.Request) -> web.Response:
 async def beta_sessions(request: web.Request) -> web.Response:
     peer = peer_of(request)
     peer.auth(request)
+    if (malformed := peer.faults.check_key()) is not None:
+        return web.json_response(malformed)
     body = await json_body(request)
     session = _session_from(body, default_session(body.get("model")), "session")
     key = peer.keys.mint(session, BETA_EXPIRY, "beta")
@@ -354,7 +392,7 @@ async def beta_call(request: web.Request) -> web.Response:
         session.id = new_id("sess")
     else:
         session = default_session(model or peer.options.model)
-    call, answer = await peer.open_call(offer, session, "beta")
+    call, answer = await answer_with_faults(peer, offer, session, "beta")
     return web.Response(
         status=201,
         body=answer.encode(),
@@ -364,6 +402,55 @@ async def beta_call(request: web.Request) -> web.Response:
 
 
 # --------------------------------------------------------------------------- the server
+
+
+# --------------------------------------------------------------------------- fault admin
+
+
+def _loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+async def admin_faults(request: web.Request) -> web.Response:
+    """``GET``: the faults on. ``POST {"faults": [...], "fire": [...]}``: set them, fire now.
+
+    Loopback clients only (even on a peer started with ``--allow-remote``), with the key.
+    """
+    peer = peer_of(request)
+    if not _loopback(request):
+        raise ApiError(403, "The fault admin endpoint is for loopback clients only.")
+    peer.auth(request)
+    if request.method == "POST":
+        body = await json_body(request)
+        try:
+            if "faults" in body:
+                peer.faults.set(_names(body["faults"], "faults"))
+            fire = sorted(check_names(_names(body.get("fire", []), "fire")))
+            if "delay" in body:
+                peer.faults.delay = float(body["delay"])
+        except (ValueError, TypeError) as exc:
+            raise ApiError(400, str(exc), code="invalid_value") from None
+        if not set(fire) <= CALL_FAULTS:
+            raise ApiError(400, f"only call faults can be fired: {sorted(CALL_FAULTS)}")
+        fired = 0
+        for call in list(peer.calls.values()):
+            for name in fire:
+                call.inject(name)
+            fired += bool(fire)
+        log.warning(
+            "faults now %s; fired %s on %d call(s)", sorted(peer.faults.active), fire, fired
+        )
+        return web.json_response({**peer.faults.wire(), "fired": fired})
+    return web.json_response(peer.faults.wire())
+
+
+def _names(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{field} must be a list of fault names")
+    return list(value)
 
 
 def create_app(peer: Peer) -> web.Application:
@@ -378,6 +465,8 @@ def create_app(peer: Peer) -> web.Application:
     app.router.add_post("/v1/realtime/calls/{call_id}/hangup", hangup)
     app.router.add_post("/v1/realtime/sessions", beta_sessions)
     app.router.add_post("/v1/realtime", beta_call)
+    app.router.add_route("GET", "/v1/_admin/faults", admin_faults)
+    app.router.add_route("POST", "/v1/_admin/faults", admin_faults)
     textapi.add_routes(app)
     return app
 
@@ -420,7 +509,7 @@ async def start_peer(
 ) -> RunningPeer:
     """Serve a local peer on ``host:port`` (0 = a free port); see :class:`PeerOptions`."""
     opts = PeerOptions(**options)
-    peer = Peer(opts, api_key, host)
+    peer = Peer(opts, api_key, host)  # ValueError for an unknown fault name
     runner = web.AppRunner(create_app(peer), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -435,4 +524,6 @@ async def start_peer(
     if server is not None and getattr(server, "sockets", None):
         bound = int(server.sockets[0].getsockname()[1])
     log.info("local peer on http://%s:%d/v1 (%s)", host, bound, opts.mode)
+    if peer.faults.active:
+        log.warning("injecting faults: %s", ", ".join(sorted(peer.faults.active)))
     return RunningPeer(runner, peer, host, bound)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from .options import MAX_UPLOAD_BYTES
 
 RESPONDER_KEY_ENV = "VIVAVOCE_RESPONDER_API_KEY"
+#: The peer's own key from the environment (the command line is visible to other users).
+PEER_KEY_ENV = "VIVAVOCE_PEER_API_KEY"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
     parser.add_argument(
         "--api-key",
-        default=None,
-        help="require this bearer key (default: accept any non-empty key)",
+        default=os.environ.get(PEER_KEY_ENV) or None,
+        help=f"require this bearer key (default ${PEER_KEY_ENV}, else accept any non-empty key)",
     )
     parser.add_argument(
         "--mode",
@@ -52,13 +54,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=MAX_UPLOAD_BYTES // (1024 * 1024),
         help="largest accepted upload in MiB (default 25)",
     )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not loopback (requires --api-key)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="inject a fault (repeatable; see vivavoce.peer.faults), e.g. key-429",
+    )
+    parser.add_argument(
+        "--fault-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds after session.created before a call fault fires (default 1)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level (stderr)")
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT/SIGTERM; return the exit status."""
+    """Serve until SIGINT/SIGTERM; return the exit status (2: refused options)."""
+    from ..errors import ConfigError
+    from ..netguard import check_bind
     from .app import start_peer
+    from .faults import check_names
 
+    try:
+        check_bind(
+            args.host,
+            allow_remote=getattr(args, "allow_remote", False),
+            api_key=args.api_key,
+            what="vivavoce peer",
+        )
+        check_names(getattr(args, "fault", []))
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"vivavoce peer: {exc}\n")
+        return 2
     peer = await start_peer(
         host=args.host,
         port=args.port,
@@ -68,6 +103,8 @@ async def run(args: argparse.Namespace) -> int:
         responder_model=args.responder_model,
         responder_api_key=os.environ.get(RESPONDER_KEY_ENV),
         max_upload_bytes=args.max_upload_mib * 1024 * 1024,
+        faults=tuple(getattr(args, "fault", [])),
+        fault_delay=getattr(args, "fault_delay", 1.0),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,6 +25,8 @@ class ApiError(Exception):
             param,
             code,
         )
+        #: Extra response headers (e.g. ``retry-after`` of a 429).
+        self.headers: dict[str, str] = {}
 
 
 def error_body(
@@ -38,5 +40,7 @@ def error_body(
 
 def error_response(exc: ApiError) -> web.Response:
     return web.json_response(
-        error_body(exc.message, exc.type, exc.param, exc.code), status=exc.status
+        error_body(exc.message, exc.type, exc.param, exc.code),
+        status=exc.status,
+        headers=exc.headers or None,
     )

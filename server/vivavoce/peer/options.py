@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -20,7 +21,8 @@ class PeerOptions:
     return the caller's audio unchanged). ``responder_url``: forward replies to this
     OpenAI-compatible chat completions URL (base ``…/v1`` or full URL) instead of the built-in
     responder; ``responder`` injects any :class:`~vivavoce.peer.responders.Responder` object.
-    A ``faults`` option (fault injection) is planned and would be added here.
+    ``faults``: fault names to inject (see :mod:`vivavoce.peer.faults`), ``fault_delay``
+    seconds after ``session.created`` for call faults, ``fault_sdp_delay`` for ``sdp-slow``.
     """
 
     mode: Literal["assistant", "echo"] = "assistant"
@@ -30,3 +32,6 @@ class PeerOptions:
     responder: Responder | None = None
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     model: str = "gpt-realtime"
+    faults: Sequence[str] = ()
+    fault_delay: float = 1.0
+    fault_sdp_delay: float = 60.0

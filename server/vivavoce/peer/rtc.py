@@ -28,6 +28,7 @@ import numpy.typing as npt
 from ..realtime.events import Session
 from ..rtc import prepare_aiortc, rtc_configuration
 from ..rtc.ice import host_addresses, loopback_hosts_for
+from .faults import Faults, call_fault_messages, rejection
 from .session import Dialect, RealtimeSession, Services
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ class PeerCall:
         mode: Mode = "assistant",
         host: str = "127.0.0.1",
         on_closed: Callable[[PeerCall], None] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.id = call_id
+        self.faults = faults or Faults()
         self.mode: Mode = mode
         self.dialect: Dialect = dialect
         self._host = host
@@ -137,6 +140,9 @@ class PeerCall:
             self._channel = channel
 
             def on_message(message: str | bytes) -> None:
+                if self.faults.on("reject-events"):
+                    self.send_text(rejection(message))
+                    return
                 try:
                     self.session.handle_message(message)
                 except Exception as exc:
@@ -144,9 +150,9 @@ class PeerCall:
 
             channel.on("message", on_message)
             if channel.readyState == "open":
-                self.session.start()
+                self._started()
             else:
-                channel.on("open", self.session.start)
+                channel.on("open", self._started)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -180,6 +186,29 @@ class PeerCall:
         self._spawn(self._watch_connect(), "connect-timeout")
         sdp: str = pc.localDescription.sdp
         return sdp
+
+    def _started(self) -> None:
+        self.session.start()
+        for name in self.faults.call_faults():
+            self._spawn(self._fire_later(name, self.faults.delay), f"fault {name}")
+
+    async def _fire_later(self, name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.inject(name)
+
+    def inject(self, name: str) -> None:
+        """Misbehave now (a call fault of :mod:`.faults`): send its messages, maybe hang up."""
+        messages, close = call_fault_messages(name)
+        log.warning("%s: injecting fault %s", self.id, name)
+        for message in messages:
+            try:
+                self.send_text(message)
+            except Exception as exc:  # e.g. aiortc refusing a message over its limit
+                log.warning("%s: fault %s could not be sent: %s", self.id, name, exc)
+        if close:
+            if self._channel is not None:
+                self._channel.close()
+            self.close_soon()
 
     async def _watch_connect(self) -> None:
         try:

@@ -235,7 +235,7 @@ _NOT_JSON = object()
 def _load_json(message: str | bytes) -> Any:
     try:
         return json.loads(message)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: not an event
         return _NOT_JSON
 
 

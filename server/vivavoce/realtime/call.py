@@ -299,10 +299,14 @@ class Call:
             "exchanging SDP", self._signaling.exchange_sdp(key, offer, self.session.model or "")
         )
         self.call_id = answer.call_id
-        await self._timed(
-            "applying the SDP answer",
-            pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer")),
-        )
+        try:
+            await self._timed(
+                "applying the SDP answer",
+                pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer")),
+            )
+        except (AssertionError, ValueError) as exc:  # aiortc's way of refusing an SDP
+            detail = str(exc) or "unparsable"
+            raise CallError(f"the server's SDP answer is not valid ({detail})") from exc
         await self._timed("opening the data channel", self._until(self._channel_open))
         await self._timed("waiting for session.created", self._until(self._session_created))
         # The key already carried the session; this applies settings the key request may not
@@ -326,6 +330,14 @@ class Call:
     # ------------------------------------------------------------------ callbacks
 
     def _on_message(self, message: str | bytes) -> None:
+        size = len(message.encode() if isinstance(message, str) else message)
+        if size > ev.MAX_MESSAGE_BYTES:
+            error = ProtocolError(
+                f"ignored a {size}-byte server event (limit {ev.MAX_MESSAGE_BYTES})"
+            )
+            log.warning("%s", error)
+            self.protocol_errors.append(error)
+            return
         try:
             event = ev.parse_server_event(message)
         except ProtocolError as exc:

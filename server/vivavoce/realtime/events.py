@@ -577,6 +577,8 @@ def _load(message: str | bytes | dict[str, Any]) -> dict[str, Any]:
             data = json.loads(message)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ProtocolError(f"malformed event: not JSON ({exc})") from exc
+        except RecursionError as exc:
+            raise ProtocolError("malformed event: nested too deeply") from exc
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ProtocolError("malformed event: not an object with a string 'type'")
     return data
@@ -591,12 +593,19 @@ def _validate(adapter: TypeAdapter[Any], data: dict[str, Any]) -> Any:
         raise ProtocolError(f"malformed {data['type']} event: {where}: {first['msg']}") from exc
 
 
+def _unknown(data: dict[str, Any]) -> UnknownEvent:
+    try:
+        return UnknownEvent.model_validate(data)
+    except ValidationError:  # e.g. an event_id that is not a string: keep the type only
+        return UnknownEvent(type=data["type"])
+
+
 def parse_server_event(message: str | bytes | dict[str, Any]) -> ServerEvent:
     """Parse one server → client message. Unknown types pass through as :class:`UnknownEvent`."""
     data = _load(message)
     data["type"] = BETA_ALIASES.get(data["type"], data["type"])
     if data["type"] not in _SERVER_TYPES:
-        return UnknownEvent.model_validate(data)
+        return _unknown(data)
     event: ServerEvent = _validate(_SERVER, data)
     return event
 
@@ -605,7 +614,7 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     """Parse one client → server message (used by the local peer)."""
     data = _load(message)
     if data["type"] not in _CLIENT_TYPES:
-        return UnknownEvent.model_validate(data)
+        return _unknown(data)
     if data["type"] == "session.update" and isinstance(data.get("session"), dict):
         data["session"] = session_from_beta(data["session"]).model_dump(exclude_unset=True)
     event: ClientEvent = _validate(_CLIENT, data)

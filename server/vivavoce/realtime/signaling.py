@@ -155,6 +155,7 @@ def error_from_response(response: httpx.Response, step: str) -> SignalingError:
     message, code = _server_message(response)
     where = httpx.URL(str(response.request.url)).host if response.request else "the server"
     detail = f": {message}" if message else ""
+    trimmed = f": {message.rstrip('.')}" if message else ""
     if status in (401, 403):
         what = "API key rejected" if status == 401 else "access denied"
         return AuthenticationError(
@@ -167,7 +168,7 @@ def error_from_response(response: httpx.Response, step: str) -> SignalingError:
         retry = _retry_after(response)
         hint = f"; retry in {retry:g} s" if retry is not None else ""
         return RateLimitError(
-            f"rate limited by {where} while {step} (429){detail}{hint}",
+            f"rate limited by {where} while {step} (429){trimmed if hint else detail}{hint}",
             step=step,
             error_code=code,
             retry_after=retry,

@@ -1,0 +1,101 @@
+"""``vivavoce history``: list, show and export saved conversations.
+
+The lead's CLI adds a ``history`` subparser, calls :func:`add_arguments` on it and runs
+:func:`main` with the parsed namespace (its return value is the exit status)::
+
+    vivavoce history list
+    vivavoce history show ID            (an id or a unique prefix)
+    vivavoce history export --markdown ID [-o FILE]
+    vivavoce history path               (prints the folder)
+
+``--dir`` overrides the folder (else the ``historyDir`` setting, ``VIVAVOCE_HISTORY_DIR``,
+else the platform's data folder). Warnings (a damaged line) go to stderr; failures are one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .paths import history_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=None, help="history folder")
+    sub = parser.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    sub.add_parser("list", help="one line per conversation: id, started, turns, first line")
+    show = sub.add_parser("show", help="print one conversation")
+    show.add_argument("id", help="conversation id (or a unique prefix)")
+    export = sub.add_parser("export", help="export one conversation")
+    export.add_argument("--markdown", action="store_true", required=True, help="as Markdown")
+    export.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
+    export.add_argument("id", help="conversation id (or a unique prefix)")
+    sub.add_parser("path", help="print the history folder")
+
+
+def _folder(args: argparse.Namespace) -> Path:
+    if args.dir is not None:
+        return history_dir(args.dir)
+    from ..errors import ConfigError
+    from ..settings import load_settings
+
+    try:
+        configured = load_settings().history_dir
+    except ConfigError:
+        configured = None
+    return history_dir(configured)
+
+
+def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one history action; 0 on success, 1 when the conversation cannot be read."""
+    from .reader import find_conversation, list_conversations, read_conversation, to_markdown
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    folder = _folder(args)
+    action = args.history_command
+    if action == "path":
+        out.write(f"{folder}\n")
+        return 0
+    if action == "list":
+        for s in list_conversations(folder):
+            first = s.first_user_line
+            if len(first) > 60:
+                first = first[:59] + "…"
+            out.write(f"{s.id}  {s.started or '?':24}  {s.turns:4d} turns  {first}\n")
+        return 0
+    try:
+        conv = read_conversation(find_conversation(folder, args.id))
+    except LookupError as exc:
+        err.write(f"vivavoce history: {exc}\n")
+        return 1
+    except OSError as exc:
+        err.write(f"vivavoce history: cannot read {args.id}: {exc.strerror or exc}\n")
+        return 1
+    for warning in conv.warnings:
+        err.write(f"vivavoce history: warning: {warning}\n")
+    if action == "show":
+        for t in conv.turns:
+            note = " (interrupted)" if t.interrupted else ""
+            out.write(f"[{t.time}] {t.role}{note}: {t.text}\n")
+        return 0
+    text = to_markdown(conv)
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        out.write(text)
+    return 0
+
+
+def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Stand-alone entry (tests, ``python -m vivavoce.store.cli``)."""
+    parser = argparse.ArgumentParser(prog="vivavoce history")
+    add_arguments(parser)
+    return main(parser.parse_args(list(argv)), out, err)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))

@@ -1,0 +1,88 @@
+"""Who may use the WebSocket server: a per-start token, an Origin allow-list, loopback only.
+
+Cheap to import (no aiohttp, no pygls): the ``vivavoce`` command's argument parsing uses it.
+
+* The token is made at every start and printed once; a browser passes it as ``?token=…`` (it
+  cannot set headers), other clients may send ``Authorization: Bearer …``. Wrong or missing: 401.
+* An ``Origin`` header, when present, must be on the list; otherwise 403. Browsers always send
+  one, so another page in the user's browser cannot drive the microphone even if it guessed the
+  port and the token were leaked to it by no fault of ours. Pages opened from a file send ``null``
+  (Chrome, Firefox) or ``file://``; both are admitted by default. Editors and scripts send no
+  Origin: the token alone guards them. ``*`` on the list admits every origin.
+* The server binds loopback only, unless ``allow_remote``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import VivavoceError
+
+if TYPE_CHECKING:
+    from aiohttp.web import BaseRequest
+
+#: Origins admitted by default: pages opened from a local file.
+FILE_ORIGINS: frozenset[str] = frozenset({"null", "file://"})
+
+
+class RefusedError(VivavoceError):
+    """The server will not start as asked (a non-loopback address, a port in use, …)."""
+
+
+def new_token() -> str:
+    """A fresh random token for one start (URL-safe, 192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, *, allow_remote: bool) -> None:
+    """Refuse a non-loopback address unless ``allow_remote`` was given."""
+    if not allow_remote and not is_loopback(host):
+        raise RefusedError(
+            f"refusing to listen on {host}: only loopback (127.0.0.1) unless --allow-remote"
+        )
+
+
+def normalize_origin(origin: str) -> str:
+    """``HTTP://Example.com/`` → ``http://example.com`` (how browsers send it)."""
+    return origin.strip().rstrip("/").lower()
+
+
+@dataclass
+class Gate:
+    """Who may open a connection: the token, and the allowed ``Origin`` values."""
+
+    token: str
+    allowed_origins: set[str] = field(default_factory=lambda: set(FILE_ORIGINS))
+
+    def allow(self, origins: Iterable[str]) -> None:
+        self.allowed_origins.update(normalize_origin(o) for o in origins)
+
+    def refusal(self, request: BaseRequest) -> tuple[int, str] | None:
+        """``(HTTP status, one-line reason)`` if the request must be refused, else None."""
+        given = request.query.get("token", "")
+        auth = request.headers.get("Authorization", "")
+        if not given and auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            return 401, "wrong or missing token"
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            allowed = {normalize_origin(o) for o in self.allowed_origins}
+            if "*" not in allowed and normalize_origin(origin) not in allowed:
+                return 403, f"origin {origin!r} is not allowed"
+        return None
