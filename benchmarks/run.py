@@ -39,14 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import conversation_bench, lsp_bench
+from benchmarks import conversation_bench, devices_bench, lsp_bench
 from benchmarks.harness import Child
 from benchmarks.procstat import UsageSampler
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle",
+    "toggle", "devices",
 )  # fmt: skip
 LISTENING = r"listening on (http://\S+)"
 START_LIMIT = 60.0  # seconds for a server to say it is listening
@@ -245,6 +245,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "lsp_transcript": (lsp_bench.bench_transcript, lsp_bench.transcript_metrics),
     "interrupt": (conversation_bench.bench_interrupt, conversation_bench.interrupt_metrics),
     "toggle": (conversation_bench.bench_toggle, conversation_bench.toggle_metrics),
+    "devices": (devices_bench.bench_devices, devices_bench.devices_metrics),
 }
 
 

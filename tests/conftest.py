@@ -24,6 +24,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     for name in ("OPENAI_API_KEY", "VIVAVOCE_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VIVAVOCE_HISTORY_DIR", str(tmp_path_factory.mktemp("history")))
+    # Servers started by tests use no sound card (tests/audio opens the virtual ones itself).
+    monkeypatch.setenv("VIVAVOCE_AUDIO_DEVICES", "false")
 
 
 @pytest.fixture

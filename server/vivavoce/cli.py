@@ -2,7 +2,9 @@
 
     vivavoce lsp     the language server (stdio; --ws HOST:PORT for browsers, --tcp for debugging)
     vivavoce web     a voice chat in the browser, served on 127.0.0.1
-    vivavoce history saved conversations: list, show, export
+    vivavoce history saved conversations: list, show, export, play
+    vivavoce devices microphones and speakers
+    vivavoce doctor  what works and what to fix: sound, devices, key, server
     vivavoce peer    the offline local Realtime peer on 127.0.0.1
     vivavoce demo    one complete spoken exchange (offline by default)
 
@@ -57,6 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="saved conversations: list, show, export")
     store_cli.add_arguments(history)
     history.set_defaults(run=store_cli.main)
+
+    from .audio import devices as audio_devices
+    from .audio import doctor as audio_doctor
+
+    dev = sub.add_parser("devices", help="list microphones and speakers")
+    audio_devices.add_arguments(dev)
+    dev.set_defaults(run=audio_devices.main)
+
+    doc = sub.add_parser("doctor", help="check sound, devices, key and server, with fixes")
+    audio_doctor.add_arguments(doc)
+    doc.set_defaults(run=audio_doctor.main)
 
     d = sub.add_parser("demo", help="one complete spoken exchange, offline by default")
     demo.add_arguments(d)

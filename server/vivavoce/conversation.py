@@ -103,6 +103,42 @@ class FinalTurn:
     interrupted: bool = False
 
 
+class PeerProcess:
+    """The local peer in a process of its own (``vivavoce peer`` on a free loopback port)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, base_url: str) -> None:
+        self._proc = proc
+        self.base_url = base_url
+
+    @classmethod
+    async def start(cls) -> PeerProcess:
+        import sys
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "vivavoce", "peer", "--host", "127.0.0.1", "--port", "0",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        try:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        except TimeoutError:
+            line = ""
+        if not line.startswith("listening on "):
+            proc.kill()
+            await proc.wait()
+            raise CallError("the local peer did not start (run `vivavoce peer` to see why)")
+        return cls(proc, line.split()[-1])
+
+    async def close(self) -> None:
+        if self._proc.returncode is None:
+            self._proc.terminate()
+            try:
+                await asyncio.wait_for(self._proc.wait(), 5)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+
+
 class Conversation:
     """A spoken (or typed) conversation with one assistant, across calls and modes."""
 
@@ -141,6 +177,7 @@ class Conversation:
         self._speaker_task: asyncio.Task[None] | None = None
         self._ptt = False
         self._said_errors: set[str] = set()
+        self._recordings = 0
         self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
         # What the assistant is saying now (for interruption): response, item, audio start.
         self._response_id: str | None = None
@@ -328,9 +365,11 @@ class Conversation:
                 await self._interrupt_realtime(call)
             await call.send(ev.InputClear())
             call.source.clear()
-        else:
+        elif self._io is not None:
             await call.send(ev.InputCommit())
             await call.send(ev.ResponseCreate())
+        else:  # no microphone: nothing can have been said, so there is no turn to commit
+            await call.send(ev.InputClear())
         self._ptt = pressed
         self._gate_microphone()
         self._update(push_to_talk=pressed)
@@ -421,9 +460,14 @@ class Conversation:
             return peer
         async with self._peer_lock:
             if self._peer is None:
-                from .peer import start_peer
+                if self._audio is not None:
+                    # With real devices, recognition and synthesis in this process would hold
+                    # the GIL long enough to starve the sound callbacks: run the peer apart.
+                    self._peer = await PeerProcess.start()
+                else:
+                    from .peer import start_peer
 
-                self._peer = await start_peer(host="127.0.0.1", port=0)
+                    self._peer = await start_peer(host="127.0.0.1", port=0)
             return str(self._peer.base_url)
 
     def _api_key(self, base_url: str) -> str:
@@ -503,12 +547,26 @@ class Conversation:
             return None
         if self._io is None:
             try:
-                self._io = await self._audio(self.settings, self._on_level)
+                # Recording is started here, named after this conversation (below).
+                settings = self.settings.model_copy(update={"record": False})
+                self._io = await self._audio(settings, self._on_level)
             except VivavoceError as exc:
                 self._on_message("warning", f"vivavoce: no audio devices ({exc}); text still works")
                 return None
+            problems = getattr(self._io, "on_problem", None)
+            if isinstance(problems, list):  # a device lost mid-call: the call goes on without it
+                problems.append(lambda exc: self._on_message("warning", f"vivavoce: {exc}"))
+            self._record(self._io)
             self._gate_microphone()
         return self._io
+
+    def _record(self, io: AudioIO) -> None:
+        """With ``record`` on, both sides go to ``<history>/<conversation id>-<n>.wav``."""
+        start = getattr(io, "start_recording", None)
+        if not (self.settings.record and self.history is not None and callable(start)):
+            return
+        self._recordings += 1
+        start(self.history.folder / f"{self.history.id}-{self._recordings}.wav")
 
     async def _close_audio(self) -> None:
         io, self._io = self._io, None

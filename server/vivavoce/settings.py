@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         default_factory=list, description="STUN/TURN URLs; none is needed for OpenAI."
     )
     connect_timeout: float = Field(10.0, gt=0, le=120, description="Seconds per connect step.")
+    audio_devices: bool = Field(
+        True, description="Use the microphone and speaker (off: silence in, nothing out)."
+    )
     input_device: str | None = Field(None, description="Microphone (name or index).")
     output_device: str | None = Field(None, description="Speaker (name or index).")
     echo_cancellation: Literal["auto", "on", "off"] = Field(

@@ -34,6 +34,6 @@ setmetatable(_G, {
 })
 
 require("vivavoce").setup({
-  settings = { peer = "embedded", insertTranscripts = "assistant" },
+  settings = { peer = "embedded", insertTranscripts = "assistant", audioDevices = false },
   cmd = { python, "-m", "vivavoce", "lsp" },
 })

@@ -28,7 +28,7 @@ SERVER = [sys.executable, "-m", "vivavoce", "lsp"]
 DOC = "file:///tmp/vivavoce-notes.md"
 COMMANDS = {
     "start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt", "voices",
-    "openHistory",
+    "openHistory", "listDevices", "selectDevice",
 }  # fmt: skip
 
 

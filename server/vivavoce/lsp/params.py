@@ -65,6 +65,11 @@ class MuteParams(_Params):
     muted: bool
 
 
+class SelectDeviceParams(_Params):
+    kind: Literal["input", "output"]
+    device: str | int | None = None
+
+
 class ContextParams(_Params):
     text_document: TextDocument
     position: Position | None = None
@@ -77,6 +82,7 @@ POSITIONAL: dict[type[_Params], tuple[str, ...]] = {
     SendTextParams: ("text",),
     PushToTalkParams: ("pressed",),
     MuteParams: ("muted",),
+    SelectDeviceParams: ("kind", "device"),
 }
 
 

@@ -36,7 +36,7 @@ from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
 from .wire import plain
 
 if TYPE_CHECKING:
-    from ..conversation import Conversation, MessageLevel, Status
+    from ..conversation import AudioFactory, Conversation, MessageLevel, Status
     from ..realtime.transcript import TranscriptUpdate
     from ..settings import Settings
     from . import params as P
@@ -116,12 +116,18 @@ class VivavoceServer(LanguageServer):
                 history_dir(self.settings.history_dir),
                 on_error=lambda exc: self.say("warning", f"vivavoce: {exc}"),
             )
+            audio: AudioFactory | None = None
+            if self.settings.audio_devices:
+                from ..audio import open_audio
+
+                audio = open_audio
             self._conversation = Conversation(
                 self.settings,
                 on_status=self._send_status,
                 on_transcript=self._send_transcript,
                 on_message=self.say,
                 history=history,
+                audio=audio,
             )
             self._conversation.on_step = self._progress_step
         return self._conversation
@@ -141,6 +147,8 @@ class VivavoceServer(LanguageServer):
             "interrupt": ("NoParams", lambda _: self.conversation.interrupt()),
             "voices": ("NoParams", self._voices),
             "openHistory": ("NoParams", self._open_history),
+            "listDevices": ("NoParams", self._list_devices),
+            "selectDevice": ("SelectDeviceParams", self._select_device),
         }
         for name, (model, handler) in requests.items():
             self.feature(f"realtime/{name}")(self._endpoint(name, model, handler, positional=False))
@@ -183,6 +191,21 @@ class VivavoceServer(LanguageServer):
 
     async def _status(self, _: P.NoParams) -> Status:
         return self.conversation.status
+
+    async def _list_devices(self, _: P.NoParams) -> dict[str, Any]:
+        """Microphones and speakers: index, name, host API, default marks."""
+        from ..audio.devices import list_devices_async
+
+        return await list_devices_async()
+
+    async def _select_device(self, params: P.SelectDeviceParams) -> dict[str, Any]:
+        """Use this device from the next call on (None: follow the system default)."""
+        from ..audio.devices import select_device
+
+        result = await select_device(params.kind, params.device)
+        key = "inputDevice" if params.kind == "input" else "outputDevice"
+        self._apply_settings({key: params.device}, "vivavoce.selectDevice")
+        return result
 
     async def _open_history(self, _: P.NoParams) -> dict[str, Any]:
         """The current conversation's history file, for the editor to open."""

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
     export.add_argument("id", help="conversation id (or a unique prefix)")
     sub.add_parser("path", help="print the history folder")
+    play = sub.add_parser("play", help="play a conversation's recordings (setting `record`)")
+    play.add_argument("id", help="conversation id (or a unique prefix)")
+    play.add_argument("--device", default=None, help="speaker name or index")
 
 
 def _folder(args: argparse.Namespace) -> Path:
@@ -67,6 +70,8 @@ def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
                 first = first[:59] + "…"
             out.write(f"{s.id}  {s.started or '?':24}  {s.turns:4d} turns  {first}\n")
         return 0
+    if action == "play":
+        return _play(folder, args, out, err)
     try:
         conv = read_conversation(find_conversation(folder, args.id))
     except LookupError as exc:
@@ -99,3 +104,29 @@ def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = Non
 
 if __name__ == "__main__":
     raise SystemExit(run(sys.argv[1:]))
+
+
+def _play(folder: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Play ``<id>-<n>.wav`` recordings, in order, on the speaker."""
+    from ..errors import VivavoceError
+    from .reader import find_conversation
+
+    try:
+        conv_id = find_conversation(folder, args.id).stem
+    except LookupError as exc:
+        err.write(f"vivavoce history: {exc}\n")
+        return 1
+    recordings = sorted(folder.glob(f"{conv_id}-*.wav"), key=lambda p: int(p.stem.rsplit("-")[-1]))
+    if not recordings:
+        err.write(f"vivavoce history: {conv_id} has no recording (turn on the `record` setting)\n")
+        return 1
+    from ..audio.playback import play_file
+
+    for path in recordings:
+        try:
+            seconds = play_file(str(path), args.device)
+        except VivavoceError as exc:
+            err.write(f"vivavoce history: {exc}\n")
+            return 1
+        out.write(f"played {path} ({seconds:.1f} s)\n")
+    return 0

@@ -1,0 +1,199 @@
+"""The buffers between PortAudio's threads and the event loop, and their counters.
+
+* :class:`Handover` — PortAudio thread → loop. The callback appends a copy to a bounded deque
+  and schedules one drain with ``loop.call_soon_threadsafe`` (never more than one pending, so
+  the loop's own queue stays bounded too). When the loop falls behind, the oldest item is
+  dropped and counted (``dropped``), never the callback blocked.
+* :class:`PlayoutBuffer` — loop → PortAudio output callback, one whole block per callback.
+  Adaptive: it starts playing once ``target`` blocks are queued (one at first), grows the
+  target by a block on each underrun (jitter seen), drops the blocks beyond the target that
+  stayed unused for half a second (the level's low-water mark; never inside an utterance queued
+  by ``play``), and lowers the target again after a quiet spell. :meth:`PlayoutBuffer.flush`
+  empties it at once (interruptions).
+* :class:`MicSource` — the call's outgoing :class:`~vivavoce.rtc.tracks.PcmSource` fed by the
+  microphone: hands out only whole frames and keeps the backlog (= added latency) bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from ..rtc.tracks import FRAME_SAMPLES, Pcm, PcmSource
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Handover(Generic[T]):
+    """A bounded, drop-oldest hand-over from a foreign thread to ``consumer`` on ``loop``."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, consumer: Callable[[T], None], maxlen: int = 50
+    ) -> None:
+        self._loop = loop
+        self._consumer = consumer
+        self._items: deque[T] = deque()
+        self._maxlen = maxlen
+        self._scheduled = False
+        self._logged_drops = 0
+        #: Items dropped because the loop fell behind (oldest first).
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        """Called on the PortAudio thread: never blocks."""
+        if len(self._items) >= self._maxlen:
+            try:
+                self._items.popleft()
+                self.dropped += 1
+            except IndexError:
+                pass
+        self._items.append(item)
+        if not self._scheduled:
+            self._scheduled = True
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody to hand over to
+                self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        if self.dropped != self._logged_drops:
+            log.warning(
+                "audio: the event loop fell behind; %d block(s) dropped so far",
+                self.dropped,
+            )
+            self._logged_drops = self.dropped
+        while True:
+            try:
+                item = self._items.popleft()
+            except IndexError:
+                return
+            self._consumer(item)
+
+
+class PlayoutBuffer:
+    """Adaptive playout queue of mono int16 blocks of ``block`` samples (see module doc)."""
+
+    def __init__(
+        self,
+        block: int,
+        *,
+        min_target: int = 1,
+        max_target: int = 10,
+        cap: int = 30,
+        shrink_after: int = 50,
+        relax_after: int = 1000,
+    ) -> None:
+        self.block = block
+        self.min_target, self.max_target, self.cap = min_target, max_target, cap
+        self.target = min_target
+        self._blocks: deque[Pcm] = deque()
+        self._partial = np.zeros(0, np.int16)  # loop side: less than one block
+        self._playing = False
+        self._elastic = True  # False while a queued utterance (play()) is in the buffer
+        self._shrink_after, self._relax_after = shrink_after, relax_after
+        self._low_water = 1 << 30
+        self._since_check = 0
+        self._since_underrun = 0
+        self.underruns = 0
+        self.trimmed = 0
+        self.played = 0
+        #: Sum of queued blocks at each pull while playing (mean depth = sum / played).
+        self.depth_sum = 0
+
+    # ----------------------------------------------------------- loop side
+
+    def push(self, mono: Pcm, *, bounded: bool = True) -> None:
+        """Queue samples; ``bounded`` (live audio) drops the oldest beyond ``cap`` blocks."""
+        if self._partial.size:
+            mono = np.concatenate([self._partial, mono])
+        whole = mono.size - mono.size % self.block
+        for i in range(0, whole, self.block):
+            self._blocks.append(mono[i : i + self.block])
+        self._partial = mono[whole:].copy()
+        if not bounded:
+            self._elastic = False  # never shorten a queued utterance
+        while bounded and len(self._blocks) > self.cap:
+            try:
+                self._blocks.popleft()
+                self.trimmed += 1
+            except IndexError:
+                break
+
+    def flush(self) -> float:
+        """Drop everything queued now; returns the number of samples dropped."""
+        n = len(self._blocks)
+        self._blocks.clear()
+        dropped = n * self.block + self._partial.size
+        self._partial = np.zeros(0, np.int16)
+        self._elastic = True
+        return dropped
+
+    @property
+    def queued_blocks(self) -> int:
+        return len(self._blocks)
+
+    # ----------------------------------------------------------- PortAudio thread
+
+    def pull(self) -> Pcm | None:
+        """The next block to play, or None (silence). Called by the output callback."""
+        if not self._playing:
+            if len(self._blocks) < self.target:
+                return None
+            self._playing = True
+        try:
+            out = self._blocks.popleft()
+        except IndexError:
+            self._playing = False
+            self._elastic = True
+            self.underruns += 1
+            self._since_underrun = 0
+            self.target = min(self.max_target, self.target + 1)
+            return None
+        level = len(self._blocks)
+        self.played += 1
+        self.depth_sum += level
+        self._low_water = min(self._low_water, level)
+        self._since_check += 1
+        self._since_underrun += 1
+        if self._since_check >= self._shrink_after and self._elastic:
+            # The level never fell below low-water for a while: blocks beyond the target that
+            # were never needed are pure delay. Drop them now.
+            for _ in range(max(0, self._low_water - self.target)):
+                try:
+                    self._blocks.popleft()
+                    self.trimmed += 1
+                except IndexError:
+                    break
+            self._since_check, self._low_water = 0, 1 << 30
+        if self._since_underrun >= self._relax_after and self.target > self.min_target:
+            self.target -= 1
+            self._since_underrun = 0
+        return out
+
+
+class MicSource(PcmSource):
+    """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``."""
+
+    def __init__(self, max_backlog: int = FRAME_SAMPLES) -> None:
+        super().__init__()
+        self.max_backlog = max_backlog
+        self.trimmed_samples = 0
+        self.short = 0
+
+    def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
+        if self._queued < n:
+            # Not a whole frame yet: send silence rather than a frame half of zeros.
+            if self._queued:
+                self.short += 1
+            return None
+        excess = self._queued - n - self.max_backlog
+        if excess > 0:
+            super().take(excess)  # drop the oldest: it is only delay now
+            self.trimmed_samples += excess
+        return super().take(n)

@@ -1,0 +1,59 @@
+"""``Conversation(audio=open_audio)``: the factory as the conversation uses it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vivavoce.audio import open_audio
+from vivavoce.audio.io import DeviceAudio
+from vivavoce.conversation import Conversation, Status
+from vivavoce.realtime import TranscriptUpdate
+
+from ..conftest import overlap
+from .conftest import Pulse
+from .test_call import call_settings, running, wait_for
+
+Speak = Callable[[str], Awaitable[np.ndarray]]
+
+
+@pytest.mark.slow
+async def test_conversation_hears_the_microphone_and_mute_silences_it(
+    pulse: Pulse, peer: Any, speak: Speak
+) -> None:
+    finals: list[TranscriptUpdate] = []
+    statuses: list[Status] = []
+    conv = Conversation(
+        call_settings(peer),
+        audio=open_audio,
+        on_transcript=lambda u: finals.append(u) if u.final else None,
+        on_status=statuses.append,
+    )
+    try:
+        await conv.start()
+        assert conv.status.state == "live"
+        io = conv._io
+        assert io is not None
+        assert isinstance(io, DeviceAudio)
+        await running(io)
+        said = "what time is it in the morning"
+        speech = np.concatenate([await speak(said), np.zeros(16000, np.int16)])
+        await pulse.play(speech, 16000)
+        assert await wait_for(lambda: any(u.role == "user" for u in finals), 40)
+        heard = next(u.text for u in finals if u.role == "user")
+        assert overlap(said, heard) >= 0.6, heard
+        assert any(s.input_level > -60 for s in statuses)  # the level reached the status
+        await wait_for(lambda: any(u.role == "assistant" for u in finals), 40)
+        await asyncio.sleep(6)  # the reply plays out
+        users = sum(u.role == "user" for u in finals)
+        await conv.mute(True)
+        await pulse.play(speech, 16000)
+        await asyncio.sleep(3)
+        assert sum(u.role == "user" for u in finals) == users  # muted: nothing heard
+    finally:
+        await conv.close()
+    assert conv._io is None
