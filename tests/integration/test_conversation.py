@@ -270,3 +270,16 @@ async def test_a_dropped_call_reconnects_with_its_conversation() -> None:
         await first.close()
         if second is not None:
             await second.close()
+
+
+async def test_push_to_talk_in_text_mode_dictates_a_turn(
+    session: Session, speak: Callable[[str], Awaitable[Any]]
+) -> None:
+    await session.conv.start(mode="text")
+    await session.conv.push_to_talk(True)
+    session.audio.speak(await speak("please open the main file"), 16000)
+    await session.conv.push_to_talk(False)  # → /audio/transcriptions → a typed turn
+    user = session.finals("user")
+    assert len(user) == 1 and overlap("please open the main file", user[0].text) >= 0.6
+    assert user[0].text in session.finals("assistant")[0].text  # and it was answered
+    assert session.conv.status.push_to_talk is False
