@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the call, its events and audio load when a call starts
     from .realtime import events as ev
     from .rtc.tracks import AudioSink, PcmSource
     from .store import ConversationLog
+    from .text.speech import Speech
 
 log = logging.getLogger(__name__)
 
@@ -389,10 +391,9 @@ class Conversation:
         io.source.clear()
         if samples is None or samples.size < 4800:  # under 0.1 s: nothing was said
             return
-        from .text.speech import Speech
 
         base_url = await self.base_url()
-        speech = Speech(self.http(), base_url=base_url, api_key=self._api_key(base_url))
+        speech = self._speech(base_url)
         tr = self.settings.transcription
         text = await speech.transcribe(samples, 48000, tr.model, tr.language)
         if text:
@@ -469,6 +470,11 @@ class Conversation:
 
                     self._peer = await start_peer(host="127.0.0.1", port=0)
             return str(self._peer.base_url)
+
+    def _speech(self, base_url: str) -> Speech:
+        from .text.speech import Speech
+
+        return Speech(self.http(), base_url=base_url, api_key=self._api_key(base_url))
 
     def _api_key(self, base_url: str) -> str:
         key = self.settings.resolved_api_key()
@@ -758,6 +764,9 @@ class Conversation:
             Message(role=t.role, content=t.text) for t in (self.turns[-count:] if count else [])
         ]
         item_id, reply = ev.new_id("item"), ""
+        assistant = functools.partial(
+            TranscriptUpdate, item_id=item_id, previous_item_id=user.item_id, role="assistant"
+        )
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         if self._io is not None:
             self._speaker_task = asyncio.get_running_loop().create_task(
@@ -773,15 +782,7 @@ class Conversation:
                 *done, pending = _SENTENCE_END.split(pending)
                 for sentence in done:
                     sentences.put_nowait(sentence)
-                self._transcript(
-                    TranscriptUpdate(
-                        item_id=item_id,
-                        previous_item_id=user.item_id,
-                        role="assistant",
-                        text=reply,
-                        delta=chunk,
-                    )
-                )
+                self._transcript(assistant(text=reply, delta=chunk))
             sentences.put_nowait(pending)
             sentences.put_nowait(None)
 
@@ -799,22 +800,13 @@ class Conversation:
         finally:
             self._text_task = None
         if reply or interrupted:
-            self._transcript(
-                TranscriptUpdate(
-                    item_id=item_id,
-                    previous_item_id=user.item_id,
-                    role="assistant",
-                    text=reply,
-                    final=True,
-                    interrupted=interrupted,
-                )
-            )
+            self._transcript(assistant(text=reply, final=True, interrupted=interrupted))
 
     async def _speak(self, sentences: asyncio.Queue[str | None], base_url: str) -> None:
         """Speak the reply sentence by sentence, as it is written."""
-        from .text.speech import SPEECH_RATE, Speech
+        from .text.speech import SPEECH_RATE
 
-        speech = Speech(self.http(), base_url=base_url, api_key=self._api_key(base_url))
+        speech = self._speech(base_url)
         voice = self._voice("text")
         while (sentence := await sentences.get()) is not None:
             if not sentence.strip():
