@@ -17,11 +17,12 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from . import __version__
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(selected: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vivavoce", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"vivavoce {__version__}")
     parser.add_argument(
@@ -31,50 +32,92 @@ def _parser() -> argparse.ArgumentParser:
         help="log level on stderr",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, configure) in _COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        # Only the command being run imports its module: `vivavoce lsp` must start fast.
+        if selected in (None, name):
+            configure(command)
+    return parser
 
-    from . import demo
-    from .peer import cli as peer_cli
-    from .store import cli as store_cli
+
+def _lsp(p: argparse.ArgumentParser) -> None:
     from .web import cli as web_cli
 
-    peer = sub.add_parser("peer", help="run the offline local Realtime peer")
-    peer_cli.add_arguments(peer)
-    peer.set_defaults(run=_run_peer)
-
-    ls = sub.add_parser("lsp", help="the language server (stdio by default)")
-    ls.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (the default)")
-    ls.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP instead (for debugging)")
-    ls.add_argument(
+    p.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (the default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="serve on TCP instead (for debugging)")
+    p.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow --tcp or --ws on a non-loopback address (anyone there drives your mic)",
     )
-    web_cli.add_ws_arguments(ls)
-    ls.set_defaults(run=_run_lsp)
+    web_cli.add_ws_arguments(p)
+    p.set_defaults(run=_run_lsp)
 
-    w = sub.add_parser("web", help="a voice chat in the browser (page and server on 127.0.0.1)")
-    web_cli.add_web_arguments(w)
-    w.set_defaults(run=web_cli.run_web)
 
-    history = sub.add_parser("history", help="saved conversations: list, show, export")
-    store_cli.add_arguments(history)
-    history.set_defaults(run=store_cli.main)
+def _peer(p: argparse.ArgumentParser) -> None:
+    from .peer import cli as peer_cli
 
-    from .audio import devices as audio_devices
-    from .audio import doctor as audio_doctor
+    peer_cli.add_arguments(p)
+    p.set_defaults(run=_run_peer)
 
-    dev = sub.add_parser("devices", help="list microphones and speakers")
-    audio_devices.add_arguments(dev)
-    dev.set_defaults(run=audio_devices.main)
 
-    doc = sub.add_parser("doctor", help="check sound, devices, key and server, with fixes")
-    audio_doctor.add_arguments(doc)
-    doc.set_defaults(run=audio_doctor.main)
+def _web(p: argparse.ArgumentParser) -> None:
+    from .web import cli as web_cli
 
-    d = sub.add_parser("demo", help="one complete spoken exchange, offline by default")
-    demo.add_arguments(d)
-    d.set_defaults(run=demo.main)
-    return parser
+    web_cli.add_web_arguments(p)
+    p.set_defaults(run=web_cli.run_web)
+
+
+def _history(p: argparse.ArgumentParser) -> None:
+    from .store import cli as store_cli
+
+    store_cli.add_arguments(p)
+    p.set_defaults(run=store_cli.main)
+
+
+def _devices(p: argparse.ArgumentParser) -> None:
+    from .audio import devices
+
+    devices.add_arguments(p)
+    p.set_defaults(run=devices.main)
+
+
+def _doctor(p: argparse.ArgumentParser) -> None:
+    from .audio import doctor
+
+    doctor.add_arguments(p)
+    p.set_defaults(run=doctor.main)
+
+
+def _demo(p: argparse.ArgumentParser) -> None:
+    from . import demo
+
+    demo.add_arguments(p)
+    p.set_defaults(run=demo.main)
+
+
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "lsp": ("the language server (stdio by default)", _lsp),
+    "peer": ("run the offline local Realtime peer", _peer),
+    "demo": ("one complete spoken exchange, offline by default", _demo),
+    "web": ("a voice chat in the browser (page and server on 127.0.0.1)", _web),
+    "history": ("saved conversations: list, show, export, play", _history),
+    "devices": ("list microphones and speakers", _devices),
+    "doctor": ("check sound, devices, key and server, with fixes", _doctor),
+}
+
+
+def _selected(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (None for none, e.g. ``--help``)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--log-level":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+    return None
 
 
 def _run_peer(args: argparse.Namespace) -> int:
@@ -113,7 +156,8 @@ def _run_lsp(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(_selected(argv)).parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         stream=sys.stderr,

@@ -13,14 +13,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..settings import Settings, load_settings
 from . import backend
 from .devices import find_device, list_devices
 from .errors import AudioError
-from .playback import play_samples, tone
+
+if TYPE_CHECKING:  # numpy, settings and playback load when the checks run
+    from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ def _microphone(settings: Settings) -> Check:
     except Exception as exc:
         err = backend.translate(exc, "microphone", "input", "inputDevice")
         return Check("microphone 1 s", False, "cannot record", str(err))
+    import numpy as np
+
     x = np.asarray(data, np.float64).reshape(-1)
     rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
     dbfs = max(-120.0, 20 * np.log10(max(rms, 1e-9) / 32768.0))
@@ -98,6 +100,8 @@ def _microphone(settings: Settings) -> Check:
 
 
 def _tone(settings: Settings) -> Check:
+    from .playback import play_samples, tone
+
     try:
         t0 = time.monotonic()
         play_samples(tone(0.4), 48000, settings.output_device)
@@ -160,7 +164,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(args: argparse.Namespace, settings_factory: Callable[[], Settings] = load_settings) -> int:
+def main(args: argparse.Namespace, settings_factory: Callable[[], Settings] | None = None) -> int:
+    if settings_factory is None:
+        from ..settings import load_settings
+
+        settings_factory = load_settings
     """Print one line per check; exit status 1 when any failed."""
     try:
         settings = settings_factory()

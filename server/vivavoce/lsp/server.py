@@ -36,7 +36,7 @@ from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
 from .wire import plain
 
 if TYPE_CHECKING:
-    from ..conversation import AudioFactory, Conversation, MessageLevel, Status
+    from ..conversation import AudioFactory, AudioIO, Conversation, MessageLevel, Status
     from ..realtime.transcript import TranscriptUpdate
     from ..settings import Settings
     from . import params as P
@@ -116,11 +116,7 @@ class VivavoceServer(LanguageServer):
                 history_dir(self.settings.history_dir),
                 on_error=lambda exc: self.say("warning", f"vivavoce: {exc}"),
             )
-            audio: AudioFactory | None = None
-            if self.settings.audio_devices:
-                from ..audio import open_audio
-
-                audio = open_audio
+            audio: AudioFactory | None = _open_devices if self.settings.audio_devices else None
             self._conversation = Conversation(
                 self.settings,
                 on_status=self._send_status,
@@ -435,6 +431,13 @@ class VivavoceServer(LanguageServer):
 
     def _did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         self.inserter.document_closed(params.text_document.uri)
+
+
+async def _open_devices(settings: Settings, on_level: Callable[[float], None]) -> AudioIO:
+    """The microphone and speaker; sounddevice and numpy load only when a call needs them."""
+    from ..audio import open_audio
+
+    return await open_audio(settings, on_level)
 
 
 def _function(method: Callable[..., Any]) -> Callable[..., Any]:
