@@ -359,6 +359,8 @@ async def test_the_peer_going_away_mid_call_reconnects_then_falls_back_to_text(
     finally:
         peer.kill()
         peer.wait()
+        if peer.stdout is not None:
+            peer.stdout.close()
     await bare.shutdown_session()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -175,7 +176,10 @@ async def test_oversized_upload_is_413(peer) -> None:
     form = aiohttp.FormData()
     form.add_field("model", "whisper-1")
     form.add_field(
-        "file", b"\0" * (25 * 1024 * 1024 + 1), filename="big.wav", content_type="audio/wav"
+        "file",
+        io.BytesIO(b"\0" * (25 * 1024 * 1024 + 1)),
+        filename="big.wav",
+        content_type="audio/wav",
     )
     status, hdrs, body = await _post(
         f"{peer.base_url}/audio/transcriptions", data=form, headers=AUTH
@@ -231,6 +235,9 @@ def test_cli_prints_the_listening_line_and_stops_on_sigterm(tmp_path: Path) -> N
         proc.terminate()
         assert proc.wait(timeout=10) == 0
     assert proc.stdout.read() == ""  # nothing else on stdout
+    proc.stdout.close()
+    assert proc.stderr is not None
+    proc.stderr.close()
 
 
 async def test_responder_url_forwards_to_another_peer(peer) -> None:

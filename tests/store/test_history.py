@@ -146,6 +146,8 @@ def test_kill_9_mid_call_loses_no_acknowledged_turn(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     assert len(acked) >= 200, f"only {len(acked)} turns acknowledged"
     conv = read_conversation(tmp_path / "killed.jsonl")
