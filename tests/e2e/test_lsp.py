@@ -439,5 +439,6 @@ async def test_stdio_flag_and_requests_without_params_are_accepted() -> None:
         send({"jsonrpc": "2.0", "id": 3, "method": "realtime/stop", "params": None})
         assert (await asyncio.wait_for(answer(3), 10))["result"]["state"] == "idle"
     finally:
+        proc.stdin.close()
         proc.kill()
         await proc.wait()
