@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..rtc.tracks import wav_bytes
 from .app import cors_headers, form_text, json_body, peer_of
 from .audio import AudioDecodeError, decode_audio, resample
 from .conversation import Message, Role
@@ -28,7 +29,7 @@ from .errors import ApiError
 from .models import ALL_MODELS, check_model
 from .responders import ResponderError
 from .tts import RATE as TTS_RATE
-from .tts import SynthesisError, wav_bytes
+from .tts import SynthesisError
 
 log = logging.getLogger(__name__)
 

@@ -75,17 +75,6 @@ def parse_wav(data: bytes) -> tuple[Pcm, int]:
     return pcm, rate
 
 
-def wav_bytes(pcm: Pcm, rate: int) -> bytes:
-    """A 16-bit mono WAV file holding ``pcm``."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.ascontiguousarray(pcm, dtype=np.int16).tobytes())
-    return buf.getvalue()
-
-
 class Synthesizer:
     """Runs ``flite`` once per text; several may run at once (one per call/sentence)."""
 

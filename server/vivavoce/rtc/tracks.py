@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import io
 import math
 import time
 import wave
@@ -97,12 +98,19 @@ def read_wav(path: str | Path) -> tuple[Pcm, int]:
     return data, rate
 
 
-def write_wav(path: str | Path, samples: Pcm, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
+def wav_bytes(samples: Pcm, rate: int) -> bytes:
+    """A 16-bit mono WAV file holding ``samples``."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
+    return buf.getvalue()
+
+
+def write_wav(path: str | Path, samples: Pcm, rate: int) -> None:
+    Path(path).write_bytes(wav_bytes(samples, rate))
 
 
 class PcmSource:

@@ -7,8 +7,6 @@ typed errors as every other HTTP step.
 
 from __future__ import annotations
 
-import io
-import wave
 from typing import Any
 
 import httpx
@@ -17,6 +15,7 @@ import numpy.typing as npt
 
 from ..errors import ProtocolError, StepTimeout
 from ..realtime.signaling import error_from_response
+from ..rtc.tracks import wav_bytes
 
 #: ``/audio/speech`` with ``response_format: pcm`` is 24 kHz mono s16le.
 SPEECH_RATE = 24000
@@ -45,7 +44,7 @@ class Speech:
         self, samples: Pcm, rate: int, model: str, language: str | None = None
     ) -> str:
         """The text of recorded speech."""
-        files = {"file": ("speech.wav", _wav(samples, rate), "audio/wav")}
+        files = {"file": ("speech.wav", wav_bytes(samples, rate), "audio/wav")}
         data: dict[str, Any] = {"model": model, "response_format": "json"}
         if language:
             data["language"] = language
@@ -69,13 +68,3 @@ class Speech:
         if not response.is_success:
             raise error_from_response(response, step)
         return response
-
-
-def _wav(samples: Pcm, rate: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
-    return buf.getvalue()
