@@ -7,7 +7,9 @@ its requests onto these methods and its callbacks onto notifications. It owns
 * the turns of the conversation so far (carried across calls and modes),
 * the status an editor shows (state, mode, voice, model, muted, push-to-talk, call id, error),
 * the server it talks to: a real one, or the local peer started in this process on demand,
-* one ``httpx.AsyncClient`` for all HTTP.
+* one ``httpx.AsyncClient`` for all HTTP,
+* the voice tools' runs (:mod:`.tools`): declared to the model in both modes, run when it calls
+  them, their outputs sent back and a ``tool`` line added to the transcript.
 
 Callbacks run on the event loop and must not block: ``on_status(Status)``,
 ``on_transcript(TranscriptUpdate)``, ``on_message(level, text)`` for one-line messages a user
@@ -18,11 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -41,7 +42,9 @@ if TYPE_CHECKING:  # the call, its events and audio load when a call starts
     from .realtime import events as ev
     from .rtc.tracks import AudioSink, PcmSource
     from .store import ConversationLog
+    from .text.chat import Message, ToolCallRequest
     from .text.speech import Speech
+    from .tools import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ MessageLevel = Literal["error", "warning", "info"]
 
 #: More calls than this dropping within a minute: the server is broken; stop reconnecting.
 MAX_DROPS_PER_MINUTE = 5
+#: Text mode: at most this many rounds of tool calls before the reply must be text.
+MAX_TOOL_ROUNDS = 4
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -100,7 +105,7 @@ AudioFactory = Callable[[Settings, Callable[[float], None]], Awaitable[AudioIO]]
 @dataclass(frozen=True)
 class FinalTurn:
     item_id: str
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "tool"]
     text: str
     interrupted: bool = False
 
@@ -153,10 +158,13 @@ class Conversation:
         on_message: Callable[[MessageLevel, str], None] = lambda *_: None,
         audio: AudioFactory | None = None,
         history: ConversationLog | None = None,
+        tools: Toolbox | None = None,
     ) -> None:
         self.settings = settings
         #: Where final turns are kept on disk (None: memory only).
         self.history = history
+        #: The voice tools the assistant may use (None: no editor, no tools).
+        self.tools = tools
         self.turns: list[FinalTurn] = []
         self.voices = VoicePreference(self._catalog(settings))
         self._remember_voices(settings)
@@ -235,11 +243,7 @@ class Conversation:
             old.instructions,
         )
         if changed and mode == "realtime" and self._status.state == "live":
-            task = asyncio.get_running_loop().create_task(
-                self._reconnect("the voice or model changed"), name="vivavoce reconnect"
-            )
-            self._call_tasks.add(task)
-            task.add_done_callback(self._call_tasks.discard)
+            self._spawn(self._reconnect("the voice or model changed"), "vivavoce reconnect")
 
     # ------------------------------------------------------------------ requests
 
@@ -505,6 +509,20 @@ class Conversation:
             settings = settings.model_copy(update={"turn_detection": td})
         return settings
 
+    def _session(self, settings: Settings) -> ev.Session:
+        """The session a call asks for: the settings, and the voice tools it may call."""
+        from .realtime import events as ev
+        from .realtime.call import build_session
+
+        session = build_session(settings)
+        if self.tools is not None:
+            session.tools = [
+                ev.Tool(name=name, description=description, parameters=parameters)
+                for name, description, parameters in self.tools.specs()
+            ]
+            session.tool_choice = "auto"
+        return session
+
     async def _open_call(self, on_step: Callable[[str], None] | None = None) -> None:
         from .realtime import Call
 
@@ -513,8 +531,10 @@ class Conversation:
         try:
             base_url = await self.base_url()
             io = await self._open_audio()
+            settings = self._call_settings()
             call = Call(
-                self._call_settings(),
+                settings,
+                session=self._session(settings),
                 base_url=base_url,
                 http=self.http(),
                 source=io.source if io else None,
@@ -591,7 +611,7 @@ class Conversation:
         from .realtime import events as ev
 
         count = self.settings.replay_turns
-        for turn in self.turns[-count:] if count else []:
+        for turn in self._spoken_turns()[-count:] if count else []:
             kind: Literal["input_text", "output_text"] = (
                 "input_text" if turn.role == "user" else "output_text"
             )
@@ -616,10 +636,8 @@ class Conversation:
                 async for event in call.events():
                     await self._on_event(call, event)
 
-        for coro, name in ((transcripts(), "transcripts"), (events(), "events")):
-            task = asyncio.get_running_loop().create_task(coro, name=f"vivavoce {name}")
-            self._call_tasks.add(task)
-            task.add_done_callback(self._call_tasks.discard)
+        self._spawn(transcripts(), "vivavoce transcripts")
+        self._spawn(events(), "vivavoce events")
 
     async def _on_event(self, call: Call, event: ev.ServerEvent) -> None:
         from .realtime import events as ev
@@ -633,8 +651,11 @@ class Conversation:
                 self._audio_started = time.monotonic()
             case ev.OutputAudioStopped() | ev.OutputAudioCleared():
                 self._audio_started = None
-            case ev.ResponseDone():
+            case ev.ResponseDone(response=response):
                 self._response_id = None
+                calls = [item for item in response.output if item.type == "function_call"]
+                if calls:
+                    self._spawn(self._run_tools(call, calls, response.status == "completed"))
             case ev.SpeechStarted() if self._audio_started is not None:
                 # The user talks over the assistant: the server cancels its reply; we stop
                 # playing at once and tell it how much was heard.
@@ -648,6 +669,49 @@ class Conversation:
                     self._on_message("warning", f"vivavoce: the server said: {error.message}")
             case _:
                 pass
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str = "vivavoce tools") -> None:
+        """A task that belongs to the current call (cancelled when it closes)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._call_tasks.add(task)
+        task.add_done_callback(self._call_tasks.discard)
+
+    async def _run_tools(self, call: Call, items: list[ev.Item], respond: bool) -> None:
+        """Run the functions a response called, send their outputs, and ask for the reply."""
+        from .realtime import events as ev
+
+        for item in items:
+            output = await self._run_tool(item.name or "", item.arguments, item.id)
+            result = ev.Item(type="function_call_output", call_id=item.call_id, output=output)
+            try:
+                await call.send(ev.ItemCreate(item=result))
+            except VivavoceError as exc:
+                log.info("tool output not sent: %s", exc)
+                return
+        if respond:  # a cancelled response (the user interrupted) wants no follow-up
+            with contextlib.suppress(VivavoceError):
+                await call.send(ev.ResponseCreate())
+
+    async def _run_tool(self, name: str, arguments: str | None, item_id: str | None) -> str:
+        """One tool call: run it (or refuse: no editor), add its line to the transcript."""
+        from .realtime import TranscriptUpdate
+        from .realtime import events as ev
+
+        if self.tools is None:
+            output, summary = '{"error": "no editor is connected"}', f"{name}: no editor"
+        else:
+            result = await self.tools.run(name, arguments)
+            output, summary = result.output_json, result.summary
+        self._transcript(
+            TranscriptUpdate(
+                item_id=item_id or ev.new_id("item"),
+                previous_item_id=self._last_item(),
+                role="tool",
+                text=summary,
+                final=True,
+            )
+        )
+        return output
 
     async def _interrupt_realtime(self, call: Call) -> None:
         await self._stop_playback(call, cancel=self._response_id is not None)
@@ -677,11 +741,7 @@ class Conversation:
             self._drops = [t for t in self._drops if now - t < 60] + [now]
             # A server that drops every new call must not keep us reconnecting forever.
             if self.settings.reconnect_attempts > 0 and len(self._drops) <= MAX_DROPS_PER_MINUTE:
-                task = asyncio.get_running_loop().create_task(
-                    self._recover(error), name="vivavoce recover call"
-                )
-                self._call_tasks.add(task)
-                task.add_done_callback(self._call_tasks.discard)
+                self._spawn(self._recover(error), "vivavoce recover call")
                 return
             if self.settings.reconnect_attempts > 0:
                 self._roll_back_to_text(
@@ -760,29 +820,42 @@ class Conversation:
         base_url = await self.base_url()
         chat = Chat(self.http(), base_url=base_url, api_key=self._api_key(base_url))
         count = self.settings.replay_turns * 2
+        turns = self._spoken_turns()
         messages = [Message(role="system", content=self.settings.instructions)] + [
-            Message(role=t.role, content=t.text) for t in (self.turns[-count:] if count else [])
+            Message(role=t.role, content=t.text) for t in (turns[-count:] if count else [])
         ]
-        item_id, reply = ev.new_id("item"), ""
-        assistant = functools.partial(
-            TranscriptUpdate, item_id=item_id, previous_item_id=user.item_id, role="assistant"
-        )
+        item_id, reply, after = ev.new_id("item"), "", user.item_id
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         if self._io is not None:
             self._speaker_task = asyncio.get_running_loop().create_task(
                 self._speak(sentences, base_url), name="vivavoce speak reply"
             )
 
+        def assistant(**fields: Any) -> TranscriptUpdate:
+            return TranscriptUpdate(
+                item_id=item_id, previous_item_id=after, role="assistant", **fields
+            )
+
         async def stream() -> None:
-            nonlocal reply
+            nonlocal reply, after
             pending = ""
-            async for chunk in chat.stream(self.settings.text_model, messages):
-                reply += chunk
-                pending += chunk
-                *done, pending = _SENTENCE_END.split(pending)
-                for sentence in done:
-                    sentences.put_nowait(sentence)
-                self._transcript(assistant(text=reply, delta=chunk))
+            tools = self.tools.specs() if self.tools is not None else []
+            for round_ in range(MAX_TOOL_ROUNDS + 1):
+                calls: list[ToolCallRequest] = []
+                offered = tools if round_ < MAX_TOOL_ROUNDS else []  # then it must answer
+                async for piece in chat.stream(self.settings.text_model, messages, offered):
+                    if not isinstance(piece, str):
+                        calls.append(piece)
+                        continue
+                    reply += piece
+                    pending += piece
+                    *done, pending = _SENTENCE_END.split(pending)
+                    for sentence in done:
+                        sentences.put_nowait(sentence)
+                    self._transcript(assistant(text=reply, delta=piece))
+                if not calls:
+                    break
+                after = await self._text_tools(calls, messages)
             sentences.put_nowait(pending)
             sentences.put_nowait(None)
 
@@ -802,6 +875,21 @@ class Conversation:
         if reply or interrupted:
             self._transcript(assistant(text=reply, final=True, interrupted=interrupted))
 
+    async def _text_tools(self, calls: list[ToolCallRequest], messages: list[Message]) -> str:
+        """Run text mode's tool calls; their outputs join ``messages``. The last line's id."""
+        from .realtime import events as ev
+        from .text.chat import Message
+
+        messages.append(
+            Message(role="assistant", content=None, tool_calls=[c.message_part() for c in calls])
+        )
+        item_id = ""
+        for call in calls:
+            item_id = ev.new_id("item")
+            output = await self._run_tool(call.name, call.arguments, item_id)
+            messages.append(Message(role="tool", content=output, tool_call_id=call.id))
+        return item_id
+
     async def _speak(self, sentences: asyncio.Queue[str | None], base_url: str) -> None:
         """Speak the reply sentence by sentence, as it is written."""
         from .text.speech import SPEECH_RATE
@@ -820,6 +908,10 @@ class Conversation:
                 self._io.play(samples, SPEECH_RATE)
 
     # ------------------------------------------------------------------ transcript
+
+    def _spoken_turns(self) -> list[FinalTurn]:
+        """The turns a model is given again (tool lines are notes for the user)."""
+        return [t for t in self.turns if t.role != "tool"]
 
     def _last_item(self) -> str | None:
         return self.turns[-1].item_id if self.turns else None

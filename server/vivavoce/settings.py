@@ -11,7 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -113,10 +121,22 @@ class Settings(BaseSettings):
         "none", description="Insert final turns into the buffer at the cursor."
     )
     history_dir: Path | None = Field(None, description="Where transcripts are kept.")
-    allow_edits: bool = Field(True, description="Let the assistant edit the active document.")
+    allow_edits: Literal["none", "active", "open"] = Field(
+        "active",
+        description="Which documents the assistant's voice edits may change: none, the active "
+        "one (where the cursor is), or any open one. Every edit is shown and can be refused.",
+    )
     log_level: Literal["error", "warning", "info", "debug"] = Field(
         "info", description="Detail of window/logMessage and stderr logs."
     )
+
+    @field_validator("allow_edits", mode="before")
+    @classmethod
+    def _edits_flag(cls, value: Any) -> Any:
+        # true/false (the first form of this setting) still mean the active document / none.
+        if isinstance(value, bool):
+            return "active" if value else "none"
+        return value
 
     def resolved_api_key(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key else None

@@ -7,7 +7,6 @@ it applies the server's edits and echoes them back as ``didChange``, like an edi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,135 +19,23 @@ import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
-from vivavoce.lsp.wire import plain
-
-SERVER = [sys.executable, "-m", "vivavoce", "lsp"]
-DOC = "file:///tmp/vivavoce-notes.md"
-COMMANDS = {
-    "start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt", "voices",
-    "openHistory", "listDevices", "selectDevice",
-}  # fmt: skip
-
-
-class Editor:
-    """What the test editor saw and holds: notifications, edits, and the buffer's text."""
-
-    def __init__(self, client: LanguageClient) -> None:
-        self.client = client
-        self.statuses: list[dict[str, Any]] = []
-        self.transcripts: list[dict[str, Any]] = []
-        self.edits: list[lsp.TextEdit] = []
-        self.text = ""
-        self.version = 0
-        self.refuse_edits = False
-        self._changed = asyncio.Event()
-
-        @client.feature("realtime/status")
-        def on_status(params: Any) -> None:
-            self.statuses.append(plain(params))
-            self._changed.set()
-
-        @client.feature("realtime/transcript")
-        def on_transcript(params: Any) -> None:
-            self.transcripts.append(plain(params))
-            self._changed.set()
-
-        @client.feature(lsp.WORKSPACE_APPLY_EDIT)
-        def on_apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
-            if self.refuse_edits:
-                return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason="user said no")
-            assert params.edit.changes is not None
-            for edit in params.edit.changes[DOC]:
-                self.edits.append(edit)
-                self.change(edit.range, edit.new_text)
-            self._changed.set()
-            return lsp.ApplyWorkspaceEditResult(applied=True)
-
-    def open(self, text: str) -> None:
-        self.text, self.version = text, 1
-        self.client.text_document_did_open(
-            lsp.DidOpenTextDocumentParams(
-                text_document=lsp.TextDocumentItem(
-                    uri=DOC, language_id="markdown", version=1, text=text
-                )
-            )
-        )
-
-    def change(self, where: lsp.Range, new_text: str) -> None:
-        """Edit the buffer (ASCII test text: UTF-16 units == characters) and tell the server."""
-        lines = self.text.split("\n")
-
-        def offset(p: lsp.Position) -> int:
-            return sum(len(line) + 1 for line in lines[: p.line]) + p.character
-
-        start, end = offset(where.start), offset(where.end)
-        self.text = self.text[:start] + new_text + self.text[end:]
-        self.version += 1
-        self.client.text_document_did_change(
-            lsp.DidChangeTextDocumentParams(
-                text_document=lsp.VersionedTextDocumentIdentifier(uri=DOC, version=self.version),
-                content_changes=[lsp.TextDocumentContentChangePartial(range=where, text=new_text)],
-            )
-        )
-
-    def type_at(self, line: int, character: int, text: str) -> None:
-        pos = lsp.Position(line=line, character=character)
-        self.change(lsp.Range(start=pos, end=pos), text)
-
-    async def until(self, predicate: Any, timeout: float = 20) -> None:
-        async def wait() -> None:
-            while not predicate():
-                self._changed.clear()
-                # Messages and progress reach pytest-lsp's own handlers: poll for those too.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.05)
-
-        try:
-            await asyncio.wait_for(wait(), timeout)
-        except TimeoutError:
-            seen = [s["state"] for s in self.statuses]
-            messages = [m.message for m in self.client.messages]
-            pytest.fail(f"waited {timeout} s in vain; statuses {seen}, messages {messages}")
-
-    def finals(self, role: str) -> list[str]:
-        return [t["text"] for t in self.transcripts if t["final"] and t["role"] == role]
-
-    async def request(self, method: str, params: Any = None) -> Any:
-        return plain(await self.client.protocol.send_request_async(method, params))
-
-    async def command(self, name: str, arguments: list[Any] | None = None) -> Any:
-        params = lsp.ExecuteCommandParams(command=name, arguments=arguments)
-        return plain(await self.client.workspace_execute_command_async(params))
-
-
-def _init(options: dict[str, Any], spec: str = "visual-studio-code") -> lsp.InitializeParams:
-    return lsp.InitializeParams(
-        capabilities=client_capabilities(spec),
-        initialization_options={"vivavoce": options},
-    )
+from tests.e2e.editor import COMMANDS, DOC, SERVER, Editor, end_server, init_params
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def bare(lsp_client: LanguageClient) -> AsyncIterator[None]:
     """The real server process, not yet initialized."""
     yield
-    # A test that failed before shutting down would leave the server running, and pygls'
-    # client waits for it to exit on its own: end it here so a failure cannot hang the suite.
-    process = lsp_client._server
-    if process is not None and process.returncode is None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(lsp_client.shutdown_session(), 5)
-        if process.returncode is None:
-            process.kill()
+    await end_server(lsp_client)
 
 
 @pytest.fixture
 async def editor(bare: LanguageClient) -> AsyncIterator[Editor]:
     ed = Editor(bare)
     await bare.initialize_session(
-        _init({"peer": "embedded", "insertTranscripts": "assistant", "voice": "verse"})
+        init_params({"peer": "embedded", "insertTranscripts": "assistant", "voice": "verse"})
     )
     yield ed
     await bare.shutdown_session()
@@ -213,7 +100,7 @@ async def test_second_start_while_live_starts_no_second_call(editor: Editor) -> 
 
 
 async def test_commands_are_advertised_for_command_palettes(bare: LanguageClient) -> None:
-    result = await bare.initialize_session(_init({"peer": "embedded"}))
+    result = await bare.initialize_session(init_params({"peer": "embedded"}))
     provider = result.capabilities.execute_command_provider
     assert provider is not None
     assert set(provider.commands) == {f"vivavoce.{c}" for c in COMMANDS}
@@ -299,7 +186,7 @@ async def test_start_without_a_key_against_a_real_server_fails_in_one_line(
 ) -> None:
     # No request leaves the machine: the missing key is caught before any HTTP.
     await bare.initialize_session(
-        _init({"peer": "openai", "baseUrl": "https://realtime.invalid/v1"})
+        init_params({"peer": "openai", "baseUrl": "https://realtime.invalid/v1"})
     )
     editor = Editor(bare)
     with pytest.raises(JsonRpcException) as info:
@@ -314,7 +201,7 @@ async def test_empty_configuration_change_resets_nothing_and_bad_values_are_refu
     bare: LanguageClient,
 ) -> None:
     # Like eglot: initializationOptions, then an empty didChangeConfiguration.
-    await bare.initialize_session(_init({"peer": "embedded", "voice": "verse"}, spec="emacs"))
+    await bare.initialize_session(init_params({"peer": "embedded", "voice": "verse"}, spec="emacs"))
     editor = Editor(bare)
     bare.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={}))
     bare.workspace_did_change_configuration(
@@ -340,7 +227,7 @@ async def test_the_peer_going_away_mid_call_reconnects_then_falls_back_to_text(
     try:
         assert peer.stdout is not None
         url = peer.stdout.readline().split()[-1]
-        await bare.initialize_session(_init({"peer": url, "reconnectAttempts": 2}))
+        await bare.initialize_session(init_params({"peer": url, "reconnectAttempts": 2}))
         editor = Editor(bare)
         await editor.request("realtime/start")
         await editor.request("realtime/sendText", {"text": "keep this"})
@@ -395,7 +282,7 @@ async def test_toggling_modes_keeps_the_conversation_and_maps_the_voice(editor: 
 async def test_a_refused_call_rolls_back_to_text_mode_and_says_why_once(
     bare: LanguageClient,
 ) -> None:
-    await bare.initialize_session(_init({"peer": "embedded", "model": "gpt-nope"}))
+    await bare.initialize_session(init_params({"peer": "embedded", "model": "gpt-nope"}))
     editor = Editor(bare)
     await editor.request("realtime/start", {"mode": "text"})
     status = await editor.request("realtime/toggleMode")

@@ -7,7 +7,6 @@ failures come back as one-line JSON-RPC errors, drops as status changes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest_lsp
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.test_lsp import SERVER, Editor, _init
+from tests.e2e.editor import SERVER, Editor, end_server, init_params
 from tests.faults.conftest import KEY, admin
 from tests.faults.test_matrix import START_FAULTS
 
@@ -26,19 +25,14 @@ pytestmark = pytest.mark.timeout(300)
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def server(lsp_client: LanguageClient) -> AsyncIterator[None]:
     yield
-    process = lsp_client._server
-    if process is not None and process.returncode is None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(lsp_client.shutdown_session(), 5)
-        if process.returncode is None:
-            process.kill()
+    await end_server(lsp_client)
 
 
 async def test_the_language_server_answers_status_through_every_fault(
     server: LanguageClient, faulty_peer: Any
 ) -> None:
     await server.initialize_session(
-        _init(
+        init_params(
             {
                 "peer": faulty_peer.base_url,
                 "apiKey": KEY,

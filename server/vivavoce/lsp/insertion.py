@@ -238,7 +238,9 @@ class Inserter:
 
 def format_turn(role: str, text: str, mode: str) -> str | None:
     """The text inserted for a final turn under ``insertTranscripts = mode`` (None: nothing)."""
-    if mode == "none" or not text or (mode == "assistant" and role != "assistant"):
+    if mode == "none" or not text or role == "tool":  # tool lines are not dictation
+        return None
+    if mode == "assistant" and role != "assistant":
         return None
     if mode == "both":
         return f"{'You' if role == 'user' else 'Assistant'}: {text}\n"

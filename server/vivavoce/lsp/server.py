@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..conversation import AudioFactory, AudioIO, Conversation, MessageLevel, Status
     from ..realtime.transcript import TranscriptUpdate
     from ..settings import Settings
+    from ..tools import Toolbox
     from . import params as P
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,23 @@ class VivavoceServer(LanguageServer):
                 on_message=self.say,
                 history=history,
                 audio=audio,
+                tools=self._toolbox(),
             )
             self._conversation.on_step = self._progress_step
         return self._conversation
+
+    def _toolbox(self) -> Toolbox:
+        """The voice tools, acting on the documents this client opened."""
+        from ..tools import Toolbox
+        from .editor import LspEditor
+
+        editor = LspEditor(
+            documents=lambda: {u: d.source for u, d in self.workspace.text_documents.items()},
+            context=lambda: self.context,
+            apply_edit=self._apply_range,
+            encoding=lambda: self.inserter.encoding,
+        )
+        return Toolbox(editor, lambda: self.settings.allow_edits)
 
     # ------------------------------------------------------------------ requests
 
@@ -224,9 +239,13 @@ class VivavoceServer(LanguageServer):
 
     async def _start(self, params: P.StartParams) -> Status:
         if params.text_document is not None:
+            from . import params as P
+
             uri = params.text_document.uri
-            at = params.position or Pos(0, 0)
+            at = params.position or P.Position(line=0, character=0)
             self.inserter.target(uri, Pos(at.line, at.character), self._text(uri))
+            if self.context is None or self.context.text_document.uri != uri:
+                self.context = P.ContextParams(text_document=params.text_document, position=at)
         if self.conversation.status.state in ("live", "connecting"):
             return self.conversation.status
         await self._begin_progress(params.work_done_token)
@@ -295,14 +314,19 @@ class VivavoceServer(LanguageServer):
         self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
 
     async def _apply_edit(self, uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
-        position = lsp.Position(line=at.line, character=at.character)
-        edit = lsp.WorkspaceEdit(
-            changes={
-                uri: [lsp.TextEdit(range=lsp.Range(start=position, end=position), new_text=text)]
-            }
+        return await self._apply_range(uri, at, at, text, "vivavoce transcript")
+
+    async def _apply_range(
+        self, uri: str, start: Pos, end: Pos, text: str, label: str
+    ) -> tuple[bool, str | None]:
+        """``workspace/applyEdit`` of one text edit; (applied, the editor's reason if not)."""
+        where = lsp.Range(
+            start=lsp.Position(line=start.line, character=start.character),
+            end=lsp.Position(line=end.line, character=end.character),
         )
+        edit = lsp.WorkspaceEdit(changes={uri: [lsp.TextEdit(range=where, new_text=text)]})
         result = await self.workspace_apply_edit_async(
-            lsp.ApplyWorkspaceEditParams(edit=edit, label="vivavoce transcript")
+            lsp.ApplyWorkspaceEditParams(edit=edit, label=label)
         )
         if result is None:  # some clients answer null
             return False, "no answer"

@@ -3,7 +3,8 @@
 Items are the protocol's own :class:`~vivavoce.realtime.events.Item` models. Insertion follows
 the protocol: append by default, ``previous_item_id="root"`` inserts first, any other id
 inserts right after that item. :meth:`Conversation.messages` turns message items into the
-plain (role, text) turns a :class:`~vivavoce.peer.responders.Responder` reads.
+plain (role, text) turns a :class:`~vivavoce.peer.responders.Responder` reads; function calls
+and their outputs come along as messages too (``call`` set, or role ``tool``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,30 @@ from typing import Literal
 
 from ..realtime.events import Item
 
-Role = Literal["user", "assistant", "system"]
+Role = Literal["user", "assistant", "system", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function the assistant calls: its name and JSON arguments."""
+
+    name: str
+    arguments: str
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
 class Message:
-    """One turn as a responder sees it."""
+    """One turn as a responder sees it.
+
+    An assistant's function call has ``call`` set (and no text); the call's output is a
+    ``tool`` message whose ``text`` is the output and ``name`` the function's name.
+    """
 
     role: Role
     text: str
+    call: ToolCall | None = None
+    name: str | None = None
 
 
 def item_text(item: Item) -> str:
@@ -71,12 +87,19 @@ class Conversation:
         return self.items[-1].id if self.items else None
 
     def messages(self) -> list[Message]:
-        """Message items with words in them, oldest first."""
+        """Message items with words in them, function calls and outputs, oldest first."""
         out: list[Message] = []
+        names: dict[str, str] = {}
         for item in self.items:
-            if item.type != "message" or item.role is None:
-                continue
-            text = item_text(item)
-            if text:
-                out.append(Message(item.role, text))
+            if item.type == "function_call" and item.name:
+                names[item.call_id or ""] = item.name
+                call = ToolCall(item.name, item.arguments or "", item.call_id or "")
+                out.append(Message("assistant", "", call=call))
+            elif item.type == "function_call_output":
+                name = names.get(item.call_id or "")
+                out.append(Message("tool", item.output or "", name=name))
+            elif item.role is not None:
+                text = item_text(item)
+                if text:
+                    out.append(Message(item.role, text))
         return out

@@ -8,8 +8,11 @@
 * :class:`ChatResponder`: forwards the conversation to an OpenAI-compatible
   ``/chat/completions`` URL (streamed) with httpx and yields the text as it arrives.
 
-A responder yields text chunks; the session cuts them into sentences for speech. Tool calls
-can be added later as a richer chunk type without changing callers that only want text.
+A responder yields text chunks; the session cuts them into sentences for speech. Before
+writing, the session asks :meth:`Responder.call_tool` whether the reply is a function call
+instead (only when the client declared tools): the built-in responder understands a few fixed
+phrasings (:mod:`.intents`) and, once the tool's output is back, says what came of it. The chat
+responder does not call tools.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import intents
+
 if TYPE_CHECKING:
-    from .conversation import Message
+    from .conversation import Message, ToolCall
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,12 @@ class Responder(Protocol):
 
     def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
         """Text chunks of the reply, in order (an async generator)."""
+        ...
+
+    async def call_tool(
+        self, conversation: Sequence[Message], tools: Sequence[str]
+    ) -> ToolCall | None:
+        """The function to call instead of replying (``tools``: the declared names), or None."""
         ...
 
     async def aclose(self) -> None:
@@ -48,7 +59,19 @@ def _clean(text: str) -> str:
 class BuiltinResponder:
     """Deterministic replies from what was understood; sees earlier turns."""
 
+    async def call_tool(
+        self, conversation: Sequence[Message], tools: Sequence[str]
+    ) -> ToolCall | None:
+        last = conversation[-1] if conversation else None
+        if last is None or last.role != "user" or not tools:
+            return None
+        return intents.plan(last.text, tools)
+
     async def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
+        last = conversation[-1] if conversation else None
+        if last is not None and last.role == "tool":
+            yield intents.describe(last.name, last.text)
+            return
         users = [m.text for m in conversation if m.role == "user" and _clean(m.text)]
         if not users:
             yield "Sorry, I did not catch that."
@@ -93,7 +116,11 @@ class ChatResponder:
         messages: list[dict[str, str]] = []
         if instructions:
             messages.append({"role": "system", "content": instructions})
-        messages += [{"role": m.role, "content": m.text} for m in conversation]
+        messages += [
+            {"role": m.role, "content": m.text}
+            for m in conversation
+            if m.role in ("user", "assistant") and m.text
+        ]
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
         try:
             async with self._client.stream("POST", self.url, json=body) as resp:
@@ -113,6 +140,11 @@ class ChatResponder:
                             yield str(delta)
         except httpx.HTTPError as exc:
             raise ResponderError(f"responder request failed: {exc}") from exc
+
+    async def call_tool(
+        self, conversation: Sequence[Message], tools: Sequence[str]
+    ) -> ToolCall | None:
+        return None  # the forwarded model only writes text
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from ..errors import ProtocolError
 from ..realtime import events as ev
-from .conversation import Conversation, UnknownItem
+from .conversation import Conversation, ToolCall, UnknownItem
 from .responders import Responder
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
@@ -688,16 +688,28 @@ class RealtimeSession:
     async def _run_response(self, r: _Response) -> None:
         assert r.item.id is not None
         item_id = r.item.id
+        try:
+            if self._transcriptions:
+                await asyncio.wait(list(self._transcriptions))
+            # The reply being written is not part of what the responder reads.
+            messages = self.conversation.messages()
+            tools = self._declared_tools()
+            call = await self.services.responder.call_tool(messages, tools) if tools else None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: response %s failed: %s", self.name, r.id, exc)
+            self._finish_response(r, status="failed", error=str(exc))
+            return
+        if call is not None:
+            self._function_call(r, call)
+            return
         prev = self.conversation.add(r.item)
         self.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
         self.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
         part_common = {"response_id": r.id, "item_id": item_id}
         self.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
         try:
-            if self._transcriptions:
-                await asyncio.wait(list(self._transcriptions))
-            messages = [m for m in self.conversation.messages()]
-            # The reply being written is not part of what the responder reads.
             chunks = self.services.responder.reply(messages, r.instructions)
             if r.audio:
                 await self._speak(r, chunks)
@@ -713,6 +725,36 @@ class RealtimeSession:
             log.warning("%s: response %s failed: %s", self.name, r.id, exc)
             self._finish_response(r, status="failed", error=str(exc))
             return
+        self._finish_response(r, status="completed")
+
+    def _declared_tools(self) -> list[str]:
+        """Names of the functions the client declared (none when tool_choice is "none")."""
+        if self.session.tool_choice == "none":
+            return []
+        return [tool.name for tool in self.session.tools or []]
+
+    def _function_call(self, r: _Response, call: ToolCall) -> None:
+        """The response is a function call: the item, its arguments, and the response's end."""
+        assert r.item.id is not None
+        item = ev.Item(
+            id=r.item.id,
+            object="realtime.item",
+            type="function_call",
+            status="in_progress",
+            call_id=call.call_id or ev.new_id("call"),
+            name=call.name,
+            arguments="",
+        )
+        r.item = item
+        prev = self.conversation.add(item)
+        common = {"response_id": r.id, "item_id": r.item.id, "call_id": item.call_id}
+        self.send(ev.OutputItemAdded(response_id=r.id, item=item))
+        self.send(ev.ItemAdded(previous_item_id=prev, item=item))
+        self.send(ev.FunctionArgumentsDelta(**common, delta=call.arguments))
+        self.send(ev.FunctionArgumentsDone(**common, name=call.name, arguments=call.arguments))
+        item.arguments, item.status = call.arguments, "completed"
+        self.send(ev.OutputItemDone(response_id=r.id, item=item))
+        self.send(ev.ItemDone(previous_item_id=prev, item=item))
         self._finish_response(r, status="completed")
 
     async def _speak(self, r: _Response, chunks: AsyncIterator[str]) -> None:
@@ -751,9 +793,11 @@ class RealtimeSession:
         self._response = None
         assert r.item.id is not None
         common = {"response_id": r.id, "item_id": r.item.id}
-        r.item.status = "completed" if status == "completed" else "incomplete"
-        r.item.content = self._item_content(r)
-        if status == "completed":
+        message = r.item.type == "message"  # a function call's item is complete already
+        if message:
+            r.item.status = "completed" if status == "completed" else "incomplete"
+            r.item.content = self._item_content(r)
+        if status == "completed" and message:
             if r.audio:
                 self.send(OutputAudioDone(**common))
                 self.send(ev.AudioTranscriptDone(**common, transcript=r.text))

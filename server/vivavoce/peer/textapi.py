@@ -24,7 +24,7 @@ from aiohttp import web
 from ..rtc.tracks import wav_bytes
 from .app import cors_headers, form_text, json_body, peer_of
 from .audio import AudioDecodeError, decode_audio, resample
-from .conversation import Message, Role
+from .conversation import Message, Role, ToolCall
 from .errors import ApiError
 from .models import ALL_MODELS, check_model
 from .responders import ResponderError
@@ -61,6 +61,7 @@ def _chat_input(body: dict[str, Any]) -> tuple[list[Message], str]:
         )
     turns: list[Message] = []
     system: list[str] = []
+    names: dict[str, str] = {}  # tool_call_id → function name
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
             raise ApiError(
@@ -72,10 +73,34 @@ def _chat_input(body: dict[str, Any]) -> tuple[list[Message], str]:
         role, text = m["role"], _text_of(m.get("content"))
         if role in ("system", "developer"):
             system.append(text)
+        elif role == "tool":
+            name = names.get(str(m.get("tool_call_id")))
+            turns.append(Message("tool", text, name=name))
         elif role in ("user", "assistant"):
             r: Role = "user" if role == "user" else "assistant"
-            turns.append(Message(r, text))
+            if text:
+                turns.append(Message(r, text))
+            for call in m.get("tool_calls") or [] if r == "assistant" else []:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and isinstance(function.get("name"), str):
+                    names[str(call.get("id"))] = function["name"]
+                    arguments = str(function.get("arguments") or "")
+                    tool = ToolCall(function["name"], arguments, str(call.get("id")))
+                    turns.append(Message("assistant", "", call=tool))
     return turns, "\n".join(system)
+
+
+def _declared_tools(body: dict[str, Any]) -> list[str]:
+    """Names of the functions the request declares (none with ``tool_choice: "none"``)."""
+    tools = body.get("tools")
+    if body.get("tool_choice") == "none" or not isinstance(tools, list):
+        return []
+    names = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            names.append(function["name"])
+    return names
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -88,6 +113,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     cid = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())
     prompt_tokens = sum(len(m.text.split()) for m in turns) + len(instructions.split())
+    tools = _declared_tools(body)
+    call = await peer.services.responder.call_tool(turns, tools) if tools else None
+    if call is not None:
+        common = {"id": cid, "created": created, "model": model}
+        return await _tool_call_reply(request, body, call, common)
     replies = peer.services.responder.reply(turns, instructions)
     if not body.get("stream"):
         try:
@@ -162,6 +192,48 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 "total_tokens": prompt_tokens + completion,
             },
         )
+    await resp.write(b"data: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
+
+
+async def _tool_call_reply(
+    request: web.Request, body: dict[str, Any], call: ToolCall, common: dict[str, Any]
+) -> web.StreamResponse:
+    """A completion calling a function instead of writing text (finish_reason ``tool_calls``).
+
+    ``common``: the id, created and model fields every chunk carries.
+    """
+    call_id = "call_" + secrets.token_hex(12)
+    function = {"name": call.name, "arguments": call.arguments}
+    if not body.get("stream"):
+        message = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+        }
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}
+        return web.json_response({**common, "object": "chat.completion", "choices": [choice]})
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            **cors_headers(request),
+        }
+    )
+    await resp.prepare(request)
+    named = {"name": call.name, "arguments": ""}
+    opening = {"index": 0, "id": call_id, "type": "function", "function": named}
+    deltas: list[tuple[dict[str, Any], str | None]] = [
+        ({"role": "assistant", "content": None, "tool_calls": [opening]}, None),
+        ({"tool_calls": [{"index": 0, "function": {"arguments": call.arguments}}]}, None),
+        ({}, "tool_calls"),
+    ]
+    for delta, finish in deltas:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        chunk = {**common, "object": "chat.completion.chunk", "choices": [choice]}
+        await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
     await resp.write(b"data: [DONE]\n\n")
     await resp.write_eof()
     return resp

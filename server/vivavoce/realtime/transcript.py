@@ -14,7 +14,8 @@ from typing import Literal
 
 from . import events as ev
 
-Role = Literal["user", "assistant"]
+#: ``tool``: a voice tool the assistant used (:mod:`vivavoce.tools`), one final line each.
+Role = Literal["user", "assistant", "tool"]
 
 
 @dataclass(frozen=True)

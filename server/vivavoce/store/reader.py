@@ -147,7 +147,7 @@ def to_markdown(conv: ConversationFile) -> str:
     if conv.started:
         lines += [f"Started {conv.started}", ""]
     for turn in conv.turns:
-        who = "**You**" if turn.role == "user" else "**Assistant**"
+        who = {"user": "**You**", "tool": "**Tool**"}.get(turn.role, "**Assistant**")
         note = " _(interrupted)_" if turn.interrupted else ""
         stamp = turn.time[11:19] if len(turn.time) >= 19 else turn.time
         text = turn.text.strip().replace("\n", "  \n")

@@ -45,12 +45,12 @@ class Header(_Record):
 
 
 class TurnRecord(_Record):
-    """One final turn of either side."""
+    """One final turn of either side, or a voice tool's line (role ``tool``)."""
 
     type: Literal["turn"] = "turn"
     item_id: str
     previous_item_id: str | None = None
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "tool"]
     text: str
     time: str = Field(default_factory=now_iso)
     mode: Literal["realtime", "text"] | None = None

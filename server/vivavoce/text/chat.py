@@ -1,14 +1,17 @@
 """Text mode: chat completions, streamed.
 
 :class:`Chat` sends the conversation to ``POST {base_url}/chat/completions`` with
-``stream: true`` and yields the reply's text as it arrives (server-sent events). Errors are the
-same typed errors as the realtime signaling, with the server's own message.
+``stream: true`` and yields the reply's text as it arrives (server-sent events), then the
+function calls the model made, if it was given ``tools`` (:class:`ToolCallRequest`, assembled
+from the streamed ``tool_calls`` deltas). Errors are the same typed errors as the realtime
+signaling, with the server's own message.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -21,8 +24,26 @@ STEP = "asking for a text reply"
 
 
 class Message(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None
+    #: An assistant's function calls (chat completions' own shape).
+    tool_calls: list[dict[str, Any]] | None = None
+    #: A tool message: which call it answers.
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """A function the model called: its call id, name and JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def message_part(self) -> dict[str, Any]:
+        """This call as an assistant message's ``tool_calls`` entry."""
+        function = {"name": self.name, "arguments": self.arguments}
+        return {"id": self.id, "type": "function", "function": function}
 
 
 class Chat:
@@ -36,13 +57,24 @@ class Chat:
         self._api_key = api_key
         self._timeout = timeout
 
-    async def stream(self, model: str, messages: list[Message]) -> AsyncIterator[str]:
-        """The reply's text, chunk by chunk."""
+    async def stream(
+        self,
+        model: str,
+        messages: list[Message],
+        tools: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> AsyncIterator[str | ToolCallRequest]:
+        """The reply's text, chunk by chunk; then the calls of ``tools`` the model made."""
         body: dict[str, Any] = {
             "model": model,
             "stream": True,
-            "messages": [m.model_dump() for m in messages],
+            "messages": [m.model_dump(exclude_none=True) for m in messages],
         }
+        if tools:
+            body["tools"] = [
+                {"type": "function", "function": {"name": n, "description": d, "parameters": p}}
+                for n, d, p in tools
+            ]
+        calls: dict[int, dict[str, str]] = {}
         headers = {"Authorization": f"Bearer {self._api_key}"}
         try:
             async with self._http.stream(
@@ -52,26 +84,43 @@ class Chat:
                     await response.aread()
                     raise error_from_response(response, STEP)
                 async for line in response.aiter_lines():
-                    chunk = _delta(line)
-                    if chunk is None:
+                    delta = _delta(line)
+                    if delta is None:
                         break
-                    if chunk:
-                        yield chunk
+                    if delta.get("content"):
+                        yield str(delta["content"])
+                    _gather_calls(calls, delta.get("tool_calls"))
         except httpx.TimeoutException as exc:
             raise StepTimeout(STEP, self._timeout) from exc
         except httpx.HTTPError as exc:
             raise ProtocolError(f"the text reply broke off: {type(exc).__name__}") from exc
+        for _, call in sorted(calls.items()):
+            if call["name"]:
+                yield ToolCallRequest(call["id"], call["name"], call["arguments"])
 
 
-def _delta(line: str) -> str | None:
-    """The text in one SSE line; '' for lines without text; None at ``[DONE]``."""
+def _delta(line: str) -> dict[str, Any] | None:
+    """The choice's delta in one SSE line ({} for other lines); None at ``[DONE]``."""
     if not line.startswith("data:"):
-        return ""
+        return {}
     data = line[5:].strip()
     if data == "[DONE]":
         return None
     try:
-        event = json.loads(data)
-        return str(event["choices"][0]["delta"].get("content") or "")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return ""
+        delta = json.loads(data)["choices"][0]["delta"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return {}
+    return delta if isinstance(delta, dict) else {}
+
+
+def _gather_calls(calls: dict[int, dict[str, str]], parts: Any) -> None:
+    """Fold streamed ``tool_calls`` pieces (by index: id and name once, arguments in bits)."""
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, dict) or not isinstance(part.get("index", 0), int):
+            continue
+        call = calls.setdefault(part.get("index", 0), {"id": "", "name": "", "arguments": ""})
+        function = part.get("function")
+        function = function if isinstance(function, dict) else {}
+        call["id"] = str(part.get("id") or call["id"])
+        call["name"] = str(function.get("name") or call["name"])
+        call["arguments"] += str(function.get("arguments") or "")
