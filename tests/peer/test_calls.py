@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import numpy as np
+import pytest
 
 from .conftest import CallFactory, word_overlap
 
@@ -486,3 +487,95 @@ async def test_a_failing_reply_fails_only_its_response(make_call: CallFactory) -
     finally:
         await running.close()
     assert not running.calls
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "name": "replace_selection",
+        "description": "Replace the selected text.",
+        "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+    }
+]
+
+
+@pytest.mark.parametrize("route", ["ga", "beta"])
+async def test_declared_tool_is_called_and_its_output_answered(
+    peer, make_call: CallFactory, route: str
+) -> None:
+    call = await make_call(peer.base_url, route=route)
+    call.send({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
+    await call.wait_for("session.updated")
+    call.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Replace the selection with total."}],
+            },
+        }
+    )
+    call.send({"type": "response.create"})
+    done = await call.wait_for("response.done")
+    # The response is one function call, in the protocol's order of events, and no speech.
+    (item,) = done["response"]["output"]
+    assert item["type"] == "function_call" and item["name"] == "replace_selection"
+    assert json.loads(item["arguments"]) == {"text": "total"}
+    assert done["response"]["status"] == "completed"
+    args = call.of_type("response.function_call_arguments.done")[0]
+    assert (args["call_id"], args["item_id"]) == (item["call_id"], item["id"])
+    assert _in_order(
+        call.types(),
+        [
+            "response.created",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.done",
+        ],
+    )
+    assert "output_audio_buffer.started" not in call.types()
+    # The client runs it and sends the output; the next response says what came of it.
+    mark = len(call.events)
+    output = {"applied": False, "reason": "the user said no"}
+    call.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "function_call_output",
+                "call_id": item["call_id"],
+                "output": json.dumps(output),
+            },
+        }
+    )
+    call.send({"type": "response.create"})
+    prefix = "response.output_audio" if route == "ga" else "response.audio"
+    said = await call.wait_for(f"{prefix}_transcript.done", after=mark)
+    assert said["transcript"] == "The editor refused the edit: the user said no."
+
+
+async def test_tool_choice_none_means_no_calls(peer, make_call: CallFactory) -> None:
+    call = await make_call(peer.base_url)
+    call.send(
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "tools": TOOLS, "tool_choice": "none"},
+        }
+    )
+    await call.wait_for("session.updated")
+    call.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "replace the selection with x"}],
+            },
+        }
+    )
+    call.send({"type": "response.create"})
+    said = await call.wait_for("response.output_audio_transcript.done")
+    assert said["transcript"].startswith("You said: replace the selection with x.")
+    assert not call.of_type("response.function_call_arguments.done")

@@ -141,3 +141,59 @@ async def test_sdk_realtime_calls_create_posts_multipart(client: AsyncOpenAI, pe
         assert not peer.calls
     finally:
         await pc.close()
+
+
+CHAT_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_selection",
+            "description": "Read the selected text.",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_sdk_chat_tool_call_round_trip(client: AsyncOpenAI, stream: bool) -> None:
+    messages: list[dict[str, object]] = [{"role": "user", "content": "Read me the selection."}]
+    if stream:
+        chunks = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, tools=CHAT_TOOLS, stream=True
+        )
+        parts = [c.choices[0] async for c in chunks if c.choices]
+        assert parts[-1].finish_reason == "tool_calls"
+        calls = [tc for p in parts for tc in p.delta.tool_calls or []]
+        call_id = calls[0].id
+        assert calls[0].function is not None and calls[0].function.name == "get_selection"
+        arguments = "".join(tc.function.arguments or "" for tc in calls if tc.function)
+    else:
+        done = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, tools=CHAT_TOOLS
+        )
+        choice = done.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        (tool_call,) = choice.message.tool_calls or []
+        assert tool_call.type == "function" and tool_call.function.name == "get_selection"
+        call_id, arguments = tool_call.id, tool_call.function.arguments
+    assert arguments == "{}"
+    messages += [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": "get_selection", "arguments": arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": '{"text": "count = 1"}'},
+    ]
+    answer = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=messages, tools=CHAT_TOOLS
+    )
+    assert answer.choices[0].message.content == "The selection says: count = 1."
+    assert answer.choices[0].finish_reason == "stop"

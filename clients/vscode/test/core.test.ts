@@ -80,6 +80,7 @@ describe("status bar", () => {
     assert.equal(asStatus(null), undefined);
     assert.equal(asStatus({ state: "live" })?.mode, "realtime");
     assert.equal(asTranscript({ itemId: "a", role: "bot", text: "", final: true }), undefined);
+    assert.equal(asTranscript({ itemId: "a", role: "tool", text: "x", final: true })?.role, "tool");
   });
 });
 
@@ -122,6 +123,18 @@ describe("transcript", () => {
     assert.equal(text.note("— ended —"), "\n— ended —\n");
     assert.equal(text.render(t({ text: "the", final: true })), "assistant: the\n");
     assert.equal(text.render(t({ itemId: "u3", role: "user", text: "", final: true })), "");
+  });
+
+  test("tool lines have their own label and close a streaming line", () => {
+    const text = new TranscriptText();
+    const line = "replace_selection: replaced 'count' with 'total' in notes.md";
+    const out = [
+      text.render(t({ delta: "Sure", text: "Sure" })),
+      text.render(t({ itemId: "t1", previousItemId: "a1", role: "tool", text: line, final: true })),
+      text.render(t({ delta: ", done.", text: "Sure, done." })),
+      text.render(t({ text: "Sure, done.", final: true })),
+    ].join("");
+    assert.equal(out, `assistant: Sure\n🔧 tool: ${line}\nassistant: … , done.\n`);
   });
 });
 

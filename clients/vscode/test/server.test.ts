@@ -85,6 +85,24 @@ test("start, a typed turn, streamed transcript, insertion at the cursor, stop", 
   assert.deepEqual(server.messages, []);
 });
 
+test("a voice tool the assistant uses shows as a tool line, final only", { timeout: 120_000 }, async () => {
+  await run("start");
+  const from = server.transcripts.length;
+  await run("sendText", "read this document");
+  const since = () => server.transcripts.slice(from);
+  await server.until(() => since().some((u) => u.role === "assistant" && u.final && /Lines 1 to/.test(u.text)));
+  const tools = since().filter((u) => u.role === "tool");
+  assert.equal(tools.length, 1, JSON.stringify(since()));
+  const tool = tools[0]!;
+  assert.ok(tool.final && tool.delta === undefined);
+  assert.match(tool.text, /^get_document: read .*vivavoce-vscode-test\.md/);
+  const rendered = new TranscriptText();
+  const lines = since().map((u) => rendered.render(u)).join("");
+  assert.ok(lines.includes(`you: read this document\n🔧 tool: ${tool.text}\nassistant: Lines 1 to`), lines);
+  await run("stop");
+  assert.equal(status.state, "idle");
+});
+
 test("toggle mode goes to text mode and back, and stop is idempotent", { timeout: 120_000 }, async () => {
   await run("toggleMode");
   assert.equal(status.mode, "text");

@@ -5,7 +5,8 @@
 
 export type State = "idle" | "connecting" | "live" | "reconnecting" | "closing" | "error";
 export type Mode = "realtime" | "text";
-export type Role = "user" | "assistant";
+/** "tool": a line about a voice tool the assistant used (only ever a final, never deltas). */
+export type Role = "user" | "assistant" | "tool";
 
 export interface Position {
   line: number;
@@ -82,6 +83,7 @@ export const IDLE: Status = {
 };
 
 const STATES: readonly string[] = ["idle", "connecting", "live", "reconnecting", "closing", "error"];
+const ROLES: readonly string[] = ["user", "assistant", "tool"];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -106,7 +108,8 @@ export function asTranscript(value: unknown): TranscriptUpdate | undefined {
     typeof value.itemId !== "string" ||
     typeof value.text !== "string" ||
     typeof value.final !== "boolean" ||
-    (value.role !== "user" && value.role !== "assistant")
+    typeof value.role !== "string" ||
+    !ROLES.includes(value.role)
   ) {
     return undefined;
   }

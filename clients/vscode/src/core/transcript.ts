@@ -2,12 +2,13 @@
  * Transcript rendering for an append-only view (an output channel): streams deltas onto the
  * current line and closes it with the final text. When another turn interrupts a streaming one
  * (the user speaks while the assistant talks) the line is closed and the turn resumes on a new
- * one. No `vscode` import.
+ * one. Tool lines (what a voice tool read or changed) arrive final only and read "🔧 tool: …".
+ * No `vscode` import.
  */
 
 import type { TranscriptUpdate } from "./protocol";
 
-const LABEL = { user: "you", assistant: "assistant" } as const;
+const LABEL = { user: "you", assistant: "assistant", tool: "🔧 tool" } as const;
 /** Finished item ids remembered to drop repeated finals; older ones are forgotten. */
 const REMEMBERED = 256;
 
