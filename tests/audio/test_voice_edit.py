@@ -1,0 +1,60 @@
+"""A spoken edit, end to end: flite speech into the virtual microphone of the real language
+server process, the local peer hears it and calls ``insert_text``, the edit lands in the test
+editor's buffer, and the assistant's answer is heard on the virtual speaker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+import pytest
+from pytest_lsp import ClientServerConfig
+
+from tests.e2e.editor import DOC, SERVER, Editor, end_server, init_params
+
+from ..conftest import overlap
+from .conftest import Pulse, samples_of
+from .test_call import audible_seconds
+
+SAID = "insert hello world at the cursor"
+
+
+@pytest.fixture
+async def spoken(pulse: Pulse) -> AsyncIterator[Editor]:
+    """The real server with sound devices (the virtual ones), as an editor starts it."""
+    env = {**os.environ, "VIVAVOCE_AUDIO_DEVICES": "true"}
+    client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
+    try:
+        await client.initialize_session(init_params({"peer": "embedded"}))
+        yield Editor(client)
+    finally:
+        await end_server(client)
+        await client.stop()
+
+
+@pytest.mark.slow
+async def test_spoken_request_edits_the_buffer(pulse: Pulse, spoken: Editor, speak: Any) -> None:
+    editor = spoken
+    editor.open("# Notes\nfirst line\n")
+    status = await editor.request(
+        "realtime/start",
+        {"textDocument": {"uri": DOC}, "position": {"line": 1, "character": 0}},
+    )
+    assert status["state"] == "live"
+    # The microphone is running once the level meter reports.
+    await editor.until(lambda: any(s["inputLevel"] != 0.0 for s in editor.statuses), 30)
+    speech = np.concatenate([await speak(SAID), np.zeros(16000, np.int16)])
+    async with pulse.record() as chunks:
+        await pulse.play(speech, 16000)
+        await editor.until(lambda: bool(editor.finals("assistant")), 60)
+        await asyncio.sleep(2)  # the answer plays out
+    heard = editor.finals("user")[0]
+    assert overlap(SAID, heard) >= 0.8, heard
+    assert editor.finals("tool") == ["insert_text: inserted 'hello world' in vivavoce-notes.md"]
+    assert editor.text == "# Notes\nhello worldfirst line\n"
+    assert editor.finals("assistant") == ["Done. I inserted the text at the cursor."]
+    assert audible_seconds(samples_of(chunks)) > 0.5  # the answer was spoken
+    await editor.request("realtime/stop")
