@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from pytest_lsp import ClientServerConfig
 
 from tests.e2e.editor import DOC, SERVER, Editor, end_server, init_params
+from tests.e2e.test_neovim import NEOVIMS, run_neovim
 
 from ..conftest import overlap
 from .conftest import Pulse, samples_of
@@ -58,3 +60,30 @@ async def test_spoken_request_edits_the_buffer(pulse: Pulse, spoken: Editor, spe
     assert editor.finals("assistant") == ["Done. I inserted the text at the cursor."]
     assert audible_seconds(samples_of(chunks)) > 0.5  # the answer was spoken
     await editor.request("realtime/stop")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nvim", NEOVIMS)
+async def test_spoken_edit_in_neovim(pulse: Pulse, speak: Any, tmp_path: Path, nvim: Path) -> None:
+    """Neovim's own LSP client applies the edit the spoken request made (workspace/applyEdit)."""
+    speech = tmp_path / "speech.raw"
+    pcm = np.concatenate([await speak(SAID), np.zeros(16000, np.int16)])
+    speech.write_bytes(pcm.tobytes())
+    result = await asyncio.to_thread(
+        run_neovim,
+        nvim,
+        tmp_path,
+        "neovim_voice_edit.lua",
+        150,
+        VIVAVOCE_NVIM_AUDIO="1",
+        VIVAVOCE_NVIM_SPEECH=str(speech),
+    )
+    tail = "\n".join(result.get("lsp_log_tail") or [])
+    assert result["failure"] is None, f"{result['failure']}\n--- lsp.log ---\n{tail}"
+    assert result["file"] == ["# Notes", "hello worldfirst line"]
+    assert result["modified"] is True  # the edit is in the buffer, for the user to keep or undo
+    transcript = result["transcript"]
+    assert "Tool: insert_text: inserted 'hello world' in notes.md" in transcript
+    assert transcript[-1] == "Assistant: Done. I inserted the text at the cursor."
+    problems = [n for n in result["notes"] if n["level"] in ("WARN", "ERROR")]
+    assert problems == []

@@ -33,7 +33,9 @@ setmetatable(_G, {
   end,
 })
 
+-- VIVAVOCE_NVIM_AUDIO=1: the sound devices (the tests' virtual PulseAudio ones) are used.
+local audio = os.getenv("VIVAVOCE_NVIM_AUDIO") == "1"
 require("vivavoce").setup({
-  settings = { peer = "embedded", insertTranscripts = "assistant", audioDevices = false },
+  settings = { peer = "embedded", insertTranscripts = audio and "none" or "assistant", audioDevices = audio },
   cmd = { python, "-m", "vivavoce", "lsp" },
 })

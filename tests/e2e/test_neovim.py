@@ -28,7 +28,14 @@ NEOVIMS = [
 TIMEOUT = 60
 
 
-def _run(nvim: Path, tmp_path: Path) -> dict[str, Any]:
+def run_neovim(
+    nvim: Path,
+    tmp_path: Path,
+    script: str = "neovim_session.lua",
+    timeout: float = TIMEOUT,
+    **env_extra: str,
+) -> dict[str, Any]:
+    """Run a session script of this folder in a headless Neovim; what it saw (its JSON)."""
     if not nvim.exists():
         pytest.skip(f"{nvim} is not installed")
     notes = tmp_path / "notes.md"
@@ -47,6 +54,7 @@ def _run(nvim: Path, tmp_path: Path) -> dict[str, Any]:
         "VIVAVOCE_NVIM_RESULT": str(out),
         "VIVAVOCE_NVIM_FILE": str(notes),
         "VIVAVOCE_NVIM_SCRATCH": str(tmp_path / "rtp"),
+        **env_extra,
     }
     proc = subprocess.run(
         [
@@ -57,7 +65,7 @@ def _run(nvim: Path, tmp_path: Path) -> dict[str, Any]:
             "-u",
             str(HERE / "neovim_init.lua"),
             "-c",
-            f"luafile {HERE / 'neovim_session.lua'}",
+            f"luafile {HERE / script}",
         ],
         check=False,
         env=env,
@@ -65,7 +73,7 @@ def _run(nvim: Path, tmp_path: Path) -> dict[str, Any]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=TIMEOUT,
+        timeout=timeout,
     )
     assert out.exists(), f"no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     result: dict[str, Any] = json.loads(out.read_text())
@@ -77,7 +85,7 @@ def session(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """One headless session per Neovim, shared by the assertions below."""
-    return _run(request.param, tmp_path_factory.mktemp("nvim"))
+    return run_neovim(request.param, tmp_path_factory.mktemp("nvim"))
 
 
 def _completed(session: dict[str, Any]) -> None:
