@@ -22,6 +22,7 @@
  * Methods: connect(), disconnect(), start(), stop(), sendText(text), request(method, params).
  * Events (CustomEvent, detail = the notification's params):
  *   transcript   realtime/transcript  {itemId, previousItemId, role, text, delta?, final, interrupted?}
+ *                role "user", "assistant" or "tool" (a voice tool the assistant used; final only)
  *   status       realtime/status      {state, mode, voice, model, muted, pushToTalk, inputLevel, callId, error?}
  *   connection   {state: "connecting"|"open"|"closed", error?}
  *
@@ -45,6 +46,7 @@ const STYLE = `
 :host {
   --vv-bg: #fbfbfd; --vv-fg: #1d1d22; --vv-muted: #6b6b76; --vv-line: #dcdce3;
   --vv-user: #2f6fde; --vv-user-fg: #fff; --vv-assistant: #ececf2; --vv-live: #d92d2d;
+  --vv-tool: #8a6d1f;
   --vv-error: #b3261e; --vv-radius: 10px;
   display: flex; flex-direction: column; font: 14px/1.4 system-ui, sans-serif;
   color: var(--vv-fg); background: var(--vv-bg); border: 1px solid var(--vv-line);
@@ -71,6 +73,9 @@ button[aria-pressed="true"] { background: var(--vv-fg); color: #fff; }
   overflow-wrap: anywhere; }
 .turn.user { align-self: flex-end; background: var(--vv-user); color: var(--vv-user-fg); }
 .turn.assistant { align-self: flex-start; background: var(--vv-assistant); }
+.turn.tool { align-self: center; padding: 2px 8px; border: 1px dashed var(--vv-line);
+  color: var(--vv-tool); font: 12px/1.4 ui-monospace, monospace; }
+.turn.tool::before { content: "🔧 "; }
 .turn.streaming::after { content: "▍"; animation: pulse 1s infinite; }
 .turn.interrupted::after { content: " (interrupted)"; color: var(--vv-muted); font-size: 12px; }
 .controls { border-top: 1px solid var(--vv-line); }
@@ -432,7 +437,7 @@ class VivavoceChat extends HTMLElement {
     let el = this.turns.get(t.itemId);
     if (!el) {
       el = document.createElement("div");
-      el.className = `turn ${t.role === "user" ? "user" : "assistant"}`;
+      el.className = `turn ${t.role === "user" || t.role === "tool" ? t.role : "assistant"}`;
       el.dataset.itemId = t.itemId;
       el.dataset.role = t.role;
       el.setAttribute("part", `turn ${t.role}`);

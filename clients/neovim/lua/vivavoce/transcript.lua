@@ -1,11 +1,12 @@
 -- vivavoce.transcript: the transcript buffer (scratch, 'nofile'). It shows both sides of the
 -- conversation as `realtime/transcript` notifications arrive: a turn's line is replaced while its
--- deltas stream and once more by its final text. Turns are kept in order of arrival.
+-- deltas stream and once more by its final text. Turns are kept in order of arrival. A voice tool
+-- the assistant used (read the selection, edited a document) is a "tool" line, final only.
 local M = {}
 
 local api = vim.api
 local NAME = "vivavoce://transcript"
-local PREFIX = { user = "You: ", assistant = "Assistant: " }
+local PREFIX = { user = "You: ", assistant = "Assistant: ", tool = "Tool: " }
 
 local buf = nil
 local turns = {} -- in arrival order: { id = itemId, lines = number of buffer lines }
