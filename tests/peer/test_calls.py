@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import numpy as np
 import pytest
 
-from .conftest import CallFactory, word_overlap
+from .conftest import CallFactory, RawCall, word_overlap
 
 RESPONSE_SEQUENCE = [
     "response.created",
@@ -499,24 +500,23 @@ TOOLS = [
 ]
 
 
+async def _ask_with_tools(call: RawCall, text: str, session: dict[str, Any]) -> None:
+    """Declare ``TOOLS`` (plus ``session``), then a typed user turn and response.create."""
+    update = {"type": "realtime", "tools": TOOLS, **session}
+    call.send({"type": "session.update", "session": update})
+    await call.wait_for("session.updated")
+    content = [{"type": "input_text", "text": text}]
+    item = {"type": "message", "role": "user", "content": content}
+    call.send({"type": "conversation.item.create", "item": item})
+    call.send({"type": "response.create"})
+
+
 @pytest.mark.parametrize("route", ["ga", "beta"])
 async def test_declared_tool_is_called_and_its_output_answered(
     peer, make_call: CallFactory, route: str
 ) -> None:
     call = await make_call(peer.base_url, route=route)
-    call.send({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
-    await call.wait_for("session.updated")
-    call.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Replace the selection with total."}],
-            },
-        }
-    )
-    call.send({"type": "response.create"})
+    await _ask_with_tools(call, "Replace the selection with total.", {})
     done = await call.wait_for("response.done")
     # The response is one function call, in the protocol's order of events, and no speech.
     (item,) = done["response"]["output"]
@@ -558,24 +558,7 @@ async def test_declared_tool_is_called_and_its_output_answered(
 
 async def test_tool_choice_none_means_no_calls(peer, make_call: CallFactory) -> None:
     call = await make_call(peer.base_url)
-    call.send(
-        {
-            "type": "session.update",
-            "session": {"type": "realtime", "tools": TOOLS, "tool_choice": "none"},
-        }
-    )
-    await call.wait_for("session.updated")
-    call.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "replace the selection with x"}],
-            },
-        }
-    )
-    call.send({"type": "response.create"})
+    await _ask_with_tools(call, "replace the selection with x", {"tool_choice": "none"})
     said = await call.wait_for("response.output_audio_transcript.done")
     assert said["transcript"].startswith("You said: replace the selection with x.")
     assert not call.of_type("response.function_call_arguments.done")

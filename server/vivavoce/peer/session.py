@@ -688,6 +688,7 @@ class RealtimeSession:
     async def _run_response(self, r: _Response) -> None:
         assert r.item.id is not None
         item_id = r.item.id
+        part_common = {"response_id": r.id, "item_id": item_id}
         try:
             if self._transcriptions:
                 await asyncio.wait(list(self._transcriptions))
@@ -695,21 +696,13 @@ class RealtimeSession:
             messages = self.conversation.messages()
             tools = self._declared_tools()
             call = await self.services.responder.call_tool(messages, tools) if tools else None
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("%s: response %s failed: %s", self.name, r.id, exc)
-            self._finish_response(r, status="failed", error=str(exc))
-            return
-        if call is not None:
-            self._function_call(r, call)
-            return
-        prev = self.conversation.add(r.item)
-        self.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
-        self.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
-        part_common = {"response_id": r.id, "item_id": item_id}
-        self.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
-        try:
+            if call is not None:
+                self._function_call(r, call)
+                return
+            prev = self.conversation.add(r.item)
+            self.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
+            self.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
+            self.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
             chunks = self.services.responder.reply(messages, r.instructions)
             if r.audio:
                 await self._speak(r, chunks)
