@@ -51,9 +51,10 @@ check: lint
 bench: setup
 	$(BIN)/python -m benchmarks.run
 
-# Property-based fuzzing of LSP params and data-channel events: 10,000 cases each.
+# Property-based fuzzing of LSP params, data-channel events and voice-tool calls: 10,000 cases
+# each (≈ 1 h on 2 cores; a test may take minutes, so the per-test timeout is lifted).
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=3600 tests/fuzz
 
 # 200 start/stop cycles and a 10-minute live call; fails if descriptors, threads, tasks or RSS grow.
 soak: setup
