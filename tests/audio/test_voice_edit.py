@@ -30,7 +30,10 @@ async def spoken(pulse: Pulse) -> AsyncIterator[Editor]:
     env = {**os.environ, "VIVAVOCE_AUDIO_DEVICES": "true"}
     client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
     try:
-        await client.initialize_session(init_params({"peer": "embedded"}))
+        # No echo path here (the speaker does not feed the microphone): echo cancellation off,
+        # so the speech reaches recognition as played (tests/audio/test_echo.py covers it).
+        options = {"peer": "embedded", "echoCancellation": "off"}
+        await client.initialize_session(init_params(options))
         yield Editor(client)
     finally:
         await end_server(client)
@@ -55,7 +58,8 @@ async def test_spoken_request_edits_the_buffer(pulse: Pulse, spoken: Editor, spe
         await asyncio.sleep(2)  # the answer plays out
     heard = editor.finals("user")[0]
     assert overlap(SAID, heard) >= 0.8, heard
-    assert editor.finals("tool") == ["insert_text: inserted 'hello world' in vivavoce-notes.md"]
+    tools = editor.finals("tool")
+    assert tools == ["insert_text: inserted 'hello world' in vivavoce-notes.md"], (heard, tools)
     assert editor.text == "# Notes\nhello worldfirst line\n"
     assert editor.finals("assistant") == ["Done. I inserted the text at the cursor."]
     assert audible_seconds(samples_of(chunks)) > 0.5  # the answer was spoken

@@ -153,3 +153,5 @@ async def end_server(lsp_client: LanguageClient) -> None:
             await asyncio.wait_for(lsp_client.shutdown_session(), 5)
         if process.returncode is None:
             process.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 5)  # reaped: no transport left open
