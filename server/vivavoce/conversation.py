@@ -111,14 +111,38 @@ class FinalTurn:
 
 
 class PeerProcess:
-    """The local peer in a process of its own (``vivavoce peer`` on a free loopback port)."""
+    """The local peer in a process of its own (``vivavoce peer`` on a free loopback port).
 
-    def __init__(self, proc: asyncio.subprocess.Process, base_url: str) -> None:
+    ``on_exit(returncode)`` is called if it ends without :meth:`close` (it crashed or was
+    killed): the call to it is over at once, with no need to wait for ICE consent to expire.
+    """
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        base_url: str,
+        on_exit: Callable[[int], None] = lambda _: None,
+    ) -> None:
         self._proc = proc
         self.base_url = base_url
+        self._closing = False
+        self._on_exit = on_exit
+        self._watch = asyncio.get_running_loop().create_task(
+            self._watch_exit(), name="vivavoce peer process"
+        )
+
+    async def _watch_exit(self) -> None:
+        code = await self._proc.wait()
+        if not self._closing:
+            log.warning("the local peer process ended (exit code %s)", code)
+            self._on_exit(code)
+
+    @property
+    def running(self) -> bool:
+        return self._proc.returncode is None
 
     @classmethod
-    async def start(cls) -> PeerProcess:
+    async def start(cls, on_exit: Callable[[int], None] = lambda _: None) -> PeerProcess:
         import sys
 
         proc = await asyncio.create_subprocess_exec(
@@ -134,9 +158,10 @@ class PeerProcess:
             proc.kill()
             await proc.wait()
             raise CallError("the local peer did not start (run `vivavoce peer` to see why)")
-        return cls(proc, line.split()[-1])
+        return cls(proc, line.split()[-1], on_exit)
 
     async def close(self) -> None:
+        self._closing = True
         if self._proc.returncode is None:
             self._proc.terminate()
             try:
@@ -144,6 +169,7 @@ class PeerProcess:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+        await self._watch
 
 
 class Conversation:
@@ -464,16 +490,24 @@ class Conversation:
         if peer != "embedded":
             return peer
         async with self._peer_lock:
+            if isinstance(self._peer, PeerProcess) and not self._peer.running:
+                await self._peer.close()  # it ended (said already): a fresh one below
+                self._peer = None
             if self._peer is None:
                 if self._audio is not None:
                     # With real devices, recognition and synthesis in this process would hold
                     # the GIL long enough to starve the sound callbacks: run the peer apart.
-                    self._peer = await PeerProcess.start()
+                    self._peer = await PeerProcess.start(on_exit=self._peer_exited)
                 else:
                     from .peer import start_peer
 
                     self._peer = await start_peer(host="127.0.0.1", port=0)
             return str(self._peer.base_url)
+
+    def _peer_exited(self, code: int) -> None:
+        """The local peer process died: its call is over now (then reconnection starts anew)."""
+        if self._call is not None:
+            self._call.fail(CallError(f"the local peer stopped (exit code {code})"))
 
     def _speech(self, base_url: str) -> Speech:
         from .text.speech import Speech

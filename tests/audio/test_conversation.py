@@ -57,3 +57,50 @@ async def test_conversation_hears_the_microphone_and_mute_silences_it(
     finally:
         await conv.close()
     assert conv._io is None
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("pulse")
+async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced() -> None:
+    """With devices the embedded peer runs as a process; if it dies, a new one takes the call.
+
+    Without this, a killed peer is noticed only when ICE consent expires (~30 s of silence).
+    """
+    import os
+    import signal
+    import time
+
+    from vivavoce.conversation import PeerProcess
+    from vivavoce.settings import Settings
+
+    statuses: list[Status] = []
+    messages: list[tuple[str, str]] = []
+    conv = Conversation(
+        Settings(peer="embedded", echo_cancellation="off", connect_timeout=10),
+        audio=open_audio,
+        on_status=statuses.append,
+        on_message=lambda *m: messages.append(m),
+    )
+    try:
+        await conv.start()
+        await conv.send_text("remember the blue car")
+        assert await wait_for(lambda: any(t.role == "assistant" for t in conv.turns), 30)
+        first = conv._peer
+        assert isinstance(first, PeerProcess)
+        first_call = conv.status.call_id
+        os.kill(first._proc.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert await wait_for(lambda: conv.status.state == "reconnecting", 5)
+        noticed = time.monotonic() - killed
+        print(f"\nembedded peer death noticed after {noticed:.2f} s")
+        assert await wait_for(lambda: conv.status.state == "live", 60)
+        assert noticed < 2.0, noticed
+        assert conv.status.mode == "realtime" and conv.status.call_id != first_call
+        assert conv._peer is not first and conv._peer.running
+        assert messages == []  # recovered: nothing to tell the user
+        # The conversation goes on with the new peer, which was given the earlier turns.
+        await conv.send_text("what did I say")
+        assert await wait_for(lambda: sum(t.role == "assistant" for t in conv.turns) == 2, 30)
+        assert "remember the blue car" in conv.turns[-1].text
+    finally:
+        await conv.close()

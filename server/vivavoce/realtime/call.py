@@ -381,6 +381,10 @@ class Call:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def fail(self, error: VivavoceError) -> None:
+        """The call cannot go on (its server is known to be gone): end it with ``error``."""
+        self._fail(error)
+
     def _fail(self, error: VivavoceError) -> None:
         """Something ended the call from outside: record why and release it in the background."""
         if self._closed or self.state in (CallState.CLOSING, CallState.CLOSED, CallState.ERROR):
