@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..lazy import lazy_attributes
 from .cli import add_arguments, main, run
 from .options import PeerOptions
 
@@ -46,14 +47,13 @@ async def start_peer(
     return await _start(host, port, api_key, **options)
 
 
-def __getattr__(name: str) -> Any:
-    # Loaded on first use: importing the package stays cheap for the CLI.
-    if name == "RunningPeer":
-        from .app import RunningPeer
-
-        return RunningPeer
-    if name in ("BuiltinResponder", "ChatResponder", "Responder"):
-        from . import responders
-
-        return getattr(responders, name)
-    raise AttributeError(name)
+# Loaded on first use: importing the package stays cheap for the CLI.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "RunningPeer": "app",
+        "BuiltinResponder": "responders",
+        "ChatResponder": "responders",
+        "Responder": "responders",
+    },
+)

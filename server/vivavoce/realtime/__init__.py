@@ -11,7 +11,9 @@ Names load on first use, so importing :mod:`vivavoce.realtime.events` alone stay
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .call import Call, CallState, build_session
@@ -29,9 +31,5 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names load on first use: the CLI and the language server start light.
+__getattr__ = lazy_attributes(__name__, _HOME)

@@ -17,7 +17,9 @@ writer), ``reader`` (listing, reading, Markdown), ``cli``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .log import ConversationLog, HistoryError
@@ -68,10 +70,5 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Names load on first use: the CLI's parser and the language server's start stay light.
-    if name in _HOME:
-        from importlib import import_module
-
-        return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names load on first use: the CLI and the language server start light.
+__getattr__ = lazy_attributes(__name__, _HOME)
