@@ -46,6 +46,11 @@ class Handover(Generic[T]):
         #: Items dropped because the loop fell behind (oldest first).
         self.dropped = 0
 
+    @property
+    def pending(self) -> int:
+        """Items handed over and not yet consumed (during a drain: those after the current)."""
+        return len(self._items)
+
     def put(self, item: T) -> None:
         """Called on the PortAudio thread: never blocks."""
         if len(self._items) >= self._maxlen:

@@ -217,11 +217,14 @@ class DeviceAudio:
     def _reference(self) -> Pcm | None:
         """The speaker block written at the time of the microphone block being processed."""
         refs = self._references
-        if len(refs) > MAX_REFERENCE_BACKLOG:
-            # The streams drifted apart (a stall, a start): keep the newest, so that the
-            # reference never lags behind the echo it explains.
+        # Microphone blocks captured after this one and still waiting (the loop was stalled):
+        # their references are in the queue too, and must stay for them.
+        waiting = self._handover.pending
+        if len(refs) > waiting + MAX_REFERENCE_BACKLOG:
+            # The streams drifted apart (a start, microphone blocks dropped): keep the newest
+            # ones, so that the reference never lags behind the echo it explains.
             self.reference_resyncs += 1
-            while len(refs) > 1:
+            while len(refs) > waiting + 1:
                 refs.popleft()
         try:
             return refs.popleft()
