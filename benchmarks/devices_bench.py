@@ -10,6 +10,8 @@ microphone), ``bm_speaker`` (the clients' speaker; the probe records its monitor
   raw echo server) then product (``Call`` + ``open_audio`` against ``vivavoce peer --mode echo``).
 * duplex CPU — both clients' calls at once with a tone in the microphone, measured over the same
   ``duration`` window (60 s, 10 s with ``--quick``), client processes (servers informational).
+  Two windows: the product like for like (echo cancellation off: the raw client has none; the
+  target), then as shipped (echo cancellation on; informational: what the canceller costs).
 """
 
 from __future__ import annotations
@@ -109,13 +111,13 @@ async def _probe(env: dict[str, str], *args: str, limit: float = 120.0) -> dict[
 
 
 @contextlib.asynccontextmanager
-async def _client(side: str, env: dict[str, str]) -> Any:
+async def _client(side: str, env: dict[str, str], echo: str = "auto") -> Any:
     server = await _server(side).start()
     try:
         url = await _url(server, side)
-        role = "raw" if side == "baseline" else "product"
+        role = ["raw"] if side == "baseline" else ["product", "--echo", echo]
         client = Child(
-            f"{side} client", "benchmarks.devices_client", role, "--url", url,
+            f"{side} client", "benchmarks.devices_client", *role, "--url", url,
             env=_client_env(env),
         )  # fmt: skip
         await client.start()
@@ -148,37 +150,45 @@ async def bench_devices(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                 stream_latency=live.get("latency"),
                 m2e_client=done,
             )
-        async with contextlib.AsyncExitStack() as stack:
-            pairs = {
-                side: await stack.enter_async_context(_client(side, env))
-                for side in ("baseline", "product")
-            }
-            for _, client in pairs.values():
-                await client.event("live", 60.0)
-            tone = asyncio.create_task(
-                _probe(_probe_env(env, "bm_mic", "bm_cal.monitor"), "--tone",
-                       str(cfg.duration + 10), limit=cfg.duration + 60)
-            )  # fmt: skip
-            await asyncio.sleep(1.0)
-            sampler = UsageSampler(
-                {f"{s} {r}": c.pid for s, pair in pairs.items() for r, c in
-                 zip(("server", "client"), pair, strict=True)}
-            )  # fmt: skip
-            sampler.start()
-            await asyncio.sleep(cfg.duration)
-            wall, usage = await sampler.stop()
-            for side, (_, client) in pairs.items():
-                client.tell_stop()
-                out[side]["duplex_client"] = await client.event("result", 20.0)
-                out[side]["duplex_wall_s"] = wall
-                out[side]["usage"] = {
-                    u.name.split()[1]: vars(u) for u in usage if u.name.startswith(side + " ")
-                }
-            tone.cancel()
-            with contextlib.suppress(BaseException):
-                await tone
+        for echo, key in (("off", "usage"), ("auto", "usage_aec")):
+            for side, usage in (await _duplex(env, cfg.duration, echo)).items():
+                out[side][key] = usage
     out["product"]["notes"] = devices_notes(out["baseline"], out["product"])
     return out["baseline"], out["product"]
+
+
+async def _duplex(env: dict[str, str], duration: float, echo: str) -> dict[str, Any]:
+    """Both sides' calls at once, a tone in the microphone: CPU and RSS of each process."""
+    out: dict[str, Any] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        pairs = {
+            side: await stack.enter_async_context(_client(side, env, echo))
+            for side in ("baseline", "product")
+        }
+        for _, client in pairs.values():
+            await client.event("live", 60.0)
+        tone = asyncio.create_task(
+            _probe(_probe_env(env, "bm_mic", "bm_cal.monitor"), "--tone",
+                   str(duration + 10), limit=duration + 60)
+        )  # fmt: skip
+        await asyncio.sleep(1.0)
+        sampler = UsageSampler(
+            {f"{s} {r}": c.pid for s, pair in pairs.items() for r, c in
+             zip(("server", "client"), pair, strict=True)}
+        )  # fmt: skip
+        sampler.start()
+        await asyncio.sleep(duration)
+        wall, usage = await sampler.stop()
+        for side, (_, client) in pairs.items():
+            client.tell_stop()
+            result = await client.event("result", 20.0)
+            out[side] = {u.name.split()[1]: vars(u) for u in usage if u.name.startswith(side + " ")}
+            out[side]["wall_s"] = wall
+            out[side]["client_result"] = result
+        tone.cancel()
+        with contextlib.suppress(BaseException):
+            await tone
+    return out
 
 
 def devices_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +199,12 @@ def devices_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]
         "devices_m2e_p95_ms": record(percentile(p, 95), percentile(r, 95), "ms", 1.0),
         "devices_duplex_cpu_client_pct": record(
             pu["client"]["cpu_percent"], ru["client"]["cpu_percent"], "% of one core", 1.0
+        ),
+        "devices_duplex_cpu_client_aec_pct": record(
+            prod["usage_aec"]["client"]["cpu_percent"],
+            raw["usage_aec"]["client"]["cpu_percent"],
+            "% of one core",
+            None,
         ),
         "devices_duplex_cpu_server_pct": record(
             pu["server"]["cpu_percent"], ru["server"]["cpu_percent"], "% of one core", None

@@ -12,8 +12,9 @@ virtual microphone, ``PULSE_SINK`` the virtual speaker), call the echo server, p
   jitter buffer), a sounddevice ``InputStream`` whose callback appends to a deque that the
   outgoing track reads every 20 ms, and an ``OutputStream`` whose callback plays 20 ms frames
   from a ``queue.Queue`` filled with the decoded remote frames; sounddevice's default latencies.
-* product — ``vivavoce.audio.open_audio`` (default settings: echo cancellation "auto") and a
-  ``vivavoce.realtime.Call`` against ``vivavoce peer --mode echo``.
+* product — ``vivavoce.audio.open_audio`` (default settings: echo cancellation "auto", i.e. on;
+  ``--echo off`` for the like-for-like CPU run) and a ``vivavoce.realtime.Call`` against
+  ``vivavoce peer --mode echo``.
 * probe — one duplex stream on the other ends of the virtual devices (``PULSE_SINK`` = the
   microphone's sink, ``PULSE_SOURCE`` = the speaker's monitor): plays 60 ms 1 kHz bursts and
   finds them in what it records, counting in the stream's own sample clock. Mouth-to-ear =
@@ -114,7 +115,9 @@ async def run_product(args: argparse.Namespace) -> None:
     from vivavoce.realtime import Call
     from vivavoce.settings import Settings
 
-    settings = Settings(base_url=args.url, api_key="sk-local", peer="openai")
+    settings = Settings(
+        base_url=args.url, api_key="sk-local", peer="openai", echo_cancellation=args.echo
+    )
     audio = await open_audio(settings, lambda _: None)
     call = Call(settings, source=audio.source, sink=audio.sink)
     await call.start()
@@ -185,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bursts", type=int, default=20)
     p.add_argument("--period", type=float, default=0.6)
     p.add_argument("--lead-in", type=float, default=0.5)
+    p.add_argument("--echo", default="auto", choices=["auto", "on", "off"],
+                   help="product: the echoCancellation setting")  # fmt: skip
     p.add_argument("--tone", type=float, default=0.0, help="play a tone this long instead")
     p.add_argument("--task", default="m2e")  # accepted for the runner's Side; unused
     p.add_argument("--runs", type=int, default=0)
