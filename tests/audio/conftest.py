@@ -104,7 +104,12 @@ class Pulse:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        await proc.communicate(np.ascontiguousarray(samples, np.int16).tobytes())
+        try:
+            await proc.communicate(np.ascontiguousarray(samples, np.int16).tobytes())
+        finally:  # cancelled (the test is done listening): stop playing, leave nothing open
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
 
     @contextlib.asynccontextmanager
     async def record(

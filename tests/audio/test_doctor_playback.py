@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ async def test_doctor_passes_with_devices_and_a_server(
         code = await asyncio.to_thread(doctor.main, argparse.Namespace(), lambda: settings)
     finally:
         player.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await player
     out = capsys.readouterr().out
     assert code == 0, out
     lines = out.strip().splitlines()
