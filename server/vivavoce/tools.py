@@ -299,15 +299,10 @@ class Toolbox:
     # ------------------------------------------------------------------ documents
 
     def _active(self, *, editing: bool = False) -> tuple[Place, _Doc]:
-        if editing:
-            self._check_edits()
-        place = self.editor.place()
-        if place is None:
-            raise ToolRefused("the editor has not said which document the user is in")
-        text = self.editor.text(place.uri)
-        if text is None:
-            raise ToolRefused(f"{display_name(place.uri)} is not open in the editor")
-        return place, _Doc(place.uri, text)
+        """The document the cursor is in, and where in it."""
+        doc, place = self._document(None, editing=editing)
+        assert place is not None  # without a path, _document refuses a missing place
+        return place, doc
 
     def _document(self, path: Any, *, editing: bool = False) -> tuple[_Doc, Place | None]:
         """The document ``path`` names (an open one), or the active one when None."""
