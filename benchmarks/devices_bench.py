@@ -25,11 +25,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Child
-from benchmarks.procstat import UsageSampler
+from benchmarks.harness import Child, measure_window, serving
 from benchmarks.stats import median, percentile, record
 
 PULSE_KEYS = ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER")
@@ -97,11 +97,6 @@ def _server(side: str) -> Child:
     )  # fmt: skip
 
 
-async def _url(server: Child, side: str) -> str:
-    url = (await server.wait_for_pattern(r"listening on (http://\S+)", 60.0)).group(1)
-    return url
-
-
 async def _probe(env: dict[str, str], *args: str, limit: float = 120.0) -> dict[str, Any]:
     child = await Child("probe", "benchmarks.devices_client", "probe", *args, env=env).start()
     try:
@@ -110,23 +105,17 @@ async def _probe(env: dict[str, str], *args: str, limit: float = 120.0) -> dict[
         await child.stop()
 
 
-@contextlib.asynccontextmanager
-async def _client(side: str, env: dict[str, str], echo: str = "auto") -> Any:
-    server = await _server(side).start()
-    try:
-        url = await _url(server, side)
-        role = ["raw"] if side == "baseline" else ["product", "--echo", echo]
-        client = Child(
-            f"{side} client", "benchmarks.devices_client", *role, "--url", url,
-            env=_client_env(env),
-        )  # fmt: skip
-        await client.start()
-        try:
-            yield server, client
-        finally:
-            await client.stop()
-    finally:
-        await server.stop(terminate=True)
+def _client(
+    side: str, env: dict[str, str], echo: str = "auto"
+) -> AbstractAsyncContextManager[tuple[Child, Child]]:
+    """``side``'s echo server and device client (the product's with ``echo`` cancellation)."""
+    role = ["raw"] if side == "baseline" else ["product", "--echo", echo]
+
+    def client(url: str) -> Child:
+        args = (*role, "--url", url)
+        return Child(f"{side} client", "benchmarks.devices_client", *args, env=_client_env(env))
+
+    return serving(_server(side), client)
 
 
 async def bench_devices(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -150,16 +139,16 @@ async def bench_devices(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                 stream_latency=live.get("latency"),
                 m2e_client=done,
             )
-        for echo, key in (("off", "usage"), ("auto", "usage_aec")):
-            for side, usage in (await _duplex(env, cfg.duration, echo)).items():
-                out[side][key] = usage
+        for echo, suffix in (("off", ""), ("auto", "_aec")):
+            for side, result in (await _duplex(env, cfg.duration, echo)).items():
+                out[side]["usage" + suffix] = result.pop("usage")
+                out[side]["duplex_client" + suffix] = result
     out["product"]["notes"] = devices_notes(out["baseline"], out["product"])
     return out["baseline"], out["product"]
 
 
 async def _duplex(env: dict[str, str], duration: float, echo: str) -> dict[str, Any]:
     """Both sides' calls at once, a tone in the microphone: CPU and RSS of each process."""
-    out: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         pairs = {
             side: await stack.enter_async_context(_client(side, env, echo))
@@ -172,23 +161,11 @@ async def _duplex(env: dict[str, str], duration: float, echo: str) -> dict[str, 
                    str(duration + 10), limit=duration + 60)
         )  # fmt: skip
         await asyncio.sleep(1.0)
-        sampler = UsageSampler(
-            {f"{s} {r}": c.pid for s, pair in pairs.items() for r, c in
-             zip(("server", "client"), pair, strict=True)}
-        )  # fmt: skip
-        sampler.start()
-        await asyncio.sleep(duration)
-        wall, usage = await sampler.stop()
-        for side, (_, client) in pairs.items():
-            client.tell_stop()
-            result = await client.event("result", 20.0)
-            out[side] = {u.name.split()[1]: vars(u) for u in usage if u.name.startswith(side + " ")}
-            out[side]["wall_s"] = wall
-            out[side]["client_result"] = result
+        results = await measure_window(pairs, duration, 20.0)
         tone.cancel()
         with contextlib.suppress(BaseException):
             await tone
-    return out
+    return results
 
 
 def devices_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,55 @@ class Child:
             await asyncio.wait_for(self.proc.wait(), 3.0)
         if self._stderr_task is not None:
             self._stderr_task.cancel()
+
+
+#: What a server prints once it listens (the raw echo server and ``vivavoce peer`` alike).
+LISTENING = r"listening on (http://\S+)"
+#: Seconds a server may take to say it is listening.
+START_LIMIT = 60.0
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    server: Child, client_for: Callable[[str], Child]
+) -> AsyncIterator[tuple[Child, Child]]:
+    """``server`` started, and the client ``client_for(its URL)`` gives; both ended on exit."""
+    await server.start()
+    try:
+        url = (await server.wait_for_pattern(LISTENING, START_LIMIT)).group(1)
+        client = await client_for(url).start()
+        try:
+            yield server, client
+        finally:
+            await client.stop()
+    finally:
+        await server.stop(terminate=True)
+
+
+async def measure_window(
+    pairs: dict[str, tuple[Child, Child]], duration: float, result_limit: float
+) -> dict[str, dict[str, Any]]:
+    """CPU and RSS of every (server, client) pair over one ``duration`` window, then each
+    client stopped: per side, its ``result`` event with ``wall_s`` and ``usage`` (by role)."""
+    from benchmarks.procstat import UsageSampler
+
+    sampler = UsageSampler(
+        {
+            f"{side} {role}": child.pid
+            for side, pair in pairs.items()
+            for role, child in zip(("server", "client"), pair, strict=True)
+        }
+    )
+    sampler.start()
+    await asyncio.sleep(duration)
+    wall, usage = await sampler.stop()
+    results: dict[str, dict[str, Any]] = {}
+    for side, (_, client) in pairs.items():
+        client.tell_stop()
+        result = await client.event("result", result_limit)
+        result["wall_s"] = wall
+        result["usage"] = {
+            u.name.split()[1]: vars(u) for u in usage if u.name.startswith(side + " ")
+        }
+        results[side] = result
+    return results

@@ -34,22 +34,20 @@ import json
 import math
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks import conversation_bench, devices_bench, lsp_bench
-from benchmarks.harness import Child
-from benchmarks.procstat import UsageSampler
+from benchmarks.harness import Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
     "toggle", "devices",
 )  # fmt: skip
-LISTENING = r"listening on (http://\S+)"
-START_LIMIT = 60.0  # seconds for a server to say it is listening
 
 
 @dataclass(frozen=True)
@@ -117,19 +115,9 @@ PRODUCT = Side(
 Pair = tuple[dict[str, Any], dict[str, Any]]  # (baseline result, product result)
 
 
-@contextlib.asynccontextmanager
-async def running(side: Side, task: str, cfg: Config) -> AsyncIterator[tuple[Child, Child]]:
+def running(side: Side, task: str, cfg: Config) -> AbstractAsyncContextManager[tuple[Child, Child]]:
     """``side``'s server and a client running ``task``; both are ended on exit."""
-    server = await side.server().start()
-    try:
-        url = (await server.wait_for_pattern(LISTENING, START_LIMIT)).group(1)
-        client = await side.client(url, cfg.client_args(task)).start()
-        try:
-            yield server, client
-        finally:
-            await client.stop()
-    finally:
-        await server.stop(terminate=True)
+    return serving(side.server(), lambda url: side.client(url, cfg.client_args(task)))
 
 
 async def bench_connect(cfg: Config) -> Pair:
@@ -173,27 +161,10 @@ async def bench_duplex(cfg: Config) -> Pair:
         for _, client in procs:
             await client.event("live", 60.0)
         await asyncio.sleep(1.0)  # leave connection set-up out of the window
-        names = ("baseline", "product")
-        sampler = UsageSampler(
-            {
-                f"{n} {role}": child.pid
-                for n, pair in zip(names, procs, strict=True)
-                for role, child in zip(("server", "client"), pair, strict=True)
-            }
+        results = await measure_window(
+            dict(zip(("baseline", "product"), procs, strict=True)), cfg.duration, 10.0
         )
-        sampler.start()
-        await asyncio.sleep(cfg.duration)
-        wall, usage = await sampler.stop()
-        results = []
-        for n, (_, client) in zip(names, procs, strict=True):
-            client.tell_stop()
-            result = await client.event("result", 10.0)
-            result["wall_s"] = wall
-            result["usage"] = {
-                u.name.split()[1]: vars(u) for u in usage if u.name.startswith(n + " ")
-            }
-            results.append(result)
-    return results[0], results[1]
+    return results["baseline"], results["product"]
 
 
 def _step_medians(timings: list[dict[str, float]]) -> dict[str, float]:
