@@ -7,12 +7,16 @@ import gc
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from vivavoce.settings import Settings
+
+if TYPE_CHECKING:
+    from vivavoce.conversation import Conversation, Status
 
 Pcm = npt.NDArray[np.int16]
 
@@ -102,3 +106,20 @@ def overlap(said: str, heard: str) -> float:
     """Share of the said words that were heard (order-free); pocketsphinx gets ~80 % right."""
     said_words, heard_words = words(said), set(words(heard))
     return sum(w in heard_words for w in said_words) / max(1, len(said_words))
+
+
+def watched(
+    settings: Settings, **options: Any
+) -> tuple[Conversation, list[Status], list[tuple[str, str]]]:
+    """A conversation whose statuses and one-line messages to the user are recorded."""
+    from vivavoce.conversation import Conversation
+
+    statuses: list[Status] = []
+    messages: list[tuple[str, str]] = []
+    conv = Conversation(
+        settings,
+        on_status=statuses.append,
+        on_message=lambda *m: messages.append(m),
+        **options,
+    )
+    return conv, statuses, messages

@@ -14,7 +14,7 @@ from vivavoce.audio.io import DeviceAudio
 from vivavoce.conversation import Conversation, Status
 from vivavoce.realtime import TranscriptUpdate
 
-from ..conftest import overlap
+from ..conftest import overlap, watched
 from .conftest import Pulse
 from .test_call import call_settings, running, wait_for
 
@@ -73,14 +73,8 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
     from vivavoce.conversation import PeerProcess
     from vivavoce.settings import Settings
 
-    statuses: list[Status] = []
-    messages: list[tuple[str, str]] = []
-    conv = Conversation(
-        Settings(peer="embedded", echo_cancellation="off", connect_timeout=10),
-        audio=open_audio,
-        on_status=statuses.append,
-        on_message=lambda *m: messages.append(m),
-    )
+    settings = Settings(peer="embedded", echo_cancellation="off", connect_timeout=10)
+    conv, _, messages = watched(settings, audio=open_audio)
     try:
         await conv.start()
         await conv.send_text("remember the blue car")

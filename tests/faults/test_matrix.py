@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import watched
 from tests.faults.conftest import admin, settings_for
-from vivavoce.conversation import Conversation, Status
+from vivavoce.conversation import Status
 from vivavoce.errors import (
     AuthenticationError,
     BadRequestError,
@@ -72,9 +73,8 @@ START_FAULTS: dict[str, tuple[type[VivavoceError], str]] = {
 @pytest.mark.parametrize("fault", sorted(START_FAULTS))
 async def test_a_call_that_cannot_start_ends_in_error_with_one_line(fault: str) -> None:
     kind, message = START_FAULTS[fault]
-    messages: list[tuple[str, str]] = []
     async with await start_peer(api_key="sk-test-faults", faults=[fault], fault_sdp_delay=30) as p:
-        conv = Conversation(settings_for(p.base_url), on_message=lambda *m: messages.append(m))
+        conv, _, messages = watched(settings_for(p.base_url))
         try:
             with pytest.raises(VivavoceError) as info:
                 await conv.start()
@@ -111,13 +111,7 @@ EXPECTED_DROP = {
 async def test_a_call_dropped_mid_call_reconnects_and_goes_live_again(
     faulty_peer: Any, fault: str
 ) -> None:
-    statuses: list[Status] = []
-    messages: list[tuple[str, str]] = []
-    conv = Conversation(
-        settings_for(faulty_peer.base_url),
-        on_status=statuses.append,
-        on_message=lambda *m: messages.append(m),
-    )
+    conv, statuses, messages = watched(settings_for(faulty_peer.base_url))
     try:
         first = await conv.start()
         await conv.send_text("remember the word tangerine")
@@ -138,13 +132,7 @@ async def test_a_call_dropped_mid_call_reconnects_and_goes_live_again(
 async def test_a_dropped_call_that_cannot_be_reopened_rolls_back_to_text_and_says_why_once(
     faulty_peer: Any,
 ) -> None:
-    statuses: list[Status] = []
-    messages: list[tuple[str, str]] = []
-    conv = Conversation(
-        settings_for(faulty_peer.base_url),
-        on_status=statuses.append,
-        on_message=lambda *m: messages.append(m),
-    )
+    conv, statuses, messages = watched(settings_for(faulty_peer.base_url))
     try:
         await conv.start()
         await admin(faulty_peer.base_url, faults=["key-503"], fire=["session-expired"])
@@ -242,11 +230,7 @@ async def test_a_server_that_drops_every_call_is_not_reconnected_to_forever() ->
 
     # Every call this peer opens closes its data channel 0.3 s after going live.
     peer = await start_peer(api_key=KEY, faults=["channel-close"], fault_delay=0.3)
-    messages: list[tuple[str, str]] = []
-    conv = Conversation(
-        settings_for(peer.base_url, reconnect_attempts=3),
-        on_message=lambda *m: messages.append(m),
-    )
+    conv, _, messages = watched(settings_for(peer.base_url, reconnect_attempts=3))
     try:
         await conv.start()
         async with asyncio.timeout(60):

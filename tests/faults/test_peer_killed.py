@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from tests.conftest import watched
 from tests.faults.conftest import settings_for
-from vivavoce.conversation import Conversation, Status
 
 #: Detection comes from aiortc's ICE consent checks (RFC 7675): ~30 s here.
 DETECT_WITHIN = 60.0
@@ -26,14 +26,10 @@ async def test_a_peer_killed_mid_call_is_detected_and_the_conversation_falls_bac
         stdout=subprocess.PIPE,
         text=True,
     )
-    statuses: list[Status] = []
-    messages: list[tuple[str, str]] = []
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split()[-1]
-        conv = Conversation(
-            settings_for(url), on_status=statuses.append, on_message=lambda *m: messages.append(m)
-        )
+        conv, statuses, messages = watched(settings_for(url))
         await conv.start()
         proc.send_signal(signal.SIGKILL)
         proc.wait()
