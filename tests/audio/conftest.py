@@ -24,10 +24,14 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+
+if TYPE_CHECKING:
+    from vivavoce.conversation import PeerProcess
 
 Pcm = npt.NDArray[np.int16]
 
@@ -193,22 +197,6 @@ def no_sound_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-class PeerProcess:
-    """``vivavoce peer`` in its own process; ``base_url`` like the in-process peer's."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, base_url: str) -> None:
-        self.proc, self.base_url = proc, base_url
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-
-
 @pytest.fixture
 async def peer() -> AsyncIterator[PeerProcess]:
     """The local peer on 127.0.0.1, in its own process (overrides the in-process fixture here).
@@ -218,24 +206,10 @@ async def peer() -> AsyncIterator[PeerProcess]:
     in a 15 s reply with the peer in-process, none with it in a subprocess; every underrun
     through PulseAudio's ALSA plugin stalls the stream ≈ 2 s). A real server is remote anyway.
     """
-    import re
-    import sys
+    from vivavoce.conversation import PeerProcess
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "vivavoce", "peer", "--host", "127.0.0.1", "--port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    running = None
+    running = await PeerProcess.start()
     try:
-        while running is None:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-            if not line:
-                raise RuntimeError("vivavoce peer exited before listening")
-            if match := re.search(r"listening on (http://127\.0\.0\.1:\d+\S*)", line):
-                running = PeerProcess(proc, match.group(1))
         yield running
     finally:
-        if running is None:
-            running = PeerProcess(proc, "")
         await running.close()
