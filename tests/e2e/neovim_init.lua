@@ -9,6 +9,13 @@ vim.opt.shortmess:append("I")
 
 -- Everything shown to the user, in order: { level = "INFO"|"WARN"|"ERROR"|…, message, phase }.
 _G.vivavoce_test = { notes = {}, phase = "setup" }
+
+-- Waits up to `ms` for `condition`; fails the session with "timed out waiting for <what>".
+function _G.vivavoce_test.wait(ms, condition, what)
+  if not vim.wait(ms, condition, 10) then
+    error("timed out waiting for " .. what, 2)
+  end
+end
 local names = {}
 for name, level in pairs(vim.log.levels) do
   names[level] = name

@@ -34,11 +34,7 @@ local function step(name)
   table.insert(result.steps, { name = name, at_ms = math.floor((vim.loop.hrtime() - started) / 1e6) })
 end
 
-local function wait(ms, condition, what)
-  if not vim.wait(ms, condition, 10) then
-    error("timed out waiting for " .. what, 2)
-  end
-end
+local wait = test.wait
 
 local function file_lines()
   local buf = vim.fn.bufnr(file)

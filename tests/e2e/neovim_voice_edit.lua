@@ -12,11 +12,7 @@ local vivavoce = require("vivavoce")
 local transcript = require("vivavoce.transcript")
 local result = {}
 
-local function wait(ms, condition, what)
-  if not vim.wait(ms, condition, 10) then
-    error("timed out waiting for " .. what, 2)
-  end
-end
+local wait = test.wait
 
 local function file_lines()
   return api.nvim_buf_get_lines(vim.fn.bufnr(file), 0, -1, false)
