@@ -28,21 +28,23 @@ class LspEditor:
 
     def __init__(
         self,
-        documents: Callable[[], dict[str, str]],
+        documents: Callable[[], list[str]],
+        text: Callable[[str], str | None],
         context: Callable[[], P.ContextParams | None],
         apply_edit: ApplyEdit,
         encoding: Callable[[], Encoding],
     ) -> None:
         self._documents = documents
+        self._text = text
         self._context = context
         self._apply_edit = apply_edit
         self._encoding = encoding
 
     def documents(self) -> list[str]:
-        return list(self._documents())
+        return self._documents()
 
     def text(self, uri: str) -> str | None:
-        return self._documents().get(uri)
+        return self._text(uri)
 
     def place(self) -> Place | None:
         ctx = self._context()

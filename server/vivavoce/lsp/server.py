@@ -136,7 +136,8 @@ class VivavoceServer(LanguageServer):
         from .editor import LspEditor
 
         editor = LspEditor(
-            documents=lambda: {u: d.source for u, d in self.workspace.text_documents.items()},
+            documents=lambda: list(self.workspace.text_documents),
+            text=self._text,
             context=lambda: self.context,
             apply_edit=self._apply_range,
             encoding=lambda: self.inserter.encoding,
