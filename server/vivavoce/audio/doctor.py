@@ -165,11 +165,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, settings_factory: Callable[[], Settings] | None = None) -> int:
+    """Print one line per check; exit status 1 when any failed."""
     if settings_factory is None:
         from ..settings import load_settings
 
         settings_factory = load_settings
-    """Print one line per check; exit status 1 when any failed."""
     try:
         settings = settings_factory()
     except Exception as exc:

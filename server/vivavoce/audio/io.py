@@ -358,16 +358,13 @@ class DeviceAudio:
             backend.rescan()
             inp = find_device(settings.input_device, "input", rescan=False)
             out = find_device(settings.output_device, "output", rescan=False)
-            in_ch = 1
-            out_ch = min(2, out.max_output_channels)
-            rate = RATE
+            rate, in_ch, out_ch = RATE, 1, 1
             for candidate in (RATE, int(out.default_samplerate), int(inp.default_samplerate)):
                 try:
-                    sd.check_input_settings(inp.index, channels=in_ch, samplerate=candidate)
-                    sd.check_output_settings(out.index, channels=out_ch, samplerate=candidate)
+                    in_ch = _channels(sd.check_input_settings, inp.index, candidate)
+                    out_ch = _channels(sd.check_output_settings, out.index, candidate)
                 except Exception as exc:
-                    if "channels" in str(exc).lower() and in_ch == 1:
-                        in_ch = min(2, inp.max_input_channels)
+                    log.debug("audio: %d Hz refused (%s)", candidate, exc)
                     continue
                 rate = candidate
                 break
@@ -378,6 +375,17 @@ class DeviceAudio:
                 "in_channels": in_ch,
                 "out_channels": out_ch,
             }
+
+
+def _channels(check: Callable[..., None], device: int, rate: int) -> int:
+    """Mono when the device takes it (half the data through PortAudio and the sound server),
+    else stereo (some hardware only opens in pairs); raises when neither works at ``rate``."""
+    try:
+        check(device, channels=1, samplerate=rate)
+        return 1
+    except Exception:
+        check(device, channels=2, samplerate=rate)
+        return 2
 
 
 def _downmix(block: Any) -> Pcm:

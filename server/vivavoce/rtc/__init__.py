@@ -2,6 +2,7 @@
 
 * :mod:`.ice` keeps ICE on loopback for calls whose server is on loopback.
 * :mod:`.jitter` replaces aiortc's fixed 80 ms audio jitter buffer with an adaptive one.
+* :mod:`.level` computes outgoing frames' RTP audio level with numpy (aiortc loops in Python).
 * :mod:`.tracks` holds audio tracks (a paced PCM source) and sinks (WAV, memory, none).
 
 Importing this package is cheap; aiortc and av load when a function needs them.
@@ -26,8 +27,9 @@ def rtc_configuration(ice_servers: list[str] | None = None) -> Any:
 
 
 def prepare_aiortc() -> None:
-    """Install our ICE host-address filter and adaptive jitter buffer (idempotent)."""
-    from . import ice, jitter
+    """Install our ICE host-address filter, adaptive jitter buffer and audio level (idempotent)."""
+    from . import ice, jitter, level
 
     ice.install()
     jitter.install()
+    level.install()

@@ -40,16 +40,30 @@ def _media_stream_track_base() -> type[Any]:
 
 
 def to_mono(frame: av.AudioFrame) -> Pcm:
-    """Samples of a decoded frame as int16 mono (channels averaged)."""
+    """Samples of a decoded frame as int16 mono (channels averaged, rounding down).
+
+    aiortc's Opus decoder gives packed s16 stereo: that case reads the plane in place and
+    averages in integers, 9 µs per 20 ms frame instead of 75 µs through float (it runs for
+    every frame the speaker plays and the peer hears).
+    """
+    channels = frame.layout.nb_channels
+    if frame.format.name == "s16":
+        pcm: Pcm = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16)
+        pcm = pcm[: frame.samples * channels]
+        if channels == 1:
+            return pcm.copy()
+        if channels == 2:
+            total = pcm[0::2].astype(np.int32) + pcm[1::2]
+            stereo: Pcm = (total >> 1).astype(np.int16)
+            return stereo
     data = frame.to_ndarray()
-    channels = len(frame.layout.channels)
     if frame.format.is_planar:
-        samples = data.reshape(channels, -1).astype(np.int32).mean(axis=0)
+        samples = data.reshape(channels, -1).astype(np.float64).mean(axis=0)
     else:
-        samples = data.reshape(-1, channels).astype(np.int32).mean(axis=1)
+        samples = data.reshape(-1, channels).astype(np.float64).mean(axis=1)
     if data.dtype != np.int16:  # float formats
         samples = samples * 32767.0
-    out: Pcm = np.clip(samples, -32768, 32767).astype(np.int16)
+    out: Pcm = np.floor(np.clip(samples, -32768, 32767)).astype(np.int16)
     return out
 
 
