@@ -417,7 +417,7 @@ class Conversation:
             await self._stop_text()
             io.source.clear()
             return
-        samples = io.source.take(int(io.source.queued_seconds * 48000))
+        samples = io.source.take_all()
         io.source.clear()
         if samples is None or samples.size < 4800:  # under 0.1 s: nothing was said
             return

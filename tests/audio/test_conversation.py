@@ -98,3 +98,31 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
         assert "remember the blue car" in conv.turns[-1].text
     finally:
         await conv.close()
+
+
+@pytest.mark.slow
+async def test_push_to_talk_in_text_mode_dictates_from_the_microphone(
+    pulse: Pulse, peer: Any, speak: Speak
+) -> None:
+    """Text mode, key held: the real microphone's speech up to the release becomes one turn."""
+    finals: list[TranscriptUpdate] = []
+    conv = Conversation(
+        call_settings(peer, push_to_talk="hold", echo_cancellation="off"),
+        audio=open_audio,
+        on_transcript=lambda u: finals.append(u) if u.final else None,
+    )
+    said = "please open the main file"
+    try:
+        await conv.start(mode="text")
+        io = conv._io
+        assert isinstance(io, DeviceAudio)
+        await running(io)
+        await pulse.play(await speak(said), 16000)  # before the key: not dictated
+        await conv.push_to_talk(True)
+        await pulse.play(await speak(said), 16000)
+        await conv.push_to_talk(False)  # the last blocks are still in the hand-over here
+        assert await wait_for(lambda: any(u.role == "assistant" for u in finals), 40)
+        users = [u.text for u in finals if u.role == "user"]
+        assert len(users) == 1 and overlap(said, users[0]) >= 0.6, users
+    finally:
+        await conv.close()

@@ -159,6 +159,10 @@ class PcmSource:
         self.drained.set()
         return dropped
 
+    def take_all(self) -> Pcm | None:
+        """Everything queued, or None when nothing is."""
+        return PcmSource.take(self, self._queued) if self._queued else None
+
     def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
         """The next ``n`` samples (zero-padded), or None when nothing is queued."""
         if not self._chunks:
