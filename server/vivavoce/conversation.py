@@ -72,6 +72,8 @@ class Status(BaseModel):
     muted: bool = False
     push_to_talk: bool = False
     input_level: float = 0.0
+    #: Microphone blocks (20 ms) lost since the devices opened because the loop fell behind.
+    input_dropped: int = 0
     call_id: str | None = None
     error: str | None = None
 
@@ -616,6 +618,9 @@ class Conversation:
             problems = getattr(self._io, "on_problem", None)
             if isinstance(problems, list):  # a device lost mid-call: the call goes on without it
                 problems.append(lambda exc: self._on_message("warning", f"vivavoce: {exc}"))
+            dropped = getattr(self._io, "on_dropped", None)
+            if isinstance(dropped, list):
+                dropped.append(lambda total: self._update(input_dropped=total))
             self._record(self._io)
             self._gate_microphone()
         return self._io
@@ -632,7 +637,7 @@ class Conversation:
         io, self._io = self._io, None
         if io is not None:
             await io.close()
-        self._update(input_level=0.0)
+        self._update(input_level=0.0, input_dropped=0)
 
     def _on_level(self, dbfs: float) -> None:
         self._update(input_level=round(dbfs, 1))

@@ -126,3 +126,30 @@ async def test_push_to_talk_in_text_mode_dictates_from_the_microphone(
         assert len(users) == 1 and overlap(said, users[0]) >= 0.6, users
     finally:
         await conv.close()
+
+
+@pytest.mark.slow
+async def test_microphone_blocks_lost_to_a_stalled_loop_are_counted_in_the_status(
+    pulse: Pulse, peer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    statuses: list[Status] = []
+    conv = Conversation(
+        call_settings(peer, echo_cancellation="off"), audio=open_audio, on_status=statuses.append
+    )
+    try:
+        await conv.start()
+        io = conv._io
+        assert isinstance(io, DeviceAudio)
+        await running(io)
+        assert conv.status.input_dropped == 0
+        time.sleep(1.5)  # the event loop stalls: 75 blocks arrive, the hand-over keeps 50
+        assert await wait_for(lambda: conv.status.input_dropped > 0, 5)
+        assert conv.status.input_dropped == io.stats()["handoverDropped"] >= 20
+        assert conv.status.wire()["inputDropped"] == conv.status.input_dropped
+        assert "block(s) dropped" in caplog.text
+        assert conv.status.state == "live"  # the call goes on
+    finally:
+        await conv.close()
+    assert statuses[-1].input_dropped == 0  # devices closed: the count starts again

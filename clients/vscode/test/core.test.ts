@@ -63,6 +63,8 @@ describe("status bar", () => {
     assert.ok(view.live && !view.error);
     assert.match(view.tooltip, /gpt-realtime, verse/);
     assert.equal(statusView({ ...LIVE, muted: true, pushToTalk: true }).text, "$(mute) LIVE · talking · muted");
+    assert.doesNotMatch(view.tooltip, /lost/);
+    assert.match(statusView({ ...LIVE, inputDropped: 3 }).tooltip, /60 ms of microphone audio lost/);
   });
 
   test("text mode, connecting, error and a stopped server read differently", () => {

@@ -44,8 +44,11 @@ class Handover(Generic[T]):
         consumer: Callable[[T], None],
         maxlen: int = 50,
         wake_after: int = 1,
+        on_drop: Callable[[int], None] | None = None,
     ) -> None:
         self._loop = loop
+        #: Told the total dropped so far (on the loop) each time it grew.
+        self.on_drop = on_drop
         self._consumer = consumer
         self._items: deque[T] = deque()
         self._maxlen = maxlen
@@ -86,6 +89,8 @@ class Handover(Generic[T]):
                 self.dropped,
             )
             self._logged_drops = self.dropped
+            if self.on_drop is not None:
+                self.on_drop(self.dropped)
         while True:
             try:
                 item = self._items.popleft()

@@ -112,11 +112,15 @@ class DeviceAudio:
         self.error: AudioError | None = None
         #: Called once on the loop with the error when the devices fail mid-call.
         self.on_problem: list[Callable[[AudioError], None]] = []
+        #: Told the total of microphone blocks dropped so far (the loop fell behind), on the loop.
+        self.on_dropped: list[Callable[[int], None]] = []
         self._loop = loop
         self._meter = LevelMeter(on_level)
         # The call's frame requests drain the microphone (every 20 ms while it runs); the
         # PortAudio thread wakes the loop only when 60 ms wait (no call asking: reconnecting).
-        self._handover: Handover[Pcm] = Handover(loop, self._on_block, maxlen=50, wake_after=3)
+        self._handover: Handover[Pcm] = Handover(
+            loop, self._on_block, maxlen=50, wake_after=3, on_drop=self._on_dropped
+        )
         self.mic.before_take = self._handover.drain
         # What the output callback actually wrote (None = silence), oldest first: the echo
         # canceller's reference, paired on the loop with the microphone block of the same time.
@@ -248,6 +252,10 @@ class DeviceAudio:
         self._meter.add(mic)
         if not self.muted:
             self.source.feed(self._to_48k(mic))
+
+    def _on_dropped(self, total: int) -> None:
+        for listener in self.on_dropped:
+            listener(total)
 
     def _fail(self, error: AudioError) -> None:
         if self.error is not None or self._closed:

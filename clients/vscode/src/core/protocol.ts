@@ -29,6 +29,8 @@ export interface Status {
   pushToTalk: boolean;
   /** Microphone level in dBFS. */
   inputLevel: number;
+  /** Microphone blocks (20 ms each) lost because the server fell behind (absent: older server). */
+  inputDropped?: number;
   callId: string | null;
   error?: string | null;
 }

@@ -64,10 +64,11 @@ export function statusView(status: Status, serverRunning = true): StatusView {
   const talk = status.pushToTalk ? " · talking" : "";
   const muted = status.muted ? " · muted" : "";
   const meter = level(status.inputLevel);
+  const lost = status.inputDropped ? `\n${status.inputDropped * 20} ms of microphone audio lost` : "";
   return {
     text: `${status.muted ? "$(mute)" : "$(mic-filled)"} LIVE${talk}${muted}`,
     tooltip:
-      `vivavoce: live${detail}${meter ? `\nmicrophone ${meter}` : ""}\n` +
+      `vivavoce: live${detail}${meter ? `\nmicrophone ${meter}` : ""}${lost}\n` +
       "F4: push to talk (press to talk, press again to send)\nClick to stop",
     error: false,
     live: true,
