@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ async def spoken(pulse: Pulse) -> AsyncIterator[Editor]:
     try:
         # No echo path here (the speaker does not feed the microphone): echo cancellation off,
         # so the speech reaches recognition as played (tests/audio/test_echo.py covers it).
-        options = {"peer": "embedded", "echoCancellation": "off"}
+        options = {"peer": "embedded", "echoCancellation": "off", "record": True}
         await client.initialize_session(init_params(options))
         yield Editor(client)
     finally:
@@ -64,6 +65,16 @@ async def test_spoken_request_edits_the_buffer(pulse: Pulse, spoken: Editor, spe
     assert editor.finals("assistant") == ["Done. I inserted the text at the cursor."]
     assert audible_seconds(samples_of(chunks)) > 0.5  # the answer was spoken
     await editor.request("realtime/stop")
+    # The call was recorded beside its transcript, and the editor is given the file.
+    history = await editor.command("vivavoce.openHistory")
+    (recording,) = history["recordings"]
+    assert Path(recording["path"]).parent == Path(history["path"]).parent
+    assert recording["uri"].startswith("file://") and recording["path"].endswith("-1.wav")
+    with wave.open(recording["path"]) as w:
+        both = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, 2)
+        rate = w.getframerate()
+    assert audible_seconds(both[:, 0].copy(), rate) > 1.0  # the user, left
+    assert audible_seconds(both[:, 1].copy(), rate) > 0.5  # the assistant, right
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@
 import * as vscode from "vscode";
 
 import { type RequestCommand, errorText, isUnknownCommand, toggleConversation } from "./core/commands";
-import { type DeviceKind, SETTING, deviceChoices, historyTarget, selectDeviceArguments } from "./core/devices";
+import { type DeviceKind, SETTING, deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "./core/devices";
 import { ServerCommand } from "./core/protocol";
 import { SECTION } from "./core/settings";
 import type { Conversation } from "./conversation";
@@ -104,5 +104,16 @@ async function openHistory(conversation: Conversation): Promise<void> {
     await vscode.commands.executeCommand("revealFileInOS", uri);
   } else {
     await vscode.window.showTextDocument(uri, { preview: true });
+  }
+  const recordings = historyRecordings(result);
+  if (recordings.length > 0) {
+    const last = recordings[recordings.length - 1];
+    const open = "Open the last recording";
+    const note = `vivavoce: ${recordings.length} call recording(s) beside this history`;
+    void vscode.window.showInformationMessage(note, open).then((pick) => {
+      if (pick === open) {
+        void vscode.commands.executeCommand("vscode.open", vscode.Uri.parse(last));
+      }
+    });
   }
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { errorText, isUnknownCommand, requestFor, toggleConversation } from "../src/core/commands";
-import { deviceChoices, historyTarget, selectDeviceArguments } from "../src/core/devices";
+import { deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "../src/core/devices";
 import { IDLE, type Status, type TranscriptUpdate, asStatus, asTranscript } from "../src/core/protocol";
 import { explicitSettings, initializationOptions, nest, serverCommand, settingsChange } from "../src/core/settings";
 import { statusView } from "../src/core/statusText";
@@ -202,5 +202,8 @@ describe("devices and history", () => {
     assert.deepEqual(historyTarget({ uri: "file:///h/x.jsonl" }), { uri: "file:///h/x.jsonl" });
     assert.deepEqual(historyTarget("/home/u/.local/share/vivavoce"), { path: "/home/u/.local/share/vivavoce" });
     assert.equal(historyTarget(null), undefined);
+    const recorded = { uri: "file:///h/x.jsonl", recordings: [{ uri: "file:///h/x-1.wav", path: "/h/x-1.wav" }, 7] };
+    assert.deepEqual(historyRecordings(recorded), ["file:///h/x-1.wav"]);
+    assert.deepEqual(historyRecordings({ uri: "file:///h/x.jsonl" }), []);
   });
 });

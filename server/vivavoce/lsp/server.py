@@ -220,12 +220,19 @@ class VivavoceServer(LanguageServer):
         return result
 
     async def _open_history(self, _: P.NoParams) -> dict[str, Any]:
-        """The current conversation's history file, for the editor to open."""
+        """The current conversation's history file and its call recordings, for the editor."""
+        from ..store.reader import recordings
+
         history = self.conversation.history
         if history is None:
             raise ConfigError("no history is kept for this conversation")
         path = await history.ensure_file()
-        return {"uri": path.as_uri(), "path": str(path)}
+        found = recordings(history.folder, history.id)
+        return {
+            "uri": path.as_uri(),
+            "path": str(path),
+            "recordings": [{"uri": p.as_uri(), "path": str(p)} for p in found],
+        }
 
     async def _voices(self, _: P.NoParams) -> dict[str, Any]:
         """Both voice sets, for a client's voice picker (the current mode's set applies)."""

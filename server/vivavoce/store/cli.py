@@ -109,20 +109,20 @@ if __name__ == "__main__":
 def _play(folder: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Play ``<id>-<n>.wav`` recordings, in order, on the speaker."""
     from ..errors import VivavoceError
-    from .reader import find_conversation
+    from .reader import find_conversation, recordings
 
     try:
         conv_id = find_conversation(folder, args.id).stem
     except LookupError as exc:
         err.write(f"vivavoce history: {exc}\n")
         return 1
-    recordings = sorted(folder.glob(f"{conv_id}-*.wav"), key=lambda p: int(p.stem.rsplit("-")[-1]))
-    if not recordings:
+    found = recordings(folder, conv_id)
+    if not found:
         err.write(f"vivavoce history: {conv_id} has no recording (turn on the `record` setting)\n")
         return 1
     from ..audio.playback import play_file
 
-    for path in recordings:
+    for path in found:
         try:
             seconds = play_file(str(path), args.device)
         except VivavoceError as exc:

@@ -123,6 +123,12 @@ def list_conversations(folder: Path) -> list[Summary]:
     return out
 
 
+def recordings(folder: Path, conv_id: str) -> list[Path]:
+    """A conversation's call recordings (``<id>-<n>.wav``, setting ``record``), in call order."""
+    numbered = [(p.stem.rsplit("-", 1)[-1], p) for p in folder.glob(f"{conv_id}-*.wav")]
+    return [p for n, p in sorted((int(n), p) for n, p in numbered if n.isdigit())]
+
+
 def find_conversation(folder: Path, wanted: str) -> Path:
     """The file of conversation ``wanted`` (an id or a unique prefix of one).
 
