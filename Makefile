@@ -24,6 +24,7 @@ $(SETUP_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/python -m compileall -q server/vivavoce >/dev/null  # start like an installed package
 	@touch $@
 
 demo: setup

@@ -3,7 +3,7 @@
 Groups (registered in :data:`benchmarks.run.BENCHES`):
 
 * ``lsp_startup`` — fresh processes, sides alternating (product, baseline, baseline, product …),
-  ``cfg.runs`` per side. Each: spawn ``python -m vivavoce lsp`` or ``python -m
+  ``2 × cfg.runs`` per side. Each: spawn ``python -m vivavoce lsp`` or ``python -m
   benchmarks.lsp_bare`` and write ``initialize`` at once; **spawn → initialize answered** is the
   time from just before the process is created until the client has parsed the answer. Then
   ``initialized``, one request round trip as a barrier, 0.2 s of idle, and the **idle RSS**
@@ -19,7 +19,7 @@ Groups (registered in :data:`benchmarks.run.BENCHES`):
 
 The third language-server group, ``lsp_transcript``, runs in its own process
 (:mod:`.lsp_transcript`). Numbers scale with the runner's :class:`~benchmarks.run.Config`:
-``runs`` spawns per side; ``duration × 20`` status samples per side (1200 full, 200 quick).
+``2 × runs`` spawns per side; ``duration × 20`` status samples per side (1200 full, 200 quick).
 """
 
 from __future__ import annotations
@@ -86,15 +86,16 @@ async def _one_start(cmd: tuple[str, ...]) -> dict[str, float]:
 
 
 async def bench_startup(cfg: RunConfig) -> Pair:
-    """``cfg.runs`` fresh processes per side, sides alternating."""
+    """``2 × cfg.runs`` fresh processes per side, sides alternating."""
     out: dict[str, dict[str, list[float]]] = {
         side: {"initialize_ms": [], "rss_mib": [], "hwm_mib": []}
         for side in ("baseline", "product")
     }
     cmds = {"product": PRODUCT_CMD, "baseline": BASELINE_CMD}
-    await _one_start(PRODUCT_CMD)  # warm the page cache and .pyc files; not counted
+    await _one_start(PRODUCT_CMD)  # warm the page cache; not counted
     await _one_start(BASELINE_CMD)
-    for i in range(cfg.runs):
+    # Twice the usual runs: a process start varies by ±100 ms on these shared 2-core machines.
+    for i in range(2 * cfg.runs):
         for side in ("product", "baseline") if i % 2 == 0 else ("baseline", "product"):
             sample = await _one_start(cmds[side])
             for key, value in sample.items():
