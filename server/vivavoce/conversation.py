@@ -74,6 +74,9 @@ class Status(BaseModel):
     input_level: float = 0.0
     #: Microphone blocks (20 ms) lost since the devices opened because the loop fell behind.
     input_dropped: int = 0
+    #: Why the microphone/speaker are not in use (failed to open, or lost mid-call); the
+    #: conversation goes on without them (text still works). None when they work or are off.
+    audio_error: str | None = None
     call_id: str | None = None
     error: str | None = None
 
@@ -613,11 +616,13 @@ class Conversation:
                 settings = self.settings.model_copy(update={"record": False})
                 self._io = await self._audio(settings, self._on_level)
             except VivavoceError as exc:
+                self._update(audio_error=str(exc))
                 self._on_message("warning", f"vivavoce: no audio devices ({exc}); text still works")
                 return None
+            self._update(audio_error=None)
             problems = getattr(self._io, "on_problem", None)
             if isinstance(problems, list):  # a device lost mid-call: the call goes on without it
-                problems.append(lambda exc: self._on_message("warning", f"vivavoce: {exc}"))
+                problems.append(self._on_audio_problem)
             dropped = getattr(self._io, "on_dropped", None)
             if isinstance(dropped, list):
                 dropped.append(lambda total: self._update(input_dropped=total))
@@ -637,7 +642,11 @@ class Conversation:
         io, self._io = self._io, None
         if io is not None:
             await io.close()
-        self._update(input_level=0.0, input_dropped=0)
+        self._update(input_level=0.0, input_dropped=0, audio_error=None)
+
+    def _on_audio_problem(self, exc: Exception) -> None:
+        self._update(audio_error=str(exc), input_level=0.0)
+        self._on_message("warning", f"vivavoce: {exc}")
 
     def _on_level(self, dbfs: float) -> None:
         self._update(input_level=round(dbfs, 1))

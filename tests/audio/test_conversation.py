@@ -153,3 +153,33 @@ async def test_microphone_blocks_lost_to_a_stalled_loop_are_counted_in_the_statu
     finally:
         await conv.close()
     assert statuses[-1].input_dropped == 0  # devices closed: the count starts again
+
+
+@pytest.mark.slow
+async def test_devices_lost_mid_call_are_in_the_status_and_the_call_goes_on(
+    pulse: Pulse, peer: Any
+) -> None:
+    finals: list[TranscriptUpdate] = []
+    conv, _, messages = watched(
+        call_settings(peer),
+        audio=open_audio,
+        on_transcript=lambda u: finals.append(u) if u.final else None,
+    )
+    try:
+        await conv.start()
+        io = conv._io
+        assert isinstance(io, DeviceAudio)
+        await running(io)
+        assert conv.status.audio_error is None
+        pulse.stop()  # the sound server goes away (a USB headset pulled out: the same path)
+        assert await wait_for(lambda: conv.status.audio_error is not None, 10)
+        lost = conv.status.audio_error or ""
+        assert "call goes on without it" in lost and "\n" not in lost
+        assert conv.status.wire()["audioError"] == lost
+        assert conv.status.state == "live" and conv.status.input_level == 0.0
+        assert messages == [("warning", f"vivavoce: {lost}")]  # said once
+        await conv.send_text("are you still there")  # the conversation goes on
+        assert await wait_for(lambda: any(u.role == "assistant" for u in finals), 20)
+    finally:
+        await conv.close()
+    assert conv.status.audio_error is None

@@ -211,6 +211,14 @@ local function session()
     return vivavoce.status().state == "idle"
   end, "idle")
   result.after_stop = vivavoce.statusline()
+
+  -- A status the server sends when the devices failed (this session runs without any): shown.
+  local status = require("vivavoce.status")
+  status.update({ state = "live", mode = "realtime", voice = "verse", audioError = "no microphone" })
+  result.no_audio_statusline = vivavoce.statusline()
+  status.update({ state = "live", mode = "realtime", voice = "verse" }) -- null: decoded as nil
+  result.audio_statusline = vivavoce.statusline()
+  status.reset()
 end
 
 local ok, err = xpcall(session, debug.traceback)

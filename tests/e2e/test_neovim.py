@@ -153,6 +153,8 @@ def test_status_reaches_the_statusline_through_the_whole_session(session: dict[s
     assert "PTT" in session["ptt_statusline"].split()
     assert session["text_statusline"].startswith("TEXT ")
     assert session["after_stop"] == "" and session["status"]["state"] == "idle"
+    assert session["no_audio_statusline"] == "LIVE verse no audio"
+    assert session["audio_statusline"] == "LIVE verse"  # audioError null: the devices work
 
 
 def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> None:

@@ -106,8 +106,8 @@ async function openHistory(conversation: Conversation): Promise<void> {
     await vscode.window.showTextDocument(uri, { preview: true });
   }
   const recordings = historyRecordings(result);
-  if (recordings.length > 0) {
-    const last = recordings[recordings.length - 1];
+  const last = recordings.at(-1);
+  if (last !== undefined) {
     const open = "Open the last recording";
     const note = `vivavoce: ${recordings.length} call recording(s) beside this history`;
     void vscode.window.showInformationMessage(note, open).then((pick) => {

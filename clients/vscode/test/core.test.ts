@@ -65,6 +65,9 @@ describe("status bar", () => {
     assert.equal(statusView({ ...LIVE, muted: true, pushToTalk: true }).text, "$(mute) LIVE · talking · muted");
     assert.doesNotMatch(view.tooltip, /lost/);
     assert.match(statusView({ ...LIVE, inputDropped: 3 }).tooltip, /60 ms of microphone audio lost/);
+    const deaf = statusView({ ...LIVE, audioError: "the microphone/speaker streams stopped" });
+    assert.equal(deaf.text, "$(warning) LIVE · no audio");
+    assert.match(deaf.tooltip, /without sound: the microphone\/speaker streams stopped/);
   });
 
   test("text mode, connecting, error and a stopped server read differently", () => {

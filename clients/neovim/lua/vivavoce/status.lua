@@ -48,7 +48,8 @@ local LABELS = {
   error = "vivavoce: error",
 }
 
---- Statusline text: "" when idle, e.g. "LIVE verse PTT ▅" or "TEXT alloy muted" otherwise.
+--- Statusline text: "" when idle, e.g. "LIVE verse PTT ▅", "TEXT alloy muted" or
+--- "LIVE verse no audio" (the microphone/speaker failed; the conversation goes on) otherwise.
 --- Safe to call from any statusline ('%' is escaped).
 function M.statusline()
   local s = current
@@ -65,6 +66,9 @@ function M.statusline()
     end
     if s.pushToTalk then
       table.insert(parts, "PTT")
+    end
+    if type(s.audioError) == "string" then
+      table.insert(parts, "no audio") -- the devices failed; the call goes on without them
     end
     local bar = s.mode ~= "text" and not s.muted and level_bar(s.inputLevel)
     if bar then

@@ -31,6 +31,8 @@ export interface Status {
   inputLevel: number;
   /** Microphone blocks (20 ms each) lost because the server fell behind (absent: older server). */
   inputDropped?: number;
+  /** Why the microphone/speaker are not in use (the conversation goes on without them). */
+  audioError?: string | null;
   callId: string | null;
   error?: string | null;
 }

@@ -65,6 +65,14 @@ export function statusView(status: Status, serverRunning = true): StatusView {
   const muted = status.muted ? " · muted" : "";
   const meter = level(status.inputLevel);
   const lost = status.inputDropped ? `\n${status.inputDropped * 20} ms of microphone audio lost` : "";
+  if (status.audioError) {
+    return {
+      text: "$(warning) LIVE · no audio",
+      tooltip: `vivavoce: live${detail}, without sound: ${status.audioError}\nClick to stop`,
+      error: false,
+      live: false, // no microphone: F4 (push to talk) would do nothing
+    };
+  }
   return {
     text: `${status.muted ? "$(mute)" : "$(mic-filled)"} LIVE${talk}${muted}`,
     tooltip:
