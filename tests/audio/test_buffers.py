@@ -65,30 +65,9 @@ async def test_handover_drops_the_oldest_when_the_loop_is_behind() -> None:
     assert got == [7, 8, 9] and h.dropped == 7
 
 
-async def test_handover_wakes_the_loop_only_when_nobody_asks() -> None:
-    got: list[int] = []
-    h: Handover[int] = Handover(asyncio.get_running_loop(), got.append, wake_after=3)
-    s = MicSource(before_take=h.drain)
-    for i in range(2):  # two blocks: the call's next frame request picks them up
-        await asyncio.to_thread(h.put, i)
-    await asyncio.sleep(0.05)
-    assert got == []  # the loop was not woken for them
-    assert s.take() is None and got == [0, 1]  # a frame request drained them, in order
-    for i in range(2, 5):  # nobody asks: the third waiting block wakes the loop
-        await asyncio.to_thread(h.put, i)
-    await asyncio.sleep(0.05)
-    assert got == [0, 1, 2, 3, 4] and h.pending == 0 and h.dropped == 0
-
-
-def test_mic_source_take_all_includes_blocks_not_yet_drained() -> None:
-    waiting = [block(480 * 4)]  # 40 ms still in the hand-over (push-to-talk released now)
-
-    def drain() -> None:
-        while waiting:
-            s.feed(waiting.pop(0))
-
-    s = MicSource(before_take=drain)
-    s.feed(block(480 * 6))
+def test_push_to_talk_takes_everything_said_untrimmed() -> None:
+    s = MicSource()
+    s.feed(block(480 * 10))  # 100 ms held in the source (text-mode push-to-talk)
     everything = s.take_all()
     assert everything is not None and everything.size == 480 * 10  # nothing trimmed
     assert s.take_all() is None

@@ -1,12 +1,12 @@
 """The buffers between PortAudio's threads and the event loop, and their counters.
 
-* :class:`Handover` — PortAudio thread → loop. The callback appends a copy to a bounded deque.
-  The loop takes what is there when it needs it (:meth:`Handover.drain`: the microphone's when
-  the call asks for its next frame), and the callback wakes the loop itself
-  (``loop.call_soon_threadsafe``, never more than one pending) only once ``wake_after`` items
-  wait, i.e. when nobody has been asking. Waking the loop for every 20 ms block cost 1.2 % of a
-  core (measured: 50 wake-ups a second from a thread, idle loop). When the loop falls behind,
-  the oldest item is dropped and counted (``dropped``), never the callback blocked.
+* :class:`Handover` — PortAudio thread → loop. The callback appends a copy to a bounded deque
+  and schedules one drain with ``loop.call_soon_threadsafe`` (never more than one pending, so
+  the loop's own queue stays bounded too). When the loop falls behind, the oldest item is
+  dropped and counted (``dropped``, reported through ``on_drop``), never the callback blocked.
+  (Draining only when the call asks for its next frame saves the wake-ups, but it made echo
+  cancellation leak at the start of a reply in 4 of ~30 runs of tests/audio/test_echo.py,
+  against none of ~30 with a drain per block: so each block is handed over at once.)
 * :class:`PlayoutBuffer` — loop → PortAudio output callback, one whole block per callback.
   Adaptive: it starts playing once ``target`` blocks are queued (one at first), grows the
   target by a block on each underrun (jitter seen), drops the blocks beyond the target that
@@ -14,8 +14,7 @@
   by ``play``), and lowers the target again after a quiet spell. :meth:`PlayoutBuffer.flush`
   empties it at once (interruptions).
 * :class:`MicSource` — the call's outgoing :class:`~vivavoce.rtc.tracks.PcmSource` fed by the
-  microphone: hands out only whole frames and keeps the backlog (= added latency) bounded;
-  before each frame it calls ``before_take`` (the device's :meth:`Handover.drain`).
+  microphone: hands out only whole frames and keeps the backlog (= added latency) bounded.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ class Handover(Generic[T]):
         loop: asyncio.AbstractEventLoop,
         consumer: Callable[[T], None],
         maxlen: int = 50,
-        wake_after: int = 1,
         on_drop: Callable[[int], None] | None = None,
     ) -> None:
         self._loop = loop
@@ -52,7 +50,6 @@ class Handover(Generic[T]):
         self._consumer = consumer
         self._items: deque[T] = deque()
         self._maxlen = maxlen
-        self._wake_after = wake_after
         self._scheduled = False
         self._logged_drops = 0
         #: Items dropped because the loop fell behind (oldest first).
@@ -72,17 +69,13 @@ class Handover(Generic[T]):
             except IndexError:
                 pass
         self._items.append(item)
-        if len(self._items) >= self._wake_after and not self._scheduled:
+        if not self._scheduled:
             self._scheduled = True
             with contextlib.suppress(RuntimeError):  # loop closed: nobody to hand over to
-                self._loop.call_soon_threadsafe(self._woken)
+                self._loop.call_soon_threadsafe(self._drain)
 
-    def _woken(self) -> None:
+    def _drain(self) -> None:
         self._scheduled = False
-        self.drain()
-
-    def drain(self) -> None:
-        """On the loop: give the consumer every waiting item, oldest first."""
         if self.dropped != self._logged_drops:
             log.warning(
                 "audio: the event loop fell behind; %d block(s) dropped so far",
@@ -203,23 +196,13 @@ class PlayoutBuffer:
 class MicSource(PcmSource):
     """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``."""
 
-    def __init__(
-        self, max_backlog: int = FRAME_SAMPLES, before_take: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, max_backlog: int = FRAME_SAMPLES) -> None:
         super().__init__()
         self.max_backlog = max_backlog
-        self.before_take = before_take
         self.trimmed_samples = 0
         self.short = 0
 
-    def take_all(self) -> Pcm | None:
-        if self.before_take is not None:
-            self.before_take()
-        return super().take_all()
-
     def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
-        if self.before_take is not None:
-            self.before_take()
         if self._queued < n:
             # Not a whole frame yet: send silence rather than a frame half of zeros.
             if self._queued:

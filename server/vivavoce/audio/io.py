@@ -6,13 +6,12 @@ on PortAudio 19.6 through PulseAudio: 10 ms blocks underran every few seconds on
 a single full-duplex ALSA stream busy-spins after an underrun, 50–80 % of a core, while two
 streams stay at ≈ 11 %.) The callbacks (PortAudio threads) only copy: the speaker's pulls the
 next block from the :class:`~.buffers.PlayoutBuffer` and notes what it wrote; the
-microphone's hands its block to a :class:`~.buffers.Handover`, which the call drains on the
-loop each time it asks for its next frame. There each microphone block is paired with the
-speaker block written at the same time (the echo canceller's reference: what was actually
-played), then goes through the canceller, the recorder, the level meter and, unless muted,
-into :class:`~.buffers.MicSource` (48 kHz mono, what the call sends). The call writes the
-assistant's decoded frames to :attr:`DeviceAudio.sink`, which downmixes, resamples and queues
-them for playout.
+microphone's hands its block to the loop through a :class:`~.buffers.Handover`. There each
+microphone block is paired with the speaker block written at the same time (the echo
+canceller's reference: what was actually played), then goes through the canceller, the
+recorder, the level meter and, unless muted, into :class:`~.buffers.MicSource` (48 kHz mono,
+what the call sends). The call writes the assistant's decoded frames to
+:attr:`DeviceAudio.sink`, which downmixes, resamples and queues them for playout.
 
 A stream that stops on its own (device unplugged, sound server gone) is noticed by the
 finished callback or a watchdog: :attr:`DeviceAudio.error` is set to a
@@ -116,12 +115,9 @@ class DeviceAudio:
         self.on_dropped: list[Callable[[int], None]] = []
         self._loop = loop
         self._meter = LevelMeter(on_level)
-        # The call's frame requests drain the microphone (every 20 ms while it runs); the
-        # PortAudio thread wakes the loop only when 60 ms wait (no call asking: reconnecting).
         self._handover: Handover[Pcm] = Handover(
-            loop, self._on_block, maxlen=50, wake_after=3, on_drop=self._on_dropped
+            loop, self._on_block, maxlen=50, on_drop=self._on_dropped
         )
-        self.mic.before_take = self._handover.drain
         # What the output callback actually wrote (None = silence), oldest first: the echo
         # canceller's reference, paired on the loop with the microphone block of the same time.
         self._references: deque[Pcm | None] = deque()
