@@ -339,8 +339,13 @@ class Conversation:
                 )
                 return self._status
             await self._stop_text()
+            # A live text conversation becomes a call being opened: never "realtime, live"
+            # before the call is (an editor would show LIVE while it still connects).
             self._update(
-                mode="realtime", voice=self._voice("realtime"), model=self._model("realtime")
+                mode="realtime",
+                voice=self._voice("realtime"),
+                model=self._model("realtime"),
+                state="connecting" if was_live else self._status.state,
             )
             if not was_live:
                 return self._status

@@ -124,8 +124,12 @@ async def test_toggling_both_ways_keeps_one_conversation(session: Session) -> No
     await session.conv.send_text("what is my name")
     assert "my name is Ada" in session.finals("assistant")[1].text  # the turns came along
 
+    before = len(session.statuses)
     status = await session.conv.toggle_mode()
     assert (status.mode, status.state) == ("realtime", "live")
+    # Back to realtime: the editor sees the call being opened, never LIVE before it is.
+    seen = [(s.mode, s.state) for s in session.statuses[before:]]
+    assert seen[0] == ("realtime", "connecting") and seen[-1] == ("realtime", "live"), seen
     await session.conv.send_text("and now")
     await session.until(lambda: len(session.finals("assistant")) == 3)
     # The new call was given the earlier turns: the peer's reply refers to them.
