@@ -11,7 +11,7 @@ import pytest
 
 from vivavoce.audio import open_audio
 from vivavoce.audio.io import DeviceAudio
-from vivavoce.conversation import Conversation, Status
+from vivavoce.conversation import Conversation, Mode, Status
 from vivavoce.realtime import TranscriptUpdate
 
 from ..conftest import overlap, watched
@@ -19,6 +19,15 @@ from .conftest import Pulse
 from .test_call import call_settings, running, wait_for
 
 Speak = Callable[[str], Awaitable[np.ndarray]]
+
+
+async def started(conv: Conversation, mode: Mode | None = None) -> DeviceAudio:
+    """Start ``conv`` and wait until its real devices deliver audio."""
+    await conv.start(mode=mode)
+    io = conv._io
+    assert isinstance(io, DeviceAudio)
+    await running(io)
+    return io
 
 
 @pytest.mark.slow
@@ -34,12 +43,8 @@ async def test_conversation_hears_the_microphone_and_mute_silences_it(
         on_status=statuses.append,
     )
     try:
-        await conv.start()
+        await started(conv)
         assert conv.status.state == "live"
-        io = conv._io
-        assert io is not None
-        assert isinstance(io, DeviceAudio)
-        await running(io)
         said = "what time is it in the morning"
         speech = np.concatenate([await speak(said), np.zeros(16000, np.int16)])
         await pulse.play(speech, 16000)
@@ -113,10 +118,7 @@ async def test_push_to_talk_in_text_mode_dictates_from_the_microphone(
     )
     said = "please open the main file"
     try:
-        await conv.start(mode="text")
-        io = conv._io
-        assert isinstance(io, DeviceAudio)
-        await running(io)
+        await started(conv, mode="text")
         await pulse.play(await speak(said), 16000)  # before the key: not dictated
         await conv.push_to_talk(True)
         await pulse.play(await speak(said), 16000)
@@ -134,15 +136,9 @@ async def test_microphone_blocks_lost_to_a_stalled_loop_are_counted_in_the_statu
 ) -> None:
     import time
 
-    statuses: list[Status] = []
-    conv = Conversation(
-        call_settings(peer, echo_cancellation="off"), audio=open_audio, on_status=statuses.append
-    )
+    conv, statuses, _ = watched(call_settings(peer, echo_cancellation="off"), audio=open_audio)
     try:
-        await conv.start()
-        io = conv._io
-        assert isinstance(io, DeviceAudio)
-        await running(io)
+        io = await started(conv)
         assert conv.status.input_dropped == 0
         time.sleep(1.5)  # the event loop stalls: 75 blocks arrive, the hand-over keeps 50
         assert await wait_for(lambda: conv.status.input_dropped > 0, 5)
@@ -166,10 +162,7 @@ async def test_devices_lost_mid_call_are_in_the_status_and_the_call_goes_on(
         on_transcript=lambda u: finals.append(u) if u.final else None,
     )
     try:
-        await conv.start()
-        io = conv._io
-        assert isinstance(io, DeviceAudio)
-        await running(io)
+        await started(conv)
         assert conv.status.audio_error is None
         pulse.stop()  # the sound server goes away (a USB headset pulled out: the same path)
         assert await wait_for(lambda: conv.status.audio_error is not None, 10)

@@ -10,18 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import numpy as np
 import pytest
 
 from vivavoce.audio import open_audio
+from vivavoce.audio.playback import tone
 
 from .conftest import Pulse, samples_of
 from .test_call import audible_seconds, call_settings, running
-
-
-def _tone(seconds: float) -> np.ndarray:
-    t = np.arange(int(48000 * seconds)) / 48000
-    return (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
 
 
 @pytest.mark.slow
@@ -36,17 +31,17 @@ async def test_a_new_default_headset_is_followed_mid_call(pulse: Pulse, peer: An
         pulse.pactl("set-default-source", "vv_headset.monitor")
         await asyncio.sleep(0.5)
         async with pulse.record("vv_headset.monitor") as headset, pulse.record() as old:
-            audio.play(_tone(1.5), 48000)
+            audio.play(tone(1.5), 48000)
             await asyncio.sleep(2.5)
         assert audible_seconds(samples_of(headset)) > 1.0  # the assistant is in the headset
         assert audible_seconds(samples_of(old)) < 0.1  # and no longer in the old speaker
         # The headset's microphone (here: what the headset plays) reaches the call.
         levels.clear()
-        await pulse.play(_tone(1.0), 48000, device="vv_headset")
+        await pulse.play(tone(1.0), 48000, device="vv_headset")
         await asyncio.sleep(0.3)
         assert max(levels) > -30, levels
         levels.clear()
-        await pulse.play(_tone(1.0), 48000)  # the old microphone: no longer heard
+        await pulse.play(tone(1.0), 48000)  # the old microphone: no longer heard
         await asyncio.sleep(0.3)
         assert max(levels) < -60, levels
     finally:

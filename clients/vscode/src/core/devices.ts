@@ -70,13 +70,13 @@ export function selectDeviceArguments(kind: DeviceKind, device: string | null): 
   return [{ kind, device }];
 }
 
-/** What to open from a `vivavoce.openHistory` result: a URI or a path, if there is one. */
 /** The call recordings `vivavoce.openHistory` lists beside the history (setting `record`). */
 export function historyRecordings(result: unknown): string[] {
   const list = isObject(result) && Array.isArray(result.recordings) ? result.recordings : [];
   return list.flatMap((r: unknown) => (isObject(r) && typeof r.uri === "string" ? [r.uri] : []));
 }
 
+/** What to open from a `vivavoce.openHistory` result: a URI or a path, if there is one. */
 export function historyTarget(result: unknown): { uri: string } | { path: string } | undefined {
   const value = isObject(result) ? (result.uri ?? result.path ?? result.file ?? result.dir) : result;
   if (typeof value !== "string" || value === "") {

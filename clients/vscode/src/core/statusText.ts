@@ -63,8 +63,6 @@ export function statusView(status: Status, serverRunning = true): StatusView {
   }
   const talk = status.pushToTalk ? " · talking" : "";
   const muted = status.muted ? " · muted" : "";
-  const meter = level(status.inputLevel);
-  const lost = status.inputDropped ? `\n${status.inputDropped * 20} ms of microphone audio lost` : "";
   if (status.audioError) {
     return {
       text: "$(warning) LIVE · no audio",
@@ -73,6 +71,8 @@ export function statusView(status: Status, serverRunning = true): StatusView {
       live: false, // no microphone: F4 (push to talk) would do nothing
     };
   }
+  const meter = level(status.inputLevel);
+  const lost = status.inputDropped ? `\n${status.inputDropped * 20} ms of microphone audio lost` : "";
   return {
     text: `${status.muted ? "$(mute)" : "$(mic-filled)"} LIVE${talk}${muted}`,
     tooltip:
