@@ -91,7 +91,7 @@ async def _one_interrupt(base_url: str, *, full: bool) -> float:
         if full:
             await conv.interrupt()
         else:
-            call = conv._live_call("cancel")
+            call = conv.realtime.live_call("cancel")
             await call.send(ev.ResponseCancel())
         while True:
             await asyncio.sleep(0.05)
@@ -128,9 +128,9 @@ def interrupt_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, An
 
 
 async def bench_toggle(cfg: _Cfg) -> tuple[dict[str, Any], dict[str, Any]]:
-    from vivavoce.conversation import Conversation
+    from vivavoce.conversation import Conversation, session_for
     from vivavoce.peer import start_peer
-    from vivavoce.realtime import Call
+    from vivavoce.realtime import Call, CallOptions
     from vivavoce.settings import Settings
 
     runs = max(3, cfg.runs // 2)
@@ -139,7 +139,8 @@ async def bench_toggle(cfg: _Cfg) -> tuple[dict[str, Any], dict[str, Any]]:
     toggles, connects = [], []
     try:
         for _ in range(runs):
-            async with Call(settings, base_url=peer.base_url) as call:
+            options = CallOptions.from_settings(settings, peer.base_url)
+            async with Call(session_for(settings), options) as call:
                 connects.append(call.timings["live"])
             conv = Conversation(settings)
             try:

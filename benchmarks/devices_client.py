@@ -112,14 +112,20 @@ async def run_raw(args: argparse.Namespace) -> None:
 
 async def run_product(args: argparse.Namespace) -> None:
     from vivavoce.audio import open_audio
-    from vivavoce.realtime import Call
+    from vivavoce.conversation import session_for
+    from vivavoce.realtime import Call, CallOptions
     from vivavoce.settings import Settings
 
     settings = Settings(
         base_url=args.url, api_key="sk-local", peer="openai", echo_cancellation=args.echo
     )
     audio = await open_audio(settings, lambda _: None)
-    call = Call(settings, source=audio.source, sink=audio.sink)
+    call = Call(
+        session_for(settings),
+        CallOptions.from_settings(settings),
+        source=audio.source,
+        sink=audio.sink,
+    )
     await call.start()
     await asyncio.sleep(args.settle)
     emit("live", latency=audio.stats()["streamLatency"])

@@ -10,7 +10,7 @@ Everything runs in this one process, so both timestamps come from the same clock
 * the real server, ``vivavoce.lsp.server.make_server()``, served by pygls' ``run_async`` over two
   ``os.pipe()`` s exactly as ``serve_stdio`` does over stdin/stdout (``StdinAsyncReader`` on
   the request pipe, a ``StdoutWriter`` on the answer pipe), with the embedded local peer;
-* ``Call._on_message`` is wrapped: it records ``time.perf_counter()`` and the raw message as a
+* ``Call._on_channel_message`` is wrapped: it records ``time.perf_counter()`` and the raw message as a
   data-channel message arrives, before the call parses it (parsing happens afterwards, off the
   clock);
 * the writer is wrapped: it records the time when ``write`` + ``flush`` of the bytes returned,
@@ -169,13 +169,13 @@ async def measure(turns: int) -> dict[str, Any]:
     from vivavoce.realtime import call as call_module
 
     arrivals: list[tuple[float, str | bytes]] = []
-    original = call_module.Call._on_message
+    original = call_module.Call._on_channel_message
 
     def on_message(self: Any, message: str | bytes) -> None:
         arrivals.append((time.perf_counter(), message))
         original(self, message)
 
-    call_module.Call._on_message = on_message  # type: ignore[method-assign]
+    call_module.Call._on_channel_message = on_message  # type: ignore[method-assign]
 
     to_server_r, to_server_w = os.pipe()
     to_client_r, to_client_w = os.pipe()
@@ -229,7 +229,7 @@ async def measure(turns: int) -> dict[str, Any]:
             await asyncio.wait_for(serving, 5.0)
         await server.close()
         server.thread_pool.shutdown(wait=False, cancel_futures=True)
-        call_module.Call._on_message = original  # type: ignore[method-assign]
+        call_module.Call._on_channel_message = original  # type: ignore[method-assign]
     return {
         "product": {
             "latency_ms": [round(x, 4) for x in latencies],

@@ -32,7 +32,8 @@ from benchmarks.audio import (
     match_round_trips,
 )
 from benchmarks.harness import emit, wait_for_stop
-from vivavoce.realtime import Call
+from vivavoce.conversation import session_for
+from vivavoce.realtime import Call, CallOptions
 from vivavoce.rtc.tracks import Pcm, PcmSource
 from vivavoce.settings import Settings
 
@@ -63,11 +64,12 @@ def jitter_counters(call: Call) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> None:
     settings = Settings(base_url=args.url, api_key="sk-local", peer="openai")
+    session, options = session_for(settings), CallOptions.from_settings(settings)
     if args.task == "connect":
         times: list[float] = []
         timings: list[dict[str, float]] = []
         for i in range(args.runs + 1):  # run 0 warms imports and caches up
-            call = Call(settings, source=GeneratedSource(ToneGenerator()), sink=ReceiveMeter())
+            call = Call(session, options, source=GeneratedSource(ToneGenerator()), sink=ReceiveMeter())
             t0 = time.perf_counter()
             await call.start()
             ms = (time.perf_counter() - t0) * 1000.0
@@ -80,7 +82,7 @@ async def run(args: argparse.Namespace) -> None:
     elif args.task == "rtt":
         gen = BurstGenerator(count=args.bursts, period=args.period)
         meter = ReceiveMeter()
-        call = Call(settings, source=GeneratedSource(gen), sink=meter)
+        call = Call(session, options, source=GeneratedSource(gen), sink=meter)
         await call.start()
         emit("live")
         await gen.finished.wait()
@@ -96,7 +98,7 @@ async def run(args: argparse.Namespace) -> None:
         await call.close()
     else:  # duplex
         meter = ReceiveMeter()
-        call = Call(settings, source=GeneratedSource(ToneGenerator()), sink=meter)
+        call = Call(session, options, source=GeneratedSource(ToneGenerator()), sink=meter)
         await call.start()
         emit("live")
         await wait_for_stop()

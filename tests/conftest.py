@@ -17,6 +17,7 @@ from vivavoce.settings import Settings
 
 if TYPE_CHECKING:
     from vivavoce.conversation import Conversation, Status
+    from vivavoce.realtime import Call
 
 Pcm = npt.NDArray[np.int16]
 
@@ -106,6 +107,14 @@ def overlap(said: str, heard: str) -> float:
     """Share of the said words that were heard (order-free); pocketsphinx gets ~80 % right."""
     said_words, heard_words = words(said), set(words(heard))
     return sum(w in heard_words for w in said_words) / max(1, len(said_words))
+
+
+def call_for(settings: Settings, base_url: str | None = None, **options: Any) -> Call:
+    """A call as a conversation makes it from ``settings`` (session_for + CallOptions)."""
+    from vivavoce.conversation import session_for
+    from vivavoce.realtime import Call, CallOptions
+
+    return Call(session_for(settings), CallOptions.from_settings(settings, base_url), **options)
 
 
 def watched(

@@ -109,8 +109,9 @@ class _Screen:
 
 async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> Summary:
     """The demo itself; raises VivavoceError on failure."""
+    from .conversation import session_for
     from .peer.tts import Synthesizer
-    from .realtime import Call, CallState, TranscriptUpdate
+    from .realtime import Call, CallOptions, CallState, TranscriptUpdate
     from .realtime import events as ev
     from .rtc.tracks import WavSink
     from .settings import OPENAI_BASE_URL, load_settings
@@ -149,7 +150,8 @@ async def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> Summar
             elif state is CallState.CLOSED:
                 screen.status("call closed")
 
-        call = Call(settings, base_url=base_url, sink=sink, on_state=on_state)
+        options = CallOptions.from_settings(settings, base_url)
+        call = Call(session_for(settings), options, sink=sink, on_state=on_state)
         stack.push_async_callback(call.close)
         await call.start()
         summary.connect_ms = call.timings["live"]

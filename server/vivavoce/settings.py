@@ -7,7 +7,7 @@ camelCase on the wire). The API key is a :class:`~pydantic.SecretStr`: it never 
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,9 +23,11 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from .errors import AuthenticationError, ConfigError
+from .voices import DEFAULT_VOICE
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+NO_API_KEY = "no API key: set OPENAI_API_KEY or the vivavoce apiKey setting"
 
 
 class _Section(BaseModel):
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
     dialect: Literal["ga", "beta"] = Field("ga", description="Realtime API shape to speak.")
     model: str = Field("gpt-realtime", description="Realtime model.")
     text_model: str = Field("gpt-4o-mini", description="Chat model of text mode.")
-    voice: str = Field("alloy", description="Voice of the assistant.")
+    voice: str = Field(DEFAULT_VOICE, description="Voice of the assistant.")
     instructions: str = Field(
         "You are vivavoce, a concise spoken assistant inside a code editor.",
         description="System instructions for the assistant.",
@@ -141,6 +143,21 @@ class Settings(BaseSettings):
     def resolved_api_key(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key else None
 
+    def api_key_for(self, base_url: str) -> str:
+        """The key to send to ``base_url``: the configured one, else ``local`` for a server on
+        this machine (the local peer takes any key unless started with ``--api-key``).
+
+        Raises :class:`~vivavoce.errors.AuthenticationError` before any request leaves the
+        machine when a remote server would need a key and none is set.
+        """
+        from .rtc.ice import is_loopback
+
+        if key := self.resolved_api_key():
+            return key
+        if is_loopback(base_url):
+            return "local"
+        raise AuthenticationError(NO_API_KEY, step="finding the API key")
+
     def with_changes(self, changes: dict[str, Any]) -> Settings:
         """A copy with ``changes`` (camelCase or snake_case) applied; raises ConfigError."""
         current = self.model_dump(by_alias=False, exclude_unset=False)
@@ -182,5 +199,28 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"setting {key!r} is invalid: {first['msg']}", key=key) from exc
 
 
-def env_has_api_key() -> bool:
-    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("VIVAVOCE_API_KEY"))
+class Configuration:
+    """The configured settings of one server: one owner, replaced whole, read at use.
+
+    The language server owns one; the conversation holds a reference and reads
+    :attr:`current` when it needs a value, so it never keeps a copy that could go stale.
+    Listeners are told ``(old, new)`` after every replacement.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._current = settings
+        self._listeners: list[Callable[[Settings, Settings], None]] = []
+
+    @property
+    def current(self) -> Settings:
+        if self._current is None:  # first use: defaults and the environment
+            self._current = load_settings()
+        return self._current
+
+    def replace(self, new: Settings) -> None:
+        old, self._current = self.current, new
+        for listener in list(self._listeners):
+            listener(old, new)
+
+    def on_change(self, listener: Callable[[Settings, Settings], None]) -> None:
+        self._listeners.append(listener)

@@ -61,16 +61,17 @@ class TaskSet:
     def __iter__(self) -> Any:
         return iter(list(self._tasks))
 
-    async def wait(self, timeout: float | None = None) -> None:
+    async def wait(self) -> None:
         """Wait for the running tasks (other than the caller) to end by themselves."""
         tasks = self._others()
         if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+            await asyncio.wait(tasks)
 
-    async def cancel_all(self, timeout: float = CANCEL_TIMEOUT) -> None:
+    async def cancel_all(self, timeout: float = CANCEL_TIMEOUT) -> None:  # noqa: ASYNC109
         """Cancel every task but the caller's own, and wait up to ``timeout`` for them to end.
 
         A task still running after that is logged (its cleanup is stuck) and left behind.
+        (``timeout`` bounds the wait for cleanups, not the caller's work: hence the noqa.)
         """
         tasks = self._others()
         for task in tasks:
@@ -79,7 +80,9 @@ class TaskSet:
             return
         _, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
-            log.warning("task %r did not end within %.1f s of being cancelled", task.get_name(), timeout)
+            log.warning(
+                "task %r did not end within %.1f s of being cancelled", task.get_name(), timeout
+            )
 
     def _others(self) -> list[asyncio.Task[Any]]:
         current = asyncio.current_task()

@@ -25,8 +25,11 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from .text.chat import ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,7 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def tool_specs(allow_edits: AllowEdits) -> list[tuple[str, str, dict[str, Any]]]:
+def tool_specs(allow_edits: AllowEdits) -> list[ToolSpec]:
     """(name, description, parameters) of the tools declared under ``allow_edits``."""
     names = READING + (EDITING if allow_edits != "none" else ())
     return [(name, *SPECS[name]) for name in names]
@@ -186,7 +189,7 @@ class Toolbox:
         self.editor = editor
         self._allow_edits = allow_edits
 
-    def specs(self) -> list[tuple[str, str, dict[str, Any]]]:
+    def specs(self) -> list[ToolSpec]:
         return tool_specs(self._allow_edits())
 
     async def run(self, name: str, arguments: str | None) -> ToolResult:

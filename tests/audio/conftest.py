@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pytest
 
 if TYPE_CHECKING:
-    from vivavoce.conversation import PeerProcess
+    from vivavoce.peer.process import PeerProcess
 
 Pcm = npt.NDArray[np.int16]
 
@@ -206,7 +206,7 @@ async def peer() -> AsyncIterator[PeerProcess]:
     in a 15 s reply with the peer in-process, none with it in a subprocess; every underrun
     through PulseAudio's ALSA plugin stalls the stream ≈ 2 s). A real server is remote anyway.
     """
-    from vivavoce.conversation import PeerProcess
+    from vivavoce.peer.process import PeerProcess
 
     running = await PeerProcess.start()
     try:

@@ -16,11 +16,12 @@ import pytest
 from vivavoce.audio import open_audio
 from vivavoce.audio.errors import AudioError, DeviceLost
 from vivavoce.audio.io import DeviceAudio
+from vivavoce.audio.recorder import default_path
 from vivavoce.realtime import Call, CallState, TranscriptUpdate
 from vivavoce.rtc.tracks import rms_dbfs
 from vivavoce.settings import Settings
 
-from ..conftest import overlap
+from ..conftest import call_for, overlap
 from .conftest import Pulse, samples_of
 
 SAID = "please open the file and show me the main function"
@@ -73,9 +74,10 @@ async def test_spoken_turn_through_virtual_devices(
     pulse: Pulse, peer: Any, speak: Speak, tmp_path: Path, no_leaks: None
 ) -> None:
     levels: list[tuple[float, float]] = []
-    settings = call_settings(peer, record=True, history_dir=tmp_path)
+    settings = call_settings(peer)
     audio = await open_audio(settings, lambda db: levels.append((time.monotonic(), db)))
-    call = Call(settings, source=audio.source, sink=audio.sink)
+    audio.start_recording(default_path(tmp_path))
+    call = call_for(settings, source=audio.source, sink=audio.sink)
     got: list[TranscriptUpdate] = []
     try:
         await call.start()
@@ -126,7 +128,7 @@ async def test_device_vanishing_mid_call_keeps_the_call(pulse: Pulse, peer: Any)
     settings = call_settings(peer)
     audio = await open_audio(settings, lambda _: None)
     audio.on_problem.append(problems.append)
-    call = Call(settings, source=audio.source, sink=audio.sink)
+    call = call_for(settings, source=audio.source, sink=audio.sink)
     try:
         await call.start()
         await running(audio)

@@ -24,7 +24,7 @@ Speak = Callable[[str], Awaitable[np.ndarray]]
 async def started(conv: Conversation, mode: Mode | None = None) -> DeviceAudio:
     """Start ``conv`` and wait until its real devices deliver audio."""
     await conv.start(mode=mode)
-    io = conv._io
+    io = conv.io
     assert isinstance(io, DeviceAudio)
     await running(io)
     return io
@@ -61,7 +61,7 @@ async def test_conversation_hears_the_microphone_and_mute_silences_it(
         assert sum(u.role == "user" for u in finals) == users  # muted: nothing heard
     finally:
         await conv.close()
-    assert conv._io is None
+    assert conv.io is None
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
     import signal
     import time
 
-    from vivavoce.conversation import PeerProcess
+    from vivavoce.peer.process import PeerProcess
     from vivavoce.settings import Settings
 
     settings = Settings(peer="embedded", echo_cancellation="off", connect_timeout=10)
@@ -84,7 +84,7 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
         await conv.start()
         await conv.send_text("remember the blue car")
         assert await wait_for(lambda: any(t.role == "assistant" for t in conv.turns), 30)
-        first = conv._peer
+        first = conv.endpoint.peer
         assert isinstance(first, PeerProcess)
         first_call = conv.status.call_id
         os.kill(first._proc.pid, signal.SIGKILL)
@@ -95,7 +95,7 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
         assert await wait_for(lambda: conv.status.state == "live", 60)
         assert noticed < 2.0, noticed
         assert conv.status.mode == "realtime" and conv.status.call_id != first_call
-        assert conv._peer is not first and conv._peer.running
+        assert conv.endpoint.peer is not first and conv.endpoint.peer.running
         assert messages == []  # recovered: nothing to tell the user
         # The conversation goes on with the new peer, which was given the earlier turns.
         await conv.send_text("what did I say")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from vivavoce.audio import open_audio
-from vivavoce.realtime import Call
 
+from ..conftest import call_for
 from .conftest import Pulse
 from .test_call import call_settings, event_types, running, wait_for
 
@@ -27,7 +27,7 @@ async def assistant_talks_into_open_mic(
     pulse.loopback()
     settings = call_settings(peer, echo_cancellation=echo)
     audio = await open_audio(settings, lambda _: None)
-    call = Call(settings, source=audio.source, sink=audio.sink)
+    call = call_for(settings, source=audio.source, sink=audio.sink)
     types: list[str] = []
     try:
         await call.start()

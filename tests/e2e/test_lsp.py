@@ -216,6 +216,36 @@ async def test_empty_configuration_change_resets_nothing_and_bad_values_are_refu
     await bare.shutdown_session()
 
 
+async def test_choices_made_at_start_survive_configuration_changes(editor: Editor) -> None:
+    # The user picks a model and a voice for this conversation; the editor then sends an
+    # unrelated configuration change mid-call (as VS Code does when any setting is edited).
+    first = await editor.request("realtime/start", {"model": "gpt-realtime-mini", "voice": "sage"})
+    assert (first["model"], first["voice"]) == ("gpt-realtime-mini", "sage")
+    editor.client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"vivavoce": {"insertTranscripts": "both"}})
+    )
+    await editor.request("realtime/sendText", {"text": "hello there"})
+    await editor.until(lambda: len(editor.finals("assistant")) == 1)
+    status = await editor.request("realtime/status")
+    assert (status["model"], status["voice"]) == ("gpt-realtime-mini", "sage")
+    assert status["callId"] == first["callId"]  # nothing the call uses changed: same call
+    # A configured value that does change is the newest choice: the call is replaced, with
+    # the new voice and still the model the user chose.
+    editor.client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"vivavoce": {"voice": "cedar"}})
+    )
+    await editor.until(
+        lambda: (
+            editor.statuses[-1]["state"] == "live"
+            and editor.statuses[-1]["callId"] != first["callId"]
+        )
+    )
+    status = await editor.request("realtime/status")
+    assert (status["model"], status["voice"]) == ("gpt-realtime-mini", "cedar")
+    assert editor.client.messages == []
+    await editor.request("realtime/stop")
+
+
 async def test_the_peer_going_away_mid_call_reconnects_then_falls_back_to_text(
     bare: LanguageClient,
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import watched
+from tests.conftest import call_for, watched
 from tests.faults.conftest import admin, settings_for
 from vivavoce.conversation import Status
 from vivavoce.errors import (
@@ -171,7 +171,7 @@ async def _events_until(call: Call, predicate: Any, timeout: float = 20) -> list
 async def test_a_broken_server_message_is_survived_and_the_call_goes_on(
     faulty_peer: Any, fault: str
 ) -> None:
-    call = Call(settings_for(faulty_peer.base_url), base_url=faulty_peer.base_url)
+    call = call_for(settings_for(faulty_peer.base_url), base_url=faulty_peer.base_url)
     try:
         await call.start()
         await admin(faulty_peer.base_url, fire=[fault])
@@ -192,17 +192,17 @@ async def test_a_broken_server_message_is_survived_and_the_call_goes_on(
 async def test_a_refused_client_event_comes_back_as_an_error_event_naming_it(
     faulty_peer: Any,
 ) -> None:
-    call = Call(settings_for(faulty_peer.base_url), base_url=faulty_peer.base_url)
+    call = call_for(settings_for(faulty_peer.base_url), base_url=faulty_peer.base_url)
     try:
         await call.start()
         await admin(faulty_peer.base_url, faults=["reject-events"])
         waiter = asyncio.ensure_future(
-            _events_until(call, lambda e: isinstance(e, ev.ServerError), timeout=10)
+            _events_until(call, lambda e: isinstance(e, ev.ErrorEvent), timeout=10)
         )
         await asyncio.sleep(0.05)
         await call.send(ev.ResponseCreate(event_id="event_mine"))
         error = (await waiter)[-1]
-        assert isinstance(error, ev.ServerError)
+        assert isinstance(error, ev.ErrorEvent)
         assert (error.error.code, error.error.event_id) == ("fault_injected", "event_mine")
         assert call.state is CallState.LIVE  # an error event does not end the call
     finally:
@@ -212,7 +212,7 @@ async def test_a_refused_client_event_comes_back_as_an_error_event_naming_it(
 async def test_a_server_message_over_64_kib_is_refused_not_taken_into_the_transcript(
     faulty_peer: Any,
 ) -> None:
-    call = Call(settings_for(faulty_peer.base_url), base_url=faulty_peer.base_url)
+    call = call_for(settings_for(faulty_peer.base_url), base_url=faulty_peer.base_url)
     try:
         await call.start()
         await admin(faulty_peer.base_url, fire=["oversize-message"])

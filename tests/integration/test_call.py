@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import overlap
+from tests.conftest import call_for, overlap
 from tests.integration.scripted_server import Script, ScriptedServer
 from vivavoce.errors import (
     AuthenticationError,
@@ -20,7 +20,7 @@ from vivavoce.errors import (
     RateLimitError,
     StepTimeout,
 )
-from vivavoce.realtime import Call, CallState, TranscriptUpdate
+from vivavoce.realtime import Call, CallOptions, CallState, TranscriptUpdate
 from vivavoce.rtc.tracks import MemorySink
 from vivavoce.settings import Settings
 
@@ -49,7 +49,7 @@ async def test_call_goes_live_and_closes_cleanly(
     peer: Any, settings: Settings, dialect: str
 ) -> None:
     states: list[CallState] = []
-    call = Call(
+    call = call_for(
         settings.with_changes({"dialect": dialect}),
         base_url=peer.base_url,
         on_state=lambda s, _: states.append(s),
@@ -69,7 +69,7 @@ async def test_spoken_sentence_is_transcribed_and_answered_with_audio(
 ) -> None:
     sentence = "please open the main file"
     sink = MemorySink()
-    async with Call(settings, base_url=peer.base_url, sink=sink) as call:
+    async with call_for(settings, base_url=peer.base_url, sink=sink) as call:
         collecting = asyncio.ensure_future(_collect(call, finals=1))
         call.source.feed(await speak(sentence), rate=16000)
         updates = await collecting
@@ -93,7 +93,7 @@ async def test_typed_message_gets_a_spoken_reply(
     peer: Any, settings: Settings, dialect: str
 ) -> None:
     sink = MemorySink()
-    async with Call(
+    async with call_for(
         settings.with_changes({"dialect": dialect}), base_url=peer.base_url, sink=sink
     ) as call:
         collecting = asyncio.ensure_future(_collect(call, finals=1))
@@ -115,7 +115,7 @@ async def test_wrong_key_is_rejected_in_one_line_and_nothing_is_left_open(
 
     strict = await start_peer(host="127.0.0.1", port=0, api_key="sk-right")
     try:
-        call = Call(settings.with_changes({"apiKey": "sk-wrong-123"}), base_url=strict.base_url)
+        call = call_for(settings.with_changes({"apiKey": "sk-wrong-123"}), base_url=strict.base_url)
         with pytest.raises(AuthenticationError) as info:
             await call.start()
         assert "API key rejected" in str(info.value)
@@ -161,22 +161,29 @@ async def test_rate_limited_start_fails_with_retry_hint_and_releases_everything(
         )
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        call = Call(settings, base_url="https://api.example.test/v1", http=http)
+        call = call_for(settings, base_url="https://api.example.test/v1", http=http)
         with pytest.raises(RateLimitError, match="Too many sessions; retry in 3 s"):
             await call.start()
     assert call.state is CallState.ERROR
 
 
 async def test_no_key_for_a_remote_server_fails_before_any_request() -> None:
-    call = Call(Settings(api_key=None), base_url="https://api.example.test/v1")
     with pytest.raises(AuthenticationError, match="no API key"):
-        await call.start()
+        CallOptions.from_settings(Settings(api_key=None), "https://api.example.test/v1")
+    # A server on this machine (the local peer) needs none.
+    local = CallOptions.from_settings(Settings(api_key=None), "http://127.0.0.1:9/v1")
+    assert local.api_key == "local"
+
+
+async def test_the_key_never_prints_in_call_options() -> None:
+    options = CallOptions.from_settings(Settings(api_key="sk-secret-123"), "https://x.test/v1")
+    assert "sk-secret-123" not in repr(options) and "sk-secret-123" not in str(options)
 
 
 async def test_an_sdp_answer_that_never_comes_times_out_naming_the_step(settings: Settings) -> None:
     server = await ScriptedServer(Script(hang_sdp=True)).start()
     try:
-        call = Call(settings.with_changes({"connectTimeout": 1}), base_url=server.base_url)
+        call = call_for(settings.with_changes({"connectTimeout": 1}), base_url=server.base_url)
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(StepTimeout, match="while exchanging SDP"):
@@ -190,7 +197,7 @@ async def test_an_sdp_answer_that_never_comes_times_out_naming_the_step(settings
 async def test_no_session_created_times_out_naming_the_step(settings: Settings) -> None:
     server = await ScriptedServer(Script(send_session_created=False)).start()
     try:
-        call = Call(settings.with_changes({"connectTimeout": 1}), base_url=server.base_url)
+        call = call_for(settings.with_changes({"connectTimeout": 1}), base_url=server.base_url)
         with pytest.raises(StepTimeout, match="waiting for session.created"):
             await call.start()
     finally:
@@ -202,7 +209,7 @@ async def test_data_channel_closing_mid_call_ends_the_call_with_a_clear_error(
 ) -> None:
     server = await ScriptedServer(Script(close_channel_after=0.3)).start()
     try:
-        call = Call(settings, base_url=server.base_url)
+        call = call_for(settings, base_url=server.base_url)
         await call.start()
         with pytest.raises(CallError, match="closed the data channel"):
             async for _ in call.transcripts():
@@ -240,7 +247,7 @@ async def test_malformed_and_unknown_events_are_survived_and_later_ones_still_ar
     )
     server = await ScriptedServer(script).start()
     try:
-        async with Call(settings, base_url=server.base_url) as call:
+        async with call_for(settings, base_url=server.base_url) as call:
             updates = await _collect(call, finals=1, timeout=5)
             assert updates[-1].text == "Still here."
             assert len(call.protocol_errors) == 2
@@ -262,7 +269,7 @@ async def test_session_update_carries_the_settings_and_oversized_messages_are_re
                 "instructions": "Be terse.",
             }
         )
-        async with Call(custom, base_url=server.base_url) as call:
+        async with call_for(custom, base_url=server.base_url) as call:
             for _ in range(50):
                 if server.received:
                     break
@@ -284,10 +291,22 @@ async def test_session_update_carries_the_settings_and_oversized_messages_are_re
 async def test_outgoing_audio_reaches_the_server_continuously(
     peer: Any, settings: Settings
 ) -> None:
-    async with Call(settings, base_url=peer.base_url) as call:
+    async with call_for(settings, base_url=peer.base_url) as call:
         await asyncio.sleep(0.5)
         assert call._track.frames_sent >= 20  # 20 ms frames, silence when nothing is fed
         tone = (np.sin(np.arange(4800) / 48000 * 2 * np.pi * 440) * 8000).astype(np.int16)
         call.source.feed(tone)
         await asyncio.wait_for(call.source.drained.wait(), 2)
         assert call._track.audible_frames_sent == 5
+
+
+async def test_a_second_concurrent_close_waits_for_the_call_to_be_released(
+    peer: Any, settings: Settings
+) -> None:
+    call = call_for(settings, base_url=peer.base_url)
+    await call.start()
+    first = asyncio.ensure_future(call.close())
+    await asyncio.sleep(0)
+    await call.close()
+    assert call.state is CallState.CLOSED
+    await first

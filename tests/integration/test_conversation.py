@@ -33,6 +33,9 @@ class MemoryAudio:
         self.played: list[np.ndarray[Any, Any]] = []
         self.flushes = 0
         self.closed = False
+        self.on_problem: list[Callable[[Exception], None]] = []
+        self.on_dropped: list[Callable[[int], None]] = []
+        self.recordings: list[str] = []
 
     def speak(self, samples: np.ndarray[Any, Any], rate: int) -> None:
         if not self.muted:
@@ -44,6 +47,9 @@ class MemoryAudio:
     def flush(self) -> float:
         self.flushes += 1
         return 0.0
+
+    def start_recording(self, path: object) -> None:
+        self.recordings.append(str(path))
 
     async def close(self) -> None:
         self.closed = True
@@ -150,6 +156,45 @@ async def test_voice_choices_survive_toggling_twice(peer: Any) -> None:
         await s.conv.close()
 
 
+async def test_a_configured_text_only_voice_is_text_modes_choice(peer: Any) -> None:
+    # onyx exists only in text mode: realtime maps it (echo), text mode keeps it.
+    s = Session(Settings(peer=peer.base_url, voice="onyx"))
+    try:
+        assert s.conv.status.voice == "echo"
+        for _ in range(2):
+            assert (await s.conv.toggle_mode()).voice == "onyx"
+            assert (await s.conv.toggle_mode()).voice == "echo"
+    finally:
+        await s.conv.close()
+
+
+async def test_a_reconnected_call_keeps_the_users_model_voice_and_instructions(
+    session: Session,
+) -> None:
+    conv = session.conv
+    await conv.start(model="gpt-realtime-mini", voice="sage", instructions="Answer in French.")
+    first = conv.realtime.call
+    assert first is not None
+    # Unrelated settings change: same call, same choices.
+    conv.config.replace(conv.settings.with_changes({"insertTranscripts": "both"}))
+    assert conv.realtime.call is first and conv.status.model == "gpt-realtime-mini"
+    # The configured model changes: that is the newest choice, the call is replaced with it;
+    # the voice and instructions the user chose stay.
+    conv.config.replace(conv.settings.with_changes({"model": "gpt-4o-realtime-preview"}))
+    await session.until(
+        lambda: conv.realtime.call not in (None, first) and conv.status.state == "live"
+    )
+    call = conv.realtime.call
+    assert call is not None
+    assert call.session.model == "gpt-4o-realtime-preview"
+    assert call.session.audio.output.voice == "sage"
+    assert call.session.instructions == "Answer in French."
+    assert (conv.status.model, conv.status.voice) == ("gpt-4o-realtime-preview", "sage")
+    # A settings change the session does not depend on never rebuilds the call.
+    conv.config.replace(conv.settings.with_changes({"replayTurns": 5}))
+    assert conv.realtime.call is call
+
+
 async def test_voices_map_across_sets_and_back(peer: Any) -> None:
     s = Session(Settings(peer=peer.base_url))
     try:
@@ -239,7 +284,7 @@ async def test_changing_the_voice_mid_call_reconnects_and_keeps_the_conversation
     first = await session.conv.start()
     await session.conv.send_text("my name is Ada")
     await session.until(lambda: len(session.finals("assistant")) == 1)
-    session.conv.apply_settings(session.conv.settings.with_changes({"voice": "sage"}))
+    session.conv.config.replace(session.conv.settings.with_changes({"voice": "sage"}))
     await session.until(
         lambda: session.conv.status.state == "live" and session.conv.status.call_id != first.call_id
     )
@@ -287,3 +332,20 @@ async def test_push_to_talk_in_text_mode_dictates_a_turn(
     assert len(user) == 1 and overlap("please open the main file", user[0].text) >= 0.6
     assert user[0].text in session.finals("assistant")[0].text  # and it was answered
     assert session.conv.status.push_to_talk is False
+
+
+async def test_a_second_concurrent_close_returns_only_when_everything_is_released(
+    session: Session,
+) -> None:
+    from vivavoce.realtime import CallState
+
+    conv = session.conv
+    await conv.start()
+    call = conv.realtime.call
+    assert call is not None
+    first = asyncio.ensure_future(conv.close())
+    await asyncio.sleep(0)
+    await conv.close()  # while the first is still hanging up
+    assert call.state is CallState.CLOSED
+    assert conv.status.state == "idle" and session.audio.closed
+    await first

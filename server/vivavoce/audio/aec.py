@@ -16,7 +16,7 @@ from .errors import EchoCancellerMissing
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["auto", "on", "off"]
+EchoSetting = Literal["auto", "on", "off"]
 
 
 class EchoCanceller:
@@ -41,7 +41,7 @@ def available() -> bool:
     return True
 
 
-def make_canceller(mode: Mode, rate: int) -> EchoCanceller | None:
+def make_canceller(mode: EchoSetting, rate: int) -> EchoCanceller | None:
     """The canceller a setting asks for, or None; EchoCancellerMissing when ``on`` can't be."""
     if mode == "off":
         return None

@@ -41,7 +41,7 @@ from .buffers import Handover, MicSource, PlayoutBuffer
 from .devices import ROLE, SETTING, Device, Kind, find_device
 from .errors import AudioError, DeviceLost
 from .meter import LevelMeter
-from .recorder import Recorder, default_path
+from .recorder import Recorder
 
 if TYPE_CHECKING:
     import av
@@ -110,7 +110,7 @@ class DeviceAudio:
         #: Set when the devices failed during the call (the call goes on without them).
         self.error: AudioError | None = None
         #: Called once on the loop with the error when the devices fail mid-call.
-        self.on_problem: list[Callable[[AudioError], None]] = []
+        self.on_problem: list[Callable[[Exception], None]] = []
         #: Told the total of microphone blocks dropped so far (the loop fell behind), on the loop.
         self.on_dropped: list[Callable[[int], None]] = []
         self._loop = loop
@@ -410,7 +410,7 @@ async def open_audio(settings: Settings, on_level: Callable[[float], None]) -> D
     """The :data:`vivavoce.conversation.AudioFactory`: open the configured devices for a call.
 
     Raises an :class:`~.errors.AudioError` (one line with the fix) when they cannot be used.
-    Records both sides when ``settings.record`` is on and ``settings.history_dir`` is set.
+    Records nothing until :meth:`DeviceAudio.start_recording` (the conversation names the file).
     """
     loop = asyncio.get_running_loop()
     try:
@@ -433,8 +433,6 @@ async def open_audio(settings: Settings, on_level: Callable[[float], None]) -> D
             exc, "microphone/speaker", name, "inputDevice/outputDevice"
         ) from exc
     audio._watchdog = loop.create_task(audio._watch(), name="vivavoce audio watchdog")
-    if settings.record and settings.history_dir is not None:
-        audio.start_recording(default_path(Path(settings.history_dir)))
     log.info(
         "audio: %s → call → %s at %d Hz, echo cancellation %s",
         config["input_device"].name,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +32,14 @@ from pygls.protocol import LanguageServerProtocol
 from .. import __version__
 from ..errors import ConfigError, VivavoceError
 from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
+from .logs import ClientLogHandler, ExpectedErrors, set_log_level
+from .progress import ConnectProgress
 from .wire import plain
 
 if TYPE_CHECKING:
     from ..conversation import AudioFactory, AudioIO, Conversation, MessageLevel, Status
     from ..realtime.transcript import TranscriptUpdate
-    from ..settings import Settings
+    from ..settings import Configuration, Settings
     from ..tools import Toolbox
     from . import params as P
 
@@ -63,19 +64,6 @@ class _Protocol(LanguageServerProtocol):
         return super().structure_message(data)
 
 
-class _ExpectedErrors(logging.Filter):
-    """pygls logs every error answer with a traceback; an expected one is one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, JsonRpcException) and exc.code != lsp.ErrorCodes.InternalError:
-            record.msg, record.args = f"answered with an error: {exc}", ()
-            record.exc_info, record.exc_text, record.levelno, record.levelname = (
-                None, None, logging.INFO, "INFO",
-            )  # fmt: skip
-        return True
-
-
 class VivavoceServer(LanguageServer):
     """The language server: one conversation, the editor's documents, its settings."""
 
@@ -87,25 +75,29 @@ class VivavoceServer(LanguageServer):
             protocol_cls=_Protocol,
         )
         # Settings, the conversation and pydantic load after `initialize` is answered.
-        self._settings: Settings | None = None
+        self._config: Configuration | None = None
         self._conversation: Conversation | None = None
         self._init_options: Any = None
         self.inserter = Inserter(self._apply_edit, lambda text: self.say("warning", text))
         self._inserted: set[str] = set()
-        self._progress_token: int | str | None = None
-        self._progress_seq = 0
+        self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
         #: The client's last cursor/selection (realtime/context).
         self.context: P.ContextParams | None = None
         self._register()
 
     @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            from ..settings import load_settings
+    def config(self) -> Configuration:
+        """The configured settings: this server is their one owner (replaced whole)."""
+        if self._config is None:
+            from ..settings import Configuration
 
-            self._settings = load_settings()
-        return self._settings
+            self._config = Configuration()
+        return self._config
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.current
 
     @property
     def conversation(self) -> Conversation:
@@ -119,7 +111,7 @@ class VivavoceServer(LanguageServer):
             )
             audio: AudioFactory | None = _open_devices if self.settings.audio_devices else None
             self._conversation = Conversation(
-                self.settings,
+                self.config,
                 on_status=self._send_status,
                 on_transcript=self._send_transcript,
                 on_message=self.say,
@@ -127,7 +119,7 @@ class VivavoceServer(LanguageServer):
                 audio=audio,
                 tools=self._toolbox(),
             )
-            self._conversation.on_step = self._progress_step
+            self._conversation.on_step = self.connecting.step
         return self._conversation
 
     def _toolbox(self) -> Toolbox:
@@ -236,7 +228,7 @@ class VivavoceServer(LanguageServer):
 
     async def _voices(self, _: P.NoParams) -> dict[str, Any]:
         """Both voice sets, for a client's voice picker (the current mode's set applies)."""
-        catalog = self.conversation.voices.catalog
+        catalog = self.conversation.choices.voices.catalog
         status = self.conversation.status
         return {
             "realtime": list(catalog.realtime),
@@ -256,7 +248,7 @@ class VivavoceServer(LanguageServer):
                 self.context = P.ContextParams(text_document=params.text_document, position=at)
         if self.conversation.status.state in ("live", "connecting"):
             return self.conversation.status
-        await self._begin_progress(params.work_done_token)
+        await self.connecting.begin(params.work_done_token)
         try:
             status = await self.conversation.start(
                 mode=params.mode,
@@ -265,9 +257,9 @@ class VivavoceServer(LanguageServer):
                 instructions=params.instructions,
             )
         except VivavoceError as exc:
-            self._end_progress(f"failed: {exc}")
+            self.connecting.end(f"failed: {exc}")
             raise
-        self._end_progress("live" if status.state == "live" else status.state)
+        self.connecting.end("live" if status.state == "live" else status.state)
         return status
 
     async def _send_text(self, params: P.SendTextParams) -> dict[str, Any]:
@@ -340,40 +332,6 @@ class VivavoceServer(LanguageServer):
             return False, "no answer"
         return bool(result.applied), result.failure_reason
 
-    # ------------------------------------------------------------------ progress
-
-    async def _begin_progress(self, token: int | str | None) -> None:
-        self._progress_token = None
-        caps = self.client_capabilities.window
-        if token is None:
-            if not (caps and caps.work_done_progress):
-                return  # e.g. eglot: no progress support, status notifications still flow
-            self._progress_seq += 1
-            token = f"vivavoce-connect-{self._progress_seq}"
-            try:
-                await asyncio.wait_for(self.work_done_progress.create_async(token), CONFIG_TIMEOUT)
-            except (TimeoutError, JsonRpcException) as exc:
-                log.info("no progress: %s", exc)
-                return
-        self._progress_token = token
-        self.work_done_progress.begin(
-            token,
-            lsp.WorkDoneProgressBegin(title="vivavoce", message="Connecting", cancellable=False),
-        )
-
-    def _progress_step(self, step: str) -> None:
-        if self._progress_token is not None:
-            self.work_done_progress.report(
-                self._progress_token, lsp.WorkDoneProgressReport(message=step)
-            )
-
-    def _end_progress(self, message: str) -> None:
-        if self._progress_token is not None:
-            self.work_done_progress.end(
-                self._progress_token, lsp.WorkDoneProgressEnd(message=message)
-            )
-            self._progress_token = None
-
     # ------------------------------------------------------------------ lifecycle, settings
 
     def _initialize(self, params: lsp.InitializeParams) -> None:
@@ -424,10 +382,8 @@ class VivavoceServer(LanguageServer):
                 new = self.settings.with_changes(section)
             except ConfigError:
                 return
-        self._settings = new
-        if self._conversation is not None:
-            self._conversation.apply_settings(new)
-        _set_log_level(new.log_level)
+        self.config.replace(new)  # the conversation follows (Configuration.on_change)
+        set_log_level(new.log_level)
 
     async def _shutdown(self, *_: Any) -> None:
         await self.close()
@@ -487,45 +443,6 @@ def _function(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _set_log_level(level: str) -> None:
-    """The ``logLevel`` setting: what reaches the editor's log (and stderr)."""
-    logger = logging.getLogger("vivavoce")
-    logger.setLevel(level.upper())
-    for handler in logger.handlers:
-        if isinstance(handler, _ClientLogHandler):
-            handler.setLevel(level.upper())
-
-
-class _ClientLogHandler(logging.Handler):
-    """Forwards vivavoce's log records to the client as window/logMessage."""
-
-    def __init__(self, server: VivavoceServer) -> None:
-        super().__init__()
-        self.server = server
-        self._local = threading.local()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if getattr(self._local, "busy", False) or self.server.protocol.writer is None:
-            return
-        self._local.busy = True  # sending may log; never recurse
-        kind = (
-            lsp.MessageType.Error
-            if record.levelno >= logging.ERROR
-            else lsp.MessageType.Warning
-            if record.levelno >= logging.WARNING
-            else lsp.MessageType.Info
-            if record.levelno >= logging.INFO
-            else lsp.MessageType.Log
-        )
-        # If the client went away, stderr still has the record.
-        try:
-            with contextlib.suppress(Exception):
-                message = lsp.LogMessageParams(type=kind, message=record.getMessage())
-                self.server.window_log_message(message)
-        finally:
-            self._local.busy = False
-
-
 def serve_stdio(server: VivavoceServer) -> None:
     """Serve over stdin/stdout until the client exits or stdin closes; then clean up."""
     import sys
@@ -556,9 +473,9 @@ def serve_stdio(server: VivavoceServer) -> None:
 
 def make_server() -> VivavoceServer:
     for name in ("pygls.protocol.json_rpc", "pygls.protocol.language_server"):
-        logging.getLogger(name).addFilter(_ExpectedErrors())
+        logging.getLogger(name).addFilter(ExpectedErrors())
     server = VivavoceServer()
-    handler = _ClientLogHandler(server)
+    handler = ClientLogHandler(server)
     handler.setLevel(logging.INFO)
     logging.getLogger("vivavoce").addHandler(handler)
     return server

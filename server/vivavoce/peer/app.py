@@ -487,6 +487,11 @@ class RunningPeer:
     def calls(self) -> dict[str, PeerCall]:
         return self.peer.calls
 
+    @property
+    def running(self) -> bool:
+        """True until :meth:`close` (the :class:`~.process.LocalPeer` protocol)."""
+        return self._closing is None
+
     async def close(self) -> None:
         """Hang up every call and stop serving (idempotent)."""
         if self._closing is None:

@@ -321,13 +321,13 @@ class RealtimeSession:
         except ProtocolError as exc:
             log.warning("%s: cannot send %s: %s", self.name, getattr(event, "type", "?"), exc)
             text = ev.encode(
-                ev.ServerError(error=ev.ErrorDetail(type="server_error", message=str(exc)))
+                ev.ErrorEvent(error=ev.ErrorDetail(type="server_error", message=str(exc)))
             )
         self.transport.send_text(text)
 
     def _error(self, code: str, message: str, param: str | None, event_id: str | None) -> None:
         self.send(
-            ev.ServerError(
+            ev.ErrorEvent(
                 error=ev.ErrorDetail(
                     type="invalid_request_error",
                     code=code,

@@ -1,7 +1,7 @@
 """The realtime engine: a WebRTC call with an OpenAI-Realtime-compatible server.
 
-    from vivavoce.realtime import Call
-    async with Call(settings) as call:
+    from vivavoce.realtime import Call, CallOptions
+    async with Call(session, CallOptions(base_url, api_key)) as call:
         await call.send_text("hello")
         async for update in call.transcripts():
             ...
@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from .call import Call, CallState, build_session
+    from .call import Call, CallOptions, CallState
     from .transcript import Transcript, TranscriptUpdate, Turn
 
-__all__ = ["Call", "CallState", "Transcript", "TranscriptUpdate", "Turn", "build_session"]
+__all__ = ["Call", "CallOptions", "CallState", "Transcript", "TranscriptUpdate", "Turn"]
 
 _HOME = {
     "Call": "call",
+    "CallOptions": "call",
     "CallState": "call",
-    "build_session": "call",
     "Transcript": "transcript",
     "TranscriptUpdate": "transcript",
     "Turn": "transcript",

@@ -7,9 +7,12 @@ the remote audio into a sink, the transcript, and the subscribers to events and 
 States: idle → connecting → live → closing → closed, or → error from connecting or live.
 ``start()`` returns once LIVE (data channel open and ``session.created`` received) or raises
 a :class:`~vivavoce.errors.VivavoceError` naming the step that failed. ``close()`` is idempotent
-and releases everything, whatever state the call is in.
+and releases everything, whatever state the call is in. A call is given its session (what to
+ask the model for: :func:`vivavoce.conversation.session_for` builds it from settings) and its
+:class:`CallOptions` (how to reach the server), nothing else.
 
-    async with Call(settings) as call:
+    session = ev.Session(model="gpt-realtime", instructions="Be brief.")
+    async with Call(session, CallOptions(base_url, api_key)) as call:
         await call.send_text("hello")
         async for update in call.transcripts():
             print(update.role, update.text)
@@ -22,15 +25,15 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
 from .. import rtc
 from ..errors import (
-    AuthenticationError,
     CallError,
     ProtocolError,
     StepTimeout,
@@ -39,6 +42,7 @@ from ..errors import (
 from ..rtc import ice
 from ..rtc.tracks import AudioSink, NullSink, PcmSource, PcmSourceTrack
 from ..settings import Settings
+from ..tasks import CloseOnce, TaskSet
 from . import events as ev
 from .signaling import EphemeralKey, Signaling
 from .transcript import Transcript, TranscriptUpdate
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Dialect = Literal["ga", "beta"]
 _END: Any = object()
 
 
@@ -93,34 +98,34 @@ class _Broadcast(Generic[T]):
             self._queues.remove(queue)
 
 
-def build_session(settings: Settings, *, model: str | None = None) -> ev.Session:
-    """The GA session a call asks for, from settings."""
-    td = settings.turn_detection
-    turn_detection: ev.ServerVad | ev.SemanticVad | None
-    if td.type == "server_vad":
-        turn_detection = ev.ServerVad(
-            threshold=td.threshold,
-            prefix_padding_ms=td.prefix_padding_ms,
-            silence_duration_ms=td.silence_duration_ms,
+@dataclass(frozen=True)
+class CallOptions:
+    """How a call reaches its server, and nothing about the conversation (as aiortc's
+    ``RTCPeerConnection`` takes only an ``RTCConfiguration``)."""
+
+    base_url: str
+    #: The key that mints the call's ephemeral key; never printed.
+    api_key: str = field(repr=False)
+    dialect: Dialect = "ga"
+    #: Seconds each connect step may take.
+    connect_timeout: float = 10.0
+    #: STUN/TURN URLs (none: OpenAI needs none, and a public STUN server stalls offline).
+    ice_servers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, base_url: str | None = None) -> CallOptions:
+        """Options for a call to ``base_url`` (default: the configured one).
+
+        Raises AuthenticationError when a remote server needs a key and none is set.
+        """
+        url = (base_url or settings.base_url).rstrip("/")
+        return cls(
+            base_url=url,
+            api_key=settings.api_key_for(url),
+            dialect=settings.dialect,
+            connect_timeout=settings.connect_timeout,
+            ice_servers=tuple(settings.ice_servers),
         )
-    elif td.type == "semantic_vad":
-        turn_detection = ev.SemanticVad(eagerness=td.eagerness)
-    else:
-        turn_detection = None
-    return ev.Session(
-        model=model or settings.model,
-        instructions=settings.instructions,
-        output_modalities=["audio"],
-        audio=ev.SessionAudio(
-            input=ev.AudioInput(
-                turn_detection=turn_detection,
-                transcription=ev.Transcription(
-                    model=settings.transcription.model, language=settings.transcription.language
-                ),
-            ),
-            output=ev.AudioOutput(voice=settings.voice),
-        ),
-    )
 
 
 class Call:
@@ -128,21 +133,20 @@ class Call:
 
     def __init__(
         self,
-        settings: Settings,
+        session: ev.Session,
+        options: CallOptions,
         *,
-        base_url: str | None = None,
         source: PcmSource | None = None,
         sink: AudioSink | None = None,
         http: httpx.AsyncClient | None = None,
-        session: ev.Session | None = None,
         on_state: StateListener | None = None,
         on_step: Callable[[str], None] | None = None,
     ) -> None:
-        self.settings = settings
-        self.base_url = (base_url or settings.base_url).rstrip("/")
+        self.session = session
+        self.options = options
+        self.base_url = options.base_url
         self.source = source or PcmSource()
         self.sink: AudioSink = sink or NullSink()
-        self.session = session or build_session(settings)
         self.transcript = Transcript()
         self.state = CallState.IDLE
         self.error: VivavoceError | None = None
@@ -153,7 +157,7 @@ class Call:
         self.protocol_errors: list[ProtocolError] = []
         self._own_http = http is None
         self._http = http or httpx.AsyncClient()
-        self._listeners: list[StateListener] = [on_state] if on_state else []
+        self._on_state = on_state
         self._on_step = on_step
         self._events: _Broadcast[ev.ServerEvent] = _Broadcast()
         self._updates: _Broadcast[TranscriptUpdate] = _Broadcast()
@@ -161,12 +165,12 @@ class Call:
         self._channel: RTCDataChannel | None = None
         self._track: Any = None
         self._signaling: Signaling | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("vivavoce call")
+        self._closing = CloseOnce()
         self._channel_open = asyncio.Event()
         self._session_created = asyncio.Event()
         self._failed = asyncio.Event()
         self._done = asyncio.Event()
-        self._closed = False
         self._t0 = 0.0
 
     # ------------------------------------------------------------------ public API
@@ -177,9 +181,6 @@ class Call:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def add_state_listener(self, listener: StateListener) -> None:
-        self._listeners.append(listener)
 
     def events(self) -> AsyncIterator[ev.ServerEvent]:
         """Every server event from now until the call ends (raises its error if it failed)."""
@@ -209,7 +210,7 @@ class Call:
 
     async def send(self, event: BaseModel) -> None:
         """Send one client event (refused over 64 KiB, or when not live)."""
-        message = ev.encode(event, dialect=self.settings.dialect)
+        message = ev.encode(event, dialect=self.options.dialect)
         channel = self._channel
         if channel is None or channel.readyState != "open" or self.state is not CallState.LIVE:
             kind = getattr(event, "type", "event")
@@ -231,7 +232,8 @@ class Call:
         await self._done.wait()
 
     async def close(self) -> None:
-        """Hang up and release everything. Safe to call any number of times."""
+        """Hang up and release everything. Safe to call any number of times, and a second
+        caller returns only once everything is released."""
         await self._shutdown(None)
 
     # ------------------------------------------------------------------ connecting
@@ -244,7 +246,7 @@ class Call:
             self.timings[name] = (time.perf_counter() - self._t0) * 1000
 
     async def _timed(self, step: str, awaitable: Any) -> Any:
-        seconds = self.settings.connect_timeout
+        seconds = self.options.connect_timeout
         if self._on_step is not None:
             self._on_step(step)
         try:
@@ -258,33 +260,26 @@ class Call:
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
         rtc.prepare_aiortc()
-        api_key = self.settings.resolved_api_key()
-        if api_key is None:
-            if not ice.is_loopback(self.base_url):
-                raise AuthenticationError(
-                    "no API key: set OPENAI_API_KEY or the vivavoce apiKey setting",
-                    step="minting an ephemeral key",
-                )
-            api_key = "local"  # the local peer accepts any key unless started with --api-key
+        options = self.options
         self._signaling = Signaling(
             self._http,
             base_url=self.base_url,
-            api_key=api_key,
-            dialect=self.settings.dialect,
-            timeout=self.settings.connect_timeout,
+            api_key=options.api_key,
+            dialect=options.dialect,
+            timeout=options.connect_timeout,
         )
         key: EphemeralKey = await self._timed(
             "minting an ephemeral key", self._signaling.mint_key(self.session)
         )
 
-        pc = self._pc = RTCPeerConnection(rtc.rtc_configuration(self.settings.ice_servers))
+        pc = self._pc = RTCPeerConnection(rtc.rtc_configuration(list(options.ice_servers)))
         # The track and the channel must exist before the offer: there is no renegotiation.
         self._track = PcmSourceTrack(self.source)
         pc.addTrack(self._track)
         channel = self._channel = pc.createDataChannel("oai-events")
         channel.on("open", self._channel_open.set)
-        channel.on("message", self._on_message)
-        channel.on("close", lambda: self._fail(CallError("the server closed the data channel")))
+        channel.on("message", self._on_channel_message)
+        channel.on("close", lambda: self.fail(CallError("the server closed the data channel")))
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
 
@@ -312,7 +307,7 @@ class Call:
         # The key already carried the session; this applies settings the key request may not
         # (beta servers, self-hosted ones) and is answered with session.updated.
         update = ev.SessionUpdate(session=self.session)
-        channel.send(ev.encode(update, dialect=self.settings.dialect))
+        channel.send(ev.encode(update, dialect=options.dialect))
         self.timings["live"] = (time.perf_counter() - self._t0) * 1000
 
     async def _until(self, event: asyncio.Event) -> None:
@@ -329,7 +324,7 @@ class Call:
 
     # ------------------------------------------------------------------ callbacks
 
-    def _on_message(self, message: str | bytes) -> None:
+    def _on_channel_message(self, message: str | bytes) -> None:
         size = len(message.encode() if isinstance(message, str) else message)
         if size > ev.MAX_MESSAGE_BYTES:
             error = ProtocolError(
@@ -348,17 +343,17 @@ class Call:
             log.debug("unknown server event %s", event.type)
         elif isinstance(event, ev.SessionCreated):
             self._session_created.set()
-        elif isinstance(event, ev.ServerError):
+        elif isinstance(event, ev.ErrorEvent):
             log.info("server error event: %s", event.error.message)
             if event.error.code == "session_expired":
-                self._fail(CallError(f"the server ended the session: {event.error.message}"))
+                self.fail(CallError(f"the server ended the session: {event.error.message}"))
         for update in self.transcript.apply(event):
             self._updates.publish(update)
         self._events.publish(event)
 
     def _on_track(self, track: Any) -> None:
         if track.kind == "audio":
-            self._spawn(self._drain(track), "drain remote audio")
+            self._tasks.spawn(self._drain(track), "drain remote audio")
 
     async def _drain(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
@@ -374,36 +369,27 @@ class Call:
     def _on_connection_state(self) -> None:
         pc = self._pc
         if pc is not None and pc.connectionState in ("failed", "closed"):
-            self._fail(CallError(f"the WebRTC connection {pc.connectionState}"))
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=f"vivavoce call: {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self.fail(CallError(f"the WebRTC connection {pc.connectionState}"))
 
     def fail(self, error: VivavoceError) -> None:
-        """The call cannot go on (its server is known to be gone): end it with ``error``."""
-        self._fail(error)
-
-    def _fail(self, error: VivavoceError) -> None:
-        """Something ended the call from outside: record why and release it in the background."""
-        if self._closed or self.state in (CallState.CLOSING, CallState.CLOSED, CallState.ERROR):
+        """The call cannot go on (the server left, or is known to be gone): record why and
+        release everything in the background. Ignored once the call is ending anyway."""
+        ending = (CallState.CLOSING, CallState.CLOSED, CallState.ERROR)
+        if self._closing.started or self.state in ending:
             return
         log.warning("call failed: %s", error)
         self.error = error
         self._failed.set()
         if self.state is CallState.LIVE:
-            # Not our own task set: shutdown cancels those, including possibly this one.
-            asyncio.get_running_loop().create_task(
-                self._shutdown(error), name="vivavoce call: shutdown after failure"
-            )
+            # Its own task: cancel_all() spares the task it runs in.
+            self._tasks.spawn(self._shutdown(error), "shutdown after failure")
 
     # ------------------------------------------------------------------ teardown
 
     async def _shutdown(self, error: VivavoceError | None) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        await self._closing.run(lambda: self._release(error))
+
+    async def _release(self, error: VivavoceError | None) -> None:
         if error is not None:
             self.error = error
         self._failed.set()
@@ -420,10 +406,7 @@ class Call:
             self._pc.remove_all_listeners("connectionstatechange")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pc.close(), 5.0)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=2.0)
+        await self._tasks.cancel_all()
         self.sink.close()
         if self._own_http:
             await self._http.aclose()
@@ -436,8 +419,8 @@ class Call:
         if state is self.state:
             return
         self.state = state
-        for listener in list(self._listeners):
+        if self._on_state is not None:
             try:
-                listener(state, self.error)
+                self._on_state(state, self.error)
             except Exception:
                 log.exception("a call state listener failed")

@@ -256,7 +256,7 @@ class SessionUpdated(_ServerEvent):
     session: Session
 
 
-class ServerError(_ServerEvent):
+class ErrorEvent(_ServerEvent):
     type: Literal["error"] = "error"
     error: ErrorDetail
 
@@ -457,7 +457,7 @@ class UnknownEvent(_Model):
 KnownServerEvent = Annotated[
     SessionCreated
     | SessionUpdated
-    | ServerError
+    | ErrorEvent
     | SpeechStarted
     | SpeechStopped
     | InputCommitted

@@ -22,6 +22,10 @@ from ..realtime.signaling import error_from_response
 
 STEP = "asking for a text reply"
 
+#: A function declared to a model: name, description, JSON schema of its parameters (the
+#: voice tools of :mod:`vivavoce.tools`, in both modes).
+ToolSpec = tuple[str, str, dict[str, Any]]
+
 
 class Message(BaseModel):
     role: Literal["system", "user", "assistant", "tool"]
@@ -61,7 +65,7 @@ class Chat:
         self,
         model: str,
         messages: list[Message],
-        tools: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        tools: Sequence[ToolSpec] = (),
     ) -> AsyncIterator[str | ToolCallRequest]:
         """The reply's text, chunk by chunk; then the calls of ``tools`` the model made."""
         body: dict[str, Any] = {

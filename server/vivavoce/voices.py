@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Mode = Literal["realtime", "text"]
+MODES: tuple[Mode, ...] = ("realtime", "text")
 
 TTS_VOICES: tuple[str, ...] = ("alloy", "echo", "fable", "onyx", "nova", "shimmer")
 REALTIME_VOICES: tuple[str, ...] = (
@@ -77,14 +78,24 @@ class VoicePreference:
     catalog: VoiceCatalog = field(default_factory=VoiceCatalog)
     chosen: dict[Mode, str] = field(default_factory=dict)
 
+    def configure(self, voice: str, text_voice: str | None = None) -> None:
+        """The configured voices, as choices: ``voice`` for every mode that has it (so a text
+        voice such as onyx is text mode's choice, and realtime maps it), ``text_voice`` for
+        text mode. They replace earlier choices: the latest choice leads."""
+        self.chosen.clear()
+        for mode in MODES:
+            if self.catalog.supports(mode, voice):
+                self.chosen[mode] = voice
+        if text_voice and self.catalog.supports("text", text_voice):
+            self.chosen["text"] = text_voice
+
     def choose(self, mode: Mode, voice: str) -> tuple[str, str | None]:
         """Record the user's choice for ``mode``. Returns (voice used, note for the user or None).
 
         The latest choice leads: the other mode forgets its own and follows the mapping of
         this one. A voice the mode does not have is replaced by its mapping, and the user is told.
         """
-        other: Mode = "text" if mode == "realtime" else "realtime"
-        self.chosen.pop(other, None)
+        self.chosen.pop(other_mode(mode), None)
         if self.catalog.supports(mode, voice):
             self.chosen[mode] = voice
             return voice, None
@@ -95,6 +106,13 @@ class VoicePreference:
         self.chosen[mode] = used
         return used, note
 
-    def voice_for(self, mode: Mode, current: str) -> str:
-        """The voice on entering ``mode`` from a mode whose voice was ``current``."""
-        return self.chosen.get(mode) or self.catalog.map(current, mode)
+    def voice(self, mode: Mode) -> str:
+        """The voice of ``mode``: its choice, else the other mode's mapped, else the default."""
+        if chosen := self.chosen.get(mode):
+            return chosen
+        other = self.chosen.get(other_mode(mode))
+        return self.catalog.map(other, mode) if other else DEFAULT_VOICE
+
+
+def other_mode(mode: Mode) -> Mode:
+    return "text" if mode == "realtime" else "realtime"

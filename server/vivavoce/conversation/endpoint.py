@@ -1,0 +1,113 @@
+"""Where a conversation talks: the configured server, or the local peer started on demand.
+
+:class:`Endpoint` owns the one ``httpx.AsyncClient`` of the conversation and the local peer
+(:mod:`vivavoce.peer.process`), and hands out what each mode needs to reach the server: a
+call's :class:`~vivavoce.realtime.CallOptions`, text mode's chat and speech clients. The key
+comes from :meth:`Settings.api_key_for <vivavoce.settings.Settings.api_key_for>`, the one place
+that decides it.
+
+``peer`` setting: ``auto`` (the local peer unless an API key is set), ``openai`` (``baseUrl``),
+``embedded`` (the local peer), or a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..tasks import CloseOnce
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..peer.process import LocalPeer
+    from ..realtime import CallOptions
+    from ..settings import Configuration
+    from ..text.chat import Chat
+    from ..text.speech import Speech
+
+
+class Endpoint:
+    """The server of one conversation, and the HTTP client every request goes through."""
+
+    def __init__(
+        self,
+        config: Configuration,
+        *,
+        separate_peer: bool,
+        on_peer_exit: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        self._config = config
+        #: Run the local peer in a process of its own (real sound devices in this one).
+        self._separate_peer = separate_peer
+        self._on_peer_exit = on_peer_exit
+        self._http: httpx.AsyncClient | None = None
+        self._peer: LocalPeer | None = None
+        self._peer_lock = asyncio.Lock()
+        self._closing = CloseOnce()
+
+    @property
+    def peer(self) -> LocalPeer | None:
+        """The local peer, once started (None: not used, or not yet)."""
+        return self._peer
+
+    def http(self) -> httpx.AsyncClient:
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.AsyncClient()
+        return self._http
+
+    async def base_url(self) -> str:
+        """The server's base URL; starts the local peer on first use when it is the server."""
+        settings = self._config.current
+        peer = settings.peer
+        if peer == "auto":
+            peer = "openai" if settings.api_key else "embedded"
+        if peer == "openai":
+            return settings.base_url
+        if peer != "embedded":
+            return peer
+        async with self._peer_lock:
+            if self._peer is not None and not self._peer.running:
+                await self._peer.close()  # it ended (said already): a fresh one below
+                self._peer = None
+            if self._peer is None:
+                from ..peer.process import start_local_peer
+
+                self._peer = await start_local_peer(
+                    separate_process=self._separate_peer, on_exit=self._on_peer_exit
+                )
+            return self._peer.base_url
+
+    async def call_options(self) -> CallOptions:
+        from ..realtime import CallOptions
+
+        return CallOptions.from_settings(self._config.current, await self.base_url())
+
+    async def chat(self) -> Chat:
+        from ..text.chat import Chat
+
+        base_url = await self.base_url()
+        key = self._config.current.api_key_for(base_url)
+        return Chat(self.http(), base_url=base_url, api_key=key)
+
+    async def speech(self) -> Speech:
+        from ..text.speech import Speech
+
+        base_url = await self.base_url()
+        key = self._config.current.api_key_for(base_url)
+        return Speech(self.http(), base_url=base_url, api_key=key)
+
+    async def close(self) -> None:
+        """Stop the local peer and close the HTTP client (idempotent)."""
+        await self._closing.run(self._close)
+
+    async def _close(self) -> None:
+        if self._peer is not None:
+            await self._peer.close()
+            self._peer = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

@@ -1,0 +1,323 @@
+"""Realtime mode: the current call, what the assistant is saying, and keeping the call up.
+
+:class:`RealtimeMode` opens a :class:`~vivavoce.realtime.Call` with the session its
+conversation asks for, gives the new call the recent turns (replay), forwards its transcript,
+follows what the assistant is saying (for interruption and barge-in), runs the voice tools the
+model calls, and keeps the conversation going when a call drops (new calls with backoff, then
+text mode) or must be replaced (the voice, model or instructions changed).
+
+It reaches its conversation only through :class:`Host`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ..errors import CallError, VivavoceError
+from ..tasks import TaskSet
+
+if TYPE_CHECKING:
+    from ..realtime import Call, CallState
+    from ..realtime import events as ev
+    from ..settings import Settings
+    from .endpoint import Endpoint
+    from .status import AudioIO, MessageLevel, Status, Turns
+
+log = logging.getLogger(__name__)
+
+#: More calls than this dropping within a minute: the server is broken; stop reconnecting.
+MAX_DROPS_PER_MINUTE = 5
+
+
+class Host(Protocol):
+    """What realtime mode needs from its conversation."""
+
+    endpoint: Endpoint
+    #: Held while the mode or the call changes (requests, reconnection).
+    busy: asyncio.Lock
+    #: Connect steps, for progress reports.
+    on_step: Callable[[str], None] | None
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def io(self) -> AudioIO | None: ...
+
+    def update(self, **changes: Any) -> None: ...
+    def say(self, level: MessageLevel, text: str) -> None: ...
+    def session(self) -> ev.Session: ...
+    @property
+    def turns(self) -> Turns: ...
+    def transcript(self, update: Any) -> None: ...
+    async def open_audio(self) -> AudioIO | None: ...
+    def gate_microphone(self) -> None: ...
+    def roll_back_to_text(self, exc: VivavoceError, message: str | None = None) -> None: ...
+    async def run_tool(self, name: str, arguments: str | None, item_id: str | None) -> str: ...
+
+
+class RealtimeMode:
+    """The calls of one conversation, one at a time."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self.call: Call | None = None
+        self._tasks = TaskSet("vivavoce realtime")
+        self._replayed: set[str] = set()  # items a new call was given: already shown
+        self._said_errors: set[str] = set()
+        self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
+        # What the assistant is saying now (for interruption): response, item, audio start.
+        self._response_id: str | None = None
+        self._assistant_item: str | None = None
+        self._audio_started: float | None = None
+
+    def live_call(self, what: str) -> Call:
+        from ..realtime import CallState
+
+        call = self.call
+        if call is None or call.state is not CallState.LIVE:
+            raise CallError(f"cannot {what}: no live call (start one first)")
+        return call
+
+    # ------------------------------------------------------------------ opening, closing
+
+    async def open(self) -> None:
+        """A new call with the conversation's session; LIVE with the recent turns replayed."""
+        from ..realtime import Call
+
+        host = self._host
+        if host.status.state != "reconnecting":
+            host.update(mode="realtime", state="connecting", error=None)
+        try:
+            options = await host.endpoint.call_options()
+            io = await host.open_audio()
+            call = Call(
+                host.session(),
+                options,
+                http=host.endpoint.http(),
+                source=io.source if io else None,
+                sink=io.sink if io else None,
+                on_state=self._on_call_state,
+                on_step=host.on_step,
+            )
+            self.call = call
+            await call.start()
+        except VivavoceError as exc:
+            self.call = None
+            if host.status.state != "reconnecting":
+                host.update(state="error", error=str(exc), call_id=None)
+            raise
+        self._follow(call)
+        await self._replay(call)
+        host.gate_microphone()
+        host.update(state="live", call_id=call.call_id, error=None)
+
+    async def close(self, *, keep_state: bool = False) -> None:
+        """Hang up (if a call is open) and cancel everything that served it."""
+        call, self.call = self.call, None
+        if call is not None:
+            if not keep_state:
+                self._host.update(state="closing")
+            await call.close()
+        await self._tasks.cancel_all()
+        self._response_id = self._assistant_item = self._audio_started = None
+
+    def replace(self, why: str) -> None:
+        """The session changed (voice, model, instructions): a new call, same conversation."""
+        self._tasks.spawn(self._reconnect(why), "reconnect")
+
+    async def _reconnect(self, why: str) -> None:
+        host = self._host
+        async with host.busy:
+            if host.status.state != "live" or host.status.mode != "realtime":
+                return
+            log.info("reconnecting: %s", why)
+            host.update(state="reconnecting")
+            await self.close(keep_state=True)
+            try:
+                await self.open()
+            except VivavoceError as exc:
+                host.roll_back_to_text(exc)
+
+    def end_with(self, error: VivavoceError) -> None:
+        """The call's server is known to be gone (the local peer died): end the call now."""
+        if self.call is not None:
+            self.call.fail(error)
+
+    def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
+        from ..realtime import CallState
+
+        host = self._host
+        if state is not CallState.ERROR or host.status.state != "live" or error is None:
+            return
+        # The call ended on its own (server gone, channel closed, session expired).
+        self.call = None
+        now = time.monotonic()
+        self._drops = [t for t in self._drops if now - t < 60] + [now]
+        attempts = host.settings.reconnect_attempts
+        # A server that drops every new call must not keep us reconnecting forever.
+        if attempts > 0 and len(self._drops) <= MAX_DROPS_PER_MINUTE:
+            self._tasks.spawn(self._recover(error), "recover call")
+        elif attempts > 0:
+            message = f"vivavoce: calls keep ending ({error}); continuing in text mode"
+            host.roll_back_to_text(error, message)
+        else:
+            host.update(state="error", error=str(error), call_id=None, push_to_talk=False)
+            host.say("error", f"vivavoce: the call ended: {error}")
+
+    async def _recover(self, error: VivavoceError) -> None:
+        """New calls with the same conversation, backing off; then text mode, nothing lost."""
+        host = self._host
+        async with host.busy:
+            if self.call is not None or host.closed:
+                return
+            host.update(state="reconnecting", error=str(error), call_id=None, push_to_talk=False)
+            await self.close(keep_state=True)
+            delay, last = 0.5, error
+            for attempt in range(1, host.settings.reconnect_attempts + 1):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8.0)
+                log.info("reconnecting (attempt %d): %s", attempt, last)
+                try:
+                    await self.open()
+                except VivavoceError as exc:
+                    last = exc
+                    host.update(state="reconnecting", error=str(exc))
+                    continue
+                return
+            host.roll_back_to_text(
+                last,
+                f"vivavoce: the call ended ({error}) and could not be reopened ({last}); "
+                "continuing in text mode",
+            )
+
+    async def _replay(self, call: Call) -> None:
+        """Give a new call the recent turns, so the assistant remembers them."""
+        from ..realtime import events as ev
+
+        for turn in self._host.turns.spoken(self._host.settings.replay_turns):
+            kind: Literal["input_text", "output_text"] = (
+                "input_text" if turn.role == "user" else "output_text"
+            )
+            item_id = ev.new_id("item")
+            self._replayed.add(item_id)  # already in the transcript: not shown again
+            item = ev.Item(
+                id=item_id, role=turn.role, content=[ev.ContentPart(type=kind, text=turn.text)]
+            )
+            await call.send(ev.ItemCreate(item=item))
+
+    # ------------------------------------------------------------------ during the call
+
+    def _follow(self, call: Call) -> None:
+        """Forward the call's transcript, and follow what the assistant is saying."""
+
+        async def transcripts() -> None:
+            with contextlib.suppress(VivavoceError):
+                async for update in call.transcripts():
+                    if update.item_id not in self._replayed:
+                        self._host.transcript(update)
+
+        async def events() -> None:
+            with contextlib.suppress(VivavoceError):
+                async for event in call.events():
+                    await self._on_event(call, event)
+
+        self._tasks.spawn(transcripts(), "transcripts")
+        self._tasks.spawn(events(), "events")
+
+    async def _on_event(self, call: Call, event: ev.ServerEvent) -> None:
+        from ..realtime import events as ev
+
+        match event:
+            case ev.ResponseCreated(response=response):
+                self._response_id = response.id
+            case ev.OutputItemAdded(item=item) if item.role == "assistant":
+                self._assistant_item = item.id
+            case ev.OutputAudioStarted():
+                self._audio_started = time.monotonic()
+            case ev.OutputAudioStopped() | ev.OutputAudioCleared():
+                self._audio_started = None
+            case ev.ResponseDone(response=response):
+                self._response_id = None
+                calls = [item for item in response.output if item.type == "function_call"]
+                if calls:
+                    respond = response.status == "completed"
+                    self._tasks.spawn(self._run_tools(call, calls, respond), "tools")
+            case ev.SpeechStarted() if self._audio_started is not None:
+                # The user talks over the assistant: the server cancels its reply; we stop
+                # playing at once and tell it how much was heard.
+                await self._stop_playback(call, cancel=False)
+            case ev.ErrorEvent(error=error):
+                log.info("server error event (%s): %s", error.code, error.message)
+                ends_call = error.code == "session_expired"  # handled as a dropped call
+                if error.message and not ends_call and error.message not in self._said_errors:
+                    # A request the server refused (a reply that will not come): say why, once.
+                    self._said_errors.add(error.message)
+                    self._host.say("warning", f"vivavoce: the server said: {error.message}")
+            case _:
+                pass
+
+    async def _run_tools(self, call: Call, items: list[ev.Item], respond: bool) -> None:
+        """Run the functions a response called, send their outputs, and ask for the reply."""
+        from ..realtime import events as ev
+
+        for item in items:
+            output = await self._host.run_tool(item.name or "", item.arguments, item.id)
+            result = ev.Item(type="function_call_output", call_id=item.call_id, output=output)
+            try:
+                await call.send(ev.ItemCreate(item=result))
+            except VivavoceError as exc:
+                log.info("tool output not sent: %s", exc)
+                return
+        if respond:  # a cancelled response (the user interrupted) wants no follow-up
+            with contextlib.suppress(VivavoceError):
+                await call.send(ev.ResponseCreate())
+
+    async def interrupt(self) -> None:
+        """Stop the assistant now: cancel its reply, clear the server's audio and ours."""
+        call = self.live_call("interrupt")
+        await self._stop_playback(call, cancel=self._response_id is not None)
+
+    async def _stop_playback(self, call: Call, *, cancel: bool) -> None:
+        from ..realtime import events as ev
+
+        io = self._host.io
+        dropped = io.flush() if io is not None else 0.0
+        started, self._audio_started = self._audio_started, None
+        if cancel:
+            await call.send(ev.ResponseCancel())
+        if started is not None:
+            await call.send(ev.OutputAudioClear())
+            if self._assistant_item is not None:
+                heard_ms = max(0, int((time.monotonic() - started - dropped) * 1000))
+                await call.send(
+                    ev.ItemTruncate(item_id=self._assistant_item, audio_end_ms=heard_ms)
+                )
+
+    async def push_to_talk(self, pressed: bool) -> None:
+        """Press: no more automatic turns, stop the assistant, clear the input. Release: the
+        turn is committed and answered (with no microphone nothing was said: cleared)."""
+        from ..realtime import events as ev
+
+        call = self.live_call("push to talk")
+        if pressed:
+            if call.session.audio.input.turn_detection is not None:
+                call.session.audio.input.turn_detection = None  # the user decides the turns
+                await call.send(ev.SessionUpdate(session=call.session))
+            if self._audio_started is not None:
+                await self.interrupt()
+            await call.send(ev.InputClear())
+            call.source.clear()
+        elif self._host.io is not None:
+            await call.send(ev.InputCommit())
+            await call.send(ev.ResponseCreate())
+        else:
+            await call.send(ev.InputClear())

@@ -1,0 +1,114 @@
+"""The local peer as the conversation sees it: a handle with a URL, started on demand.
+
+The conversation reaches the peer only through :class:`LocalPeer` and :func:`start_local_peer`,
+so the peer can be split out of this package without touching the conversation. The peer runs
+
+* in a process of its own (:class:`PeerProcess`) when this process also drives real sound
+  devices: speech recognition and synthesis would otherwise hold the GIL long enough to starve
+  the sound callbacks;
+* in this process's event loop otherwise (tests, text-only editors): it starts faster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+from ..errors import CallError
+from ..tasks import CloseOnce, TaskSet
+
+log = logging.getLogger(__name__)
+
+#: How long a new peer process may take to say it is listening (imports, models).
+START_TIMEOUT = 60.0
+
+
+class LocalPeer(Protocol):
+    """A running local peer."""
+
+    #: ``http://127.0.0.1:PORT/v1``
+    base_url: str
+
+    @property
+    def running(self) -> bool:
+        """False once it ended, by :meth:`close` or on its own."""
+        ...
+
+    async def close(self) -> None:
+        """Stop it (idempotent)."""
+        ...
+
+
+async def start_local_peer(
+    *, separate_process: bool, on_exit: Callable[[int], None] = lambda _: None
+) -> LocalPeer:
+    """A local peer on a free loopback port; ``on_exit`` hears of a peer process that died."""
+    if separate_process:
+        return await PeerProcess.start(on_exit=on_exit)
+    from .app import start_peer
+
+    return await start_peer(host="127.0.0.1", port=0)
+
+
+class PeerProcess:
+    """The local peer in a process of its own (``vivavoce peer`` on a free loopback port).
+
+    ``on_exit(returncode)`` is called if it ends without :meth:`close` (it crashed or was
+    killed): the call to it is over at once, with no need to wait for ICE consent to expire.
+    """
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        base_url: str,
+        on_exit: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        self._proc = proc
+        self.base_url = base_url
+        self._on_exit = on_exit
+        self._closing = CloseOnce()
+        self._tasks = TaskSet("vivavoce peer process")
+        self._tasks.spawn(self._watch_exit(), "watch exit")
+
+    async def _watch_exit(self) -> None:
+        code = await self._proc.wait()
+        if not self._closing.started:
+            log.warning("the local peer process ended (exit code %s)", code)
+            self._on_exit(code)
+
+    @property
+    def running(self) -> bool:
+        return self._proc.returncode is None
+
+    @classmethod
+    async def start(cls, on_exit: Callable[[int], None] = lambda _: None) -> PeerProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "vivavoce", "peer", "--host", "127.0.0.1", "--port", "0",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        try:
+            line = (await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)).decode()
+        except TimeoutError:
+            line = ""
+        if not line.startswith("listening on "):
+            proc.kill()
+            await proc.wait()
+            raise CallError("the local peer did not start (run `vivavoce peer` to see why)")
+        return cls(proc, line.split()[-1], on_exit)
+
+    async def close(self) -> None:
+        await self._closing.run(self._close)
+
+    async def _close(self) -> None:
+        if self._proc.returncode is None:
+            self._proc.terminate()
+            try:
+                await asyncio.wait_for(self._proc.wait(), 5)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+        await self._tasks.wait()
