@@ -134,22 +134,23 @@ def _run_lsp(args: argparse.Namespace) -> int:
         from .web.cli import run_lsp_ws
 
         return run_lsp_ws(args)
+    if args.tcp:
+        # Refuse before loading the language server: the answer is one line, at once.
+        from .errors import RefusedError
+        from .netguard import check_bind
+        from .web.cli import parse_address
+
+        try:
+            host, port = parse_address(args.tcp)
+            check_bind(host, allow_remote=args.allow_remote)
+        except RefusedError as exc:
+            print(f"vivavoce lsp: {exc}", file=sys.stderr)
+            return 2
     from .lsp.server import make_server, serve_stdio
 
     server = make_server()
     if args.tcp:
-        from .netguard import is_loopback_host
-
-        host, _, port = args.tcp.rpartition(":")
-        host = host or "127.0.0.1"
-        if not (is_loopback_host(host) or args.allow_remote):
-            print(
-                f"vivavoce lsp: --tcp listens on loopback only; {host!r} is not a loopback "
-                "address (add --allow-remote to listen there)",
-                file=sys.stderr,
-            )
-            return 2
-        server.start_tcp(host, int(port))
+        server.start_tcp(host, port)
     else:
         serve_stdio(server)
     return 0

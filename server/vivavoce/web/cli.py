@@ -18,7 +18,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from .access import FILE_ORIGINS, RefusedError
+from ..errors import RefusedError
+from .access import FILE_ORIGINS
 
 
 def _origin_help() -> str:
