@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import textwrap
 from collections.abc import Callable
 
 from . import __version__
+from .logs import log_to_stderr
 
 # What `vivavoce --help` says: for users, plain text (the module docstring is for developers).
 _DESCRIPTION = """\
@@ -223,11 +223,7 @@ def _run_lsp(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(_selected(argv)).parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(args.log_level)
     code: int = args.run(args)
     return code
 

@@ -33,15 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     action("list", "one line per conversation: id, started, turns, first line")
     show = action("show", "print one conversation")
-    show.add_argument("id", help="conversation id (or a unique prefix)")
     export = action("export", "export one conversation")
     export.add_argument("--markdown", action="store_true", required=True, help="as Markdown")
     export.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
-    export.add_argument("id", help="conversation id (or a unique prefix)")
     action("path", "print the history folder")
     play = action("play", "play a conversation's recordings (kept when record is on)")
-    play.add_argument("id", help="conversation id (or a unique prefix)")
     play.add_argument("--device", default=None, help="speaker name or index")
+    for one in (show, export, play):
+        one.add_argument("id", help="conversation id (or a unique prefix)")
 
 
 def _folder(args: argparse.Namespace) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RefusedError
+from ..logs import log_to_stderr
 from .access import FILE_ORIGINS
 
 
@@ -160,10 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lsp" and not args.ws:
         parser.error("lsp needs --ws HOST:PORT here (stdio is `vivavoce lsp`)")
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(args.log_level)
     code: int = args.run(args)
     return code
