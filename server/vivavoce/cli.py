@@ -15,15 +15,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
+import textwrap
 from collections.abc import Callable
 
 from . import __version__
+from .logs import log_to_stderr
+
+# What `vivavoce --help` says: for users, plain text (the module docstring is for developers).
+_DESCRIPTION = """\
+A voice assistant for code editors. Your editor starts "vivavoce lsp" as a language
+server; it holds a spoken conversation with an OpenAI Realtime model, or with an
+offline local peer that needs no network and no key, and streams the transcripts
+into the editor."""
+
+_EPILOG = """\
+Run "vivavoce COMMAND --help" for a command's options. More to read in the vivavoce
+sources: README.md (setup and settings), clients/README.md (each editor) and
+SECURITY.md (what stays on this machine)."""
 
 
 def _parser(selected: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vivavoce", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vivavoce",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"vivavoce {__version__}")
     parser.add_argument(
         "--log-level",
@@ -31,9 +49,15 @@ def _parser(selected: str | None = None) -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log level on stderr",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, configure) in _COMMANDS.items():
-        command = sub.add_parser(name, help=help_text)
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, description, configure) in _COMMANDS.items():
+        command = sub.add_parser(
+            name,
+            help=help_text,
+            # Filled here: argparse's own filling would split "--base-url" at its hyphen.
+            description=textwrap.fill(description, 78, break_on_hyphens=False),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         # Only the command being run imports its module: `vivavoce lsp` must start fast.
         if selected in (None, name):
             configure(command)
@@ -96,14 +120,54 @@ def _demo(p: argparse.ArgumentParser) -> None:
     p.set_defaults(run=demo.main)
 
 
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "lsp": ("the language server (stdio by default)", _lsp),
-    "peer": ("run the offline local Realtime peer", _peer),
-    "demo": ("one complete spoken exchange, offline by default", _demo),
-    "web": ("a voice chat in the browser (page and server on 127.0.0.1)", _web),
-    "history": ("saved conversations: list, show, export, play", _history),
-    "devices": ("list microphones and speakers", _devices),
-    "doctor": ("check sound, devices, key and server, with fixes", _doctor),
+_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = {
+    # name: (one line in `vivavoce --help`, the description of `vivavoce NAME --help`, options)
+    "lsp": (
+        "the language server editors start (stdio by default)",
+        "The language server. Editors start it and speak LSP over stdin/stdout; --ws serves "
+        "it to browser pages over WebSocket, --tcp is for debugging. Both listen on "
+        "127.0.0.1 unless --allow-remote.",
+        _lsp,
+    ),
+    "peer": (
+        "an offline Realtime server: no network, no key",
+        "An offline server that speaks the OpenAI Realtime protocol on 127.0.0.1: calls, "
+        "speech recognition and synthesized speech on this machine. It prints "
+        "'listening on http://HOST:PORT/v1' once ready.",
+        _peer,
+    ),
+    "demo": (
+        "one complete spoken exchange, offline by default",
+        "One complete spoken exchange: a synthesized sentence goes into a call as if from "
+        "your microphone, both transcripts stream on screen and the assistant's voice is "
+        "written to a WAV file. It uses the offline local peer unless --base-url names a "
+        "server or OPENAI_API_KEY is set.",
+        _demo,
+    ),
+    "web": (
+        "a voice chat in your browser, served on 127.0.0.1",
+        "A voice chat in the browser: serves the chat page and the language server on "
+        "127.0.0.1 and opens the page.",
+        _web,
+    ),
+    "history": (
+        "saved conversations: list, show, export, play",
+        "Saved conversations, one file each in the history folder: list them, show or "
+        "export one, play its recordings.",
+        _history,
+    ),
+    "devices": (
+        "list microphones and speakers",
+        "The microphones and speakers this machine offers, with the system defaults marked.",
+        _devices,
+    ),
+    "doctor": (
+        "check sound, devices, key and server, with fixes",
+        "Checks what a voice conversation needs here (the sound library and server, the "
+        "devices, the microphone level, a test tone, the API key, the Realtime server) and "
+        "says how to fix what fails.",
+        _doctor,
+    ),
 }
 
 
@@ -134,22 +198,23 @@ def _run_lsp(args: argparse.Namespace) -> int:
         from .web.cli import run_lsp_ws
 
         return run_lsp_ws(args)
+    if args.tcp:
+        # Refuse before loading the language server: the answer is one line, at once.
+        from .errors import RefusedError
+        from .netguard import check_bind
+        from .web.cli import parse_address
+
+        try:
+            host, port = parse_address(args.tcp)
+            check_bind(host, allow_remote=args.allow_remote)
+        except RefusedError as exc:
+            print(f"vivavoce lsp: {exc}", file=sys.stderr)
+            return 2
     from .lsp.server import make_server, serve_stdio
 
     server = make_server()
     if args.tcp:
-        from .netguard import is_loopback_host
-
-        host, _, port = args.tcp.rpartition(":")
-        host = host or "127.0.0.1"
-        if not (is_loopback_host(host) or args.allow_remote):
-            print(
-                f"vivavoce lsp: --tcp listens on loopback only; {host!r} is not a loopback "
-                "address (add --allow-remote to listen there)",
-                file=sys.stderr,
-            )
-            return 2
-        server.start_tcp(host, int(port))
+        server.start_tcp(host, port)
     else:
         serve_stdio(server)
     return 0
@@ -158,11 +223,7 @@ def _run_lsp(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(_selected(argv)).parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(args.log_level)
     code: int = args.run(args)
     return code
 

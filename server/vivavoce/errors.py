@@ -1,7 +1,10 @@
 """The one exception tree of vivavoce.
 
     VivavoceError                  root; ``code`` is the JSON-RPC error code it maps to
-    ├── ConfigError                a setting is missing or invalid (names the key)
+    │                              (-32803 RequestFailed unless said otherwise)
+    ├── ConfigError                a setting is missing or invalid (names the key); -32602
+    │   └── RefusedError           a server will not start as asked: an address it may not
+    │                              listen on, a port in use, its files missing; -32602
     ├── SignalingError             an HTTP step with the Realtime server failed (names the step)
     │   ├── AuthenticationError    401/403: key missing, wrong or expired
     │   ├── RateLimitError         429; ``retry_after`` seconds when the server said
@@ -9,7 +12,9 @@
     │   └── BadRequestError        other 4xx (bad model, bad session, …)
     ├── StepTimeout                a step did not finish in time (names the step)
     ├── CallError                  the WebRTC call failed or ended unexpectedly
-    └── ProtocolError              an event could not be parsed or is too large to send
+    ├── HistoryError               the history file could not be written (disk full,
+    │                              read-only…); the turns are kept in memory
+    └── ProtocolError              an event could not be parsed or is too large to send; -32602
 
 Every message is one line a user can act on; none carries a secret.
 """
@@ -21,8 +26,10 @@ __all__ = [
     "BadRequestError",
     "CallError",
     "ConfigError",
+    "HistoryError",
     "ProtocolError",
     "RateLimitError",
+    "RefusedError",
     "ServerError",
     "SignalingError",
     "StepTimeout",
@@ -53,6 +60,14 @@ class ConfigError(VivavoceError):
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+
+
+class RefusedError(ConfigError):
+    """A server will not start as asked (a non-loopback address, a port in use, …).
+
+    A :class:`ConfigError`: what the user asked for (``--host``, ``--port``, ``--ws``) is what
+    has to change.
+    """
 
 
 class SignalingError(VivavoceError):
@@ -111,6 +126,10 @@ class StepTimeout(VivavoceError):
 
 class CallError(VivavoceError):
     """The WebRTC call failed or ended unexpectedly."""
+
+
+class HistoryError(VivavoceError):
+    """The history file could not be written; the turns are still in memory."""
 
 
 class ProtocolError(VivavoceError):

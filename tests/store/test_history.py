@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from vivavoce.errors import VivavoceError
+from vivavoce.errors import HistoryError, VivavoceError
 from vivavoce.realtime.transcript import TranscriptUpdate
 from vivavoce.store import (
     ConversationLog,
-    HistoryError,
     find_conversation,
     list_conversations,
     read_conversation,

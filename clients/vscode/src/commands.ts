@@ -9,33 +9,33 @@ import { type RequestCommand, errorText, isUnknownCommand, toggleConversation } 
 import { type DeviceKind, SETTING, deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "./core/devices";
 import { ServerCommand } from "./core/protocol";
 import { SECTION } from "./core/settings";
-import type { Conversation } from "./conversation";
+import type { ServerConnection } from "./serverConnection";
 
-export function registerCommands(conversation: Conversation): vscode.Disposable[] {
-  const request = (command: RequestCommand) => () => conversation.run(command);
+export function registerCommands(connection: ServerConnection): vscode.Disposable[] {
+  const request = (command: RequestCommand) => () => connection.run(command);
   const handlers: Record<string, (...args: unknown[]) => unknown> = {
     "vivavoce.start": async () => {
-      const result = await conversation.run("start");
-      if (result) conversation.revealTranscript();
+      const result = await connection.run("start");
+      if (result) connection.revealTranscript();
     },
     "vivavoce.stop": request("stop"),
     "vivavoce.toggleMode": request("toggleMode"),
     "vivavoce.pushToTalk": request("pushToTalk"),
     "vivavoce.mute": request("mute"),
     "vivavoce.interrupt": request("interrupt"),
-    "vivavoce.sendText": (text?: unknown) => sendText(conversation, text),
-    "vivavoce.toggleConversation": () => vscode.commands.executeCommand(`vivavoce.${toggleConversation(conversation.status)}`),
-    "vivavoce.selectMicrophone": () => selectDevice(conversation, "input"),
-    "vivavoce.selectSpeaker": () => selectDevice(conversation, "output"),
-    "vivavoce.showTranscript": () => { conversation.revealTranscript(); },
-    "vivavoce.openHistory": () => openHistory(conversation),
-    "vivavoce.restartServer": () => conversation.restartServer(),
+    "vivavoce.sendText": (text?: unknown) => sendText(connection, text),
+    "vivavoce.toggleConversation": () => vscode.commands.executeCommand(`vivavoce.${toggleConversation(connection.status)}`),
+    "vivavoce.selectMicrophone": () => selectDevice(connection, "input"),
+    "vivavoce.selectSpeaker": () => selectDevice(connection, "output"),
+    "vivavoce.showTranscript": () => { connection.revealTranscript(); },
+    "vivavoce.openHistory": () => openHistory(connection),
+    "vivavoce.restartServer": () => connection.restartServer(),
   };
   return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
 }
 
 /** Type to the assistant (works with the embedded peer and no microphone); starts a call if needed. */
-async function sendText(conversation: Conversation, given?: unknown): Promise<void> {
+async function sendText(connection: ServerConnection, given?: unknown): Promise<void> {
   const text =
     typeof given === "string" && given
       ? given
@@ -43,18 +43,18 @@ async function sendText(conversation: Conversation, given?: unknown): Promise<vo
   if (!text) {
     return;
   }
-  if (conversation.status.state !== "live") {
-    if (!(await conversation.run("start"))) return;
-    conversation.revealTranscript();
+  if (connection.status.state !== "live") {
+    if (!(await connection.run("start"))) return;
+    connection.revealTranscript();
   }
-  await conversation.run("sendText", text);
+  await connection.run("sendText", text);
 }
 
-async function selectDevice(conversation: Conversation, kind: DeviceKind): Promise<void> {
+async function selectDevice(connection: ServerConnection, kind: DeviceKind): Promise<void> {
   const what = kind === "input" ? "microphone" : "speaker";
   let device: string | null | undefined;
   try {
-    const listed = await conversation.executeServerCommand(ServerCommand.listDevices);
+    const listed = await connection.executeServerCommand(ServerCommand.listDevices);
     const picked = await vscode.window.showQuickPick(deviceChoices(listed, kind), { title: `vivavoce: ${what}` });
     device = picked?.value;
     if (picked === undefined) return;
@@ -72,7 +72,7 @@ async function selectDevice(conversation: Conversation, kind: DeviceKind): Promi
     device = typed.trim() || null;
   }
   try {
-    await conversation.executeServerCommand(ServerCommand.selectDevice, selectDeviceArguments(kind, device ?? null));
+    await connection.executeServerCommand(ServerCommand.selectDevice, selectDeviceArguments(kind, device ?? null));
   } catch (error) {
     if (!isUnknownCommand(error, ServerCommand.selectDevice)) {
       void vscode.window.showErrorMessage(`vivavoce: ${errorText(error)}`);
@@ -83,10 +83,10 @@ async function selectDevice(conversation: Conversation, kind: DeviceKind): Promi
   }
 }
 
-async function openHistory(conversation: Conversation): Promise<void> {
+async function openHistory(connection: ServerConnection): Promise<void> {
   let result: unknown;
   try {
-    result = await conversation.executeServerCommand(ServerCommand.openHistory);
+    result = await connection.executeServerCommand(ServerCommand.openHistory);
   } catch (error) {
     const text = isUnknownCommand(error, ServerCommand.openHistory)
       ? "this vivavoce server has no history yet (update it)"

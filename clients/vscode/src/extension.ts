@@ -6,18 +6,18 @@
 import * as vscode from "vscode";
 
 import { registerCommands } from "./commands";
-import { Conversation, type SettingProperties } from "./conversation";
+import { ServerConnection, type SettingProperties } from "./serverConnection";
 import { StatusBar, TranscriptChannel } from "./views";
 
-let conversation: Conversation | undefined;
+let connection: ServerConnection | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<Conversation> {
+export async function activate(context: vscode.ExtensionContext): Promise<ServerConnection> {
   const packageJSON = context.extension.packageJSON as { contributes?: { configuration?: { properties?: SettingProperties } } };
   const output = vscode.window.createOutputChannel("vivavoce", { log: true });
   const statusBar = new StatusBar();
   const transcript = new TranscriptChannel();
-  conversation = new Conversation(packageJSON.contributes?.configuration?.properties ?? {}, output, statusBar, transcript);
-  const current = conversation;
+  connection = new ServerConnection(packageJSON.contributes?.configuration?.properties ?? {}, output, statusBar, transcript);
+  const current = connection;
   context.subscriptions.push(
     output,
     statusBar,
@@ -32,6 +32,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<Conver
 }
 
 export async function deactivate(): Promise<void> {
-  await conversation?.stopServer();
-  conversation = undefined;
+  await connection?.stopServer();
+  connection = undefined;
 }

@@ -48,8 +48,8 @@ after(async () => {
 });
 
 test("activate starts the server and registers every contributed command", { timeout: 60_000 }, async () => {
-  const conversation = await extension.activate({ subscriptions, extension: { packageJSON } });
-  assert.equal(conversation.running, true, fake.channels.get("vivavoce")?.text);
+  const connection = await extension.activate({ subscriptions, extension: { packageJSON } });
+  assert.equal(connection.running, true, fake.channels.get("vivavoce")?.text);
   const contributed = packageJSON.contributes.commands.map((c) => c.command).sort();
   assert.deepEqual(contributed, [...EXTENSION_COMMANDS].sort());
   for (const id of contributed) {

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 #: How long the editor may take to answer an edit (it may ask the user first).
 EDIT_TIMEOUT = 60.0
 
-ApplyEdit = Callable[[str, Pos, Pos, str, str], Awaitable[tuple[bool, str | None]]]
+#: Replace ``start``–``end`` of the document ``uri`` with ``text``, the edit named ``label``
+#: → (applied, the editor's reason if not).
+ReplaceRange = Callable[[str, Pos, Pos, str, str], Awaitable[tuple[bool, str | None]]]
 
 
 class LspEditor:
@@ -31,7 +33,7 @@ class LspEditor:
         documents: Callable[[], list[str]],
         text: Callable[[str], str | None],
         context: Callable[[], P.ContextParams | None],
-        apply_edit: ApplyEdit,
+        apply_edit: ReplaceRange,
         encoding: Callable[[], Encoding],
     ) -> None:
         self._documents = documents

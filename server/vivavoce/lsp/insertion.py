@@ -96,7 +96,8 @@ def move_anchor(anchor: int, start: int, end: int, new: str) -> int:
     return anchor + len(new) - (end - start)
 
 
-ApplyEdit = Callable[[str, Pos, str], Awaitable[tuple[bool, str | None]]]
+#: Insert ``text`` at a position of the document ``uri`` → (applied, the editor's reason if not).
+InsertText = Callable[[str, Pos, str], Awaitable[tuple[bool, str | None]]]
 Say = Callable[[str], None]
 #: A change as the editor reported it: (start, end, text), or None for "the whole text".
 Change = tuple[Pos, Pos, str] | None
@@ -108,8 +109,8 @@ class Inserter:
     #: How long to wait for the client to echo our edit as a didChange before moving on.
     ECHO_TIMEOUT = 1.0
 
-    def __init__(self, apply_edit: ApplyEdit, say: Say, encoding: Encoding = "utf-16") -> None:
-        self._apply_edit = apply_edit
+    def __init__(self, insert_text: InsertText, say: Say, encoding: Encoding = "utf-16") -> None:
+        self._insert_text = insert_text
         self._say = say
         self.encoding = encoding
         self.uri: str | None = None
@@ -208,7 +209,7 @@ class Inserter:
         before = self.text
         self._changed.clear()
         try:
-            applied, reason = await self._apply_edit(self.uri, at, text)
+            applied, reason = await self._insert_text(self.uri, at, text)
         except Exception as exc:  # the client answered with an error
             applied, reason = False, str(exc)
         if not applied:

@@ -33,3 +33,4 @@ _HOME = {
 
 # Names load on first use: the CLI and the language server start light.
 __getattr__ = lazy_attributes(__name__, _HOME)
+__dir__ = __getattr__.dir

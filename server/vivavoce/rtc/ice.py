@@ -10,11 +10,14 @@ a call to a real server in the same process is never restricted.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from urllib.parse import urlsplit
+
+from ..netguard import is_loopback, loopback_address
+
+# ``is_loopback`` is netguard's, still importable from here for the call and the conversation.
+__all__ = ["candidate_count", "host_addresses", "install", "is_loopback", "loopback_hosts_for"]
 
 _hosts: ContextVar[tuple[str, ...] | None] = ContextVar("vivavoce_ice_hosts", default=None)
 _installed = False
@@ -53,27 +56,10 @@ def host_addresses(hosts: list[str] | None) -> Iterator[None]:
         _hosts.reset(token)
 
 
-def is_loopback(url_or_host: str) -> bool:
-    """True when the URL's (or bare) host is a loopback address or ``localhost``."""
-    host = urlsplit(url_or_host).hostname if "//" in url_or_host else url_or_host
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def loopback_hosts_for(url_or_host: str) -> list[str] | None:
     """ICE hosts for a call to ``url_or_host``: its loopback address, or None (no restriction)."""
-    if not is_loopback(url_or_host):
-        return None
-    host = urlsplit(url_or_host).hostname if "//" in url_or_host else url_or_host
-    if host in (None, "localhost"):
-        return ["127.0.0.1"]
-    return [host.strip("[]")]
+    address = loopback_address(url_or_host)
+    return None if address is None else [address]
 
 
 def candidate_count(sdp: str) -> int:

@@ -8,7 +8,7 @@ Public API:
 * :func:`read_conversation`, :func:`list_conversations`, :func:`find_conversation`,
   :func:`to_markdown` — reading (a damaged line is skipped with a warning).
 * :func:`default_history_dir` / :func:`history_dir` — where the files live.
-* :class:`HistoryError` — a write failed (disk full, read-only…); one line, turns kept.
+* A failed write raises :class:`vivavoce.errors.HistoryError` (one line; the turns are kept).
 * :mod:`.cli` — ``vivavoce history list|show|export``.
 
 Modules: ``records`` (the line format), ``paths`` (folder, ids, permissions), ``log`` (the
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from .log import ConversationLog, HistoryError
+    from .log import ConversationLog
     from .paths import default_history_dir, history_dir, new_conversation_id
     from .reader import (
         ConversationFile,
@@ -39,7 +39,6 @@ __all__ = [
     "ConversationFile",
     "ConversationLog",
     "Header",
-    "HistoryError",
     "Summary",
     "TurnRecord",
     "default_history_dir",
@@ -54,7 +53,6 @@ __all__ = [
 
 _HOME = {
     "ConversationLog": "log",
-    "HistoryError": "log",
     "default_history_dir": "paths",
     "history_dir": "paths",
     "new_conversation_id": "paths",
@@ -72,3 +70,4 @@ _HOME = {
 
 # Names load on first use: the CLI and the language server start light.
 __getattr__ = lazy_attributes(__name__, _HOME)
+__dir__ = __getattr__.dir

@@ -26,17 +26,21 @@ from .paths import history_dir
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, default=None, help="history folder")
     sub = parser.add_subparsers(dest="history_command", required=True, metavar="ACTION")
-    sub.add_parser("list", help="one line per conversation: id, started, turns, first line")
-    show = sub.add_parser("show", help="print one conversation")
-    show.add_argument("id", help="conversation id (or a unique prefix)")
-    export = sub.add_parser("export", help="export one conversation")
+
+    def action(name: str, says: str) -> argparse.ArgumentParser:
+        # The same line in `history --help` and as the description of `history NAME --help`.
+        return sub.add_parser(name, help=says, description=f"{says[0].upper()}{says[1:]}.")
+
+    action("list", "one line per conversation: id, started, turns, first line")
+    show = action("show", "print one conversation")
+    export = action("export", "export one conversation")
     export.add_argument("--markdown", action="store_true", required=True, help="as Markdown")
     export.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
-    export.add_argument("id", help="conversation id (or a unique prefix)")
-    sub.add_parser("path", help="print the history folder")
-    play = sub.add_parser("play", help="play a conversation's recordings (setting `record`)")
-    play.add_argument("id", help="conversation id (or a unique prefix)")
+    action("path", "print the history folder")
+    play = action("play", "play a conversation's recordings (kept when record is on)")
     play.add_argument("--device", default=None, help="speaker name or index")
+    for one in (show, export, play):
+        one.add_argument("id", help="conversation id (or a unique prefix)")
 
 
 def _folder(args: argparse.Namespace) -> Path:
@@ -118,7 +122,7 @@ def _play(folder: Path, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         return 1
     found = recordings(folder, conv_id)
     if not found:
-        err.write(f"vivavoce history: {conv_id} has no recording (turn on the `record` setting)\n")
+        err.write(f"vivavoce history: {conv_id} has no recording (turn on the record setting)\n")
         return 1
     from ..audio.playback import play_file
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
-from ..errors import VivavoceError
+from ..errors import HistoryError
 from .paths import FILE_MODE, ensure_private_dir, file_of, new_conversation_id
 from .records import Header, TurnRecord, _Record
 
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 5.0
 
 _Entry = tuple[bytes, "asyncio.Future[None]"]
-
-
-class HistoryError(VivavoceError):
-    """The history file could not be written; the turns are still in memory."""
 
 
 class FinalTurnLike(Protocol):

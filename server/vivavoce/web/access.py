@@ -9,19 +9,22 @@ Cheap to import (no aiohttp, no pygls): the ``vivavoce`` command's argument pars
   port and the token were leaked to it by no fault of ours. Pages opened from a file send ``null``
   (Chrome, Firefox) or ``file://``; both are admitted by default. Editors and scripts send no
   Origin: the token alone guards them. ``*`` on the list admits every origin.
-* The server binds loopback only, unless ``allow_remote``.
+* The server binds loopback only, unless ``allow_remote`` (:func:`vivavoce.netguard.check_bind`).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import VivavoceError
+from ..errors import RefusedError
+from ..netguard import check_bind
+
+# RefusedError and check_bind live in errors and netguard; still importable here for ws.py.
+__all__ = ["FILE_ORIGINS", "Gate", "RefusedError", "check_bind", "new_token", "normalize_origin"]
 
 if TYPE_CHECKING:
     from aiohttp.web import BaseRequest
@@ -30,31 +33,9 @@ if TYPE_CHECKING:
 FILE_ORIGINS: frozenset[str] = frozenset({"null", "file://"})
 
 
-class RefusedError(VivavoceError):
-    """The server will not start as asked (a non-loopback address, a port in use, …)."""
-
-
 def new_token() -> str:
     """A fresh random token for one start (URL-safe, 192 bits)."""
     return secrets.token_urlsafe(24)
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_bind(host: str, *, allow_remote: bool) -> None:
-    """Refuse a non-loopback address unless ``allow_remote`` was given."""
-    if not allow_remote and not is_loopback(host):
-        raise RefusedError(
-            f"refusing to listen on {host}: only loopback (127.0.0.1) unless --allow-remote"
-        )
 
 
 def normalize_origin(origin: str) -> str:

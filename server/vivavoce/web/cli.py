@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from .access import FILE_ORIGINS, RefusedError
+from ..errors import RefusedError
+from ..logs import log_to_stderr
+from .access import FILE_ORIGINS
 
 
 def _origin_help() -> str:
@@ -159,10 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lsp" and not args.ws:
         parser.error("lsp needs --ws HOST:PORT here (stdio is `vivavoce lsp`)")
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(args.log_level)
     code: int = args.run(args)
     return code

@@ -23,7 +23,9 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from .access import FILE_ORIGINS, Gate, RefusedError, check_bind, is_loopback, normalize_origin
+from ..errors import RefusedError
+from ..netguard import check_bind, is_loopback
+from .access import FILE_ORIGINS, Gate, normalize_origin
 from .ws import Endpoint, ServerFactory, start_site, url_host
 
 log = logging.getLogger(__name__)

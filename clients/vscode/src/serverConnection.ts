@@ -1,7 +1,8 @@
 /**
- * One conversation per window: the language client, the last status the server sent, and the
- * plumbing between them and the views (status bar, transcript), the cursor (realtime/context)
- * and the settings (didChangeConfiguration with only what the user set).
+ * The window's connection to the vivavoce language server: the language client (made in
+ * client.ts), the last status the server sent, and the plumbing between them and the views
+ * (status bar, transcript), the cursor (realtime/context) and the settings
+ * (didChangeConfiguration with only what the user set). The conversation itself is the server's.
  */
 
 import * as vscode from "vscode";
@@ -20,7 +21,7 @@ const SYNCED_SCHEMES = new Set(["file", "untitled"]);
 /** `contributes.configuration.properties` of package.json: setting keys and their defaults. */
 export type SettingProperties = Record<string, { default?: unknown }>;
 
-export class Conversation implements vscode.Disposable {
+export class ServerConnection implements vscode.Disposable {
   status: Status = IDLE;
   private client: LanguageClient | undefined;
   private sent: Flat = {};
