@@ -10,9 +10,9 @@ Everything runs in this one process, so both timestamps come from the same clock
 * the real server, ``vivavoce.lsp.server.make_server()``, served by pygls' ``run_async`` over two
   ``os.pipe()`` s exactly as ``serve_stdio`` does over stdin/stdout (``StdinAsyncReader`` on
   the request pipe, a ``StdoutWriter`` on the answer pipe), with the embedded local peer;
-* ``Call._on_channel_message`` is wrapped: it records ``time.perf_counter()`` and the raw message as a
-  data-channel message arrives, before the call parses it (parsing happens afterwards, off the
-  clock);
+* ``Call._on_channel_message`` is wrapped: it records ``time.perf_counter()`` and the raw
+  message as a data-channel message arrives, before the call parses it (parsing happens
+  afterwards, off the clock);
 * the writer is wrapped: it records the time when ``write`` + ``flush`` of the bytes returned,
   and the bytes;
 * a client (:class:`~benchmarks.lsp_client.LspClient`, same event loop) initializes, starts a

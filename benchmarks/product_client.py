@@ -69,7 +69,9 @@ async def run(args: argparse.Namespace) -> None:
         times: list[float] = []
         timings: list[dict[str, float]] = []
         for i in range(args.runs + 1):  # run 0 warms imports and caches up
-            call = Call(session, options, source=GeneratedSource(ToneGenerator()), sink=ReceiveMeter())
+            call = Call(
+                session, options, source=GeneratedSource(ToneGenerator()), sink=ReceiveMeter()
+            )
             t0 = time.perf_counter()
             await call.start()
             ms = (time.perf_counter() - t0) * 1000.0

@@ -150,7 +150,7 @@ class Settings(BaseSettings):
         Raises :class:`~vivavoce.errors.AuthenticationError` before any request leaves the
         machine when a remote server would need a key and none is set.
         """
-        from .rtc.ice import is_loopback
+        from .netguard import is_loopback
 
         if key := self.resolved_api_key():
             return key

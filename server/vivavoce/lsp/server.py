@@ -78,7 +78,7 @@ class VivavoceServer(LanguageServer):
         self._config: Configuration | None = None
         self._conversation: Conversation | None = None
         self._init_options: Any = None
-        self.inserter = Inserter(self._apply_edit, lambda text: self.say("warning", text))
+        self.inserter = Inserter(self._insert_text, lambda text: self.say("warning", text))
         self._inserted: set[str] = set()
         self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
@@ -313,7 +313,7 @@ class VivavoceServer(LanguageServer):
         getattr(log, level)(text)
         self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
 
-    async def _apply_edit(self, uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
+    async def _insert_text(self, uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
         return await self._apply_range(uri, at, at, text, "vivavoce transcript")
 
     async def _apply_range(
