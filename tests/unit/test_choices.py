@@ -16,12 +16,18 @@ def test_a_session_from_settings_alone_is_what_was_configured() -> None:
     assert session.tools is None
 
 
-def test_the_users_choices_win_over_settings_and_tools_are_declared() -> None:
-    settings = Settings(voice="verse")
+def chosen(settings: Settings, model: str) -> Choices:
+    """What a user chose at start: this model, the sage voice, French."""
     choices = Choices.from_settings(settings)
-    choices.models["realtime"] = "gpt-4o-realtime-preview"
+    choices.models["realtime"] = model
     choices.instructions = "Answer in French."
     choices.voices.choose("realtime", "sage")
+    return choices
+
+
+def test_the_users_choices_win_over_settings_and_tools_are_declared() -> None:
+    settings = Settings(voice="verse")
+    choices = chosen(settings, "gpt-4o-realtime-preview")
     tools = [("read_document", "Read it", {"type": "object", "properties": {}})]
     session = session_for(settings, choices, tools)
     assert (session.model, session.instructions) == ("gpt-4o-realtime-preview", "Answer in French.")
@@ -39,10 +45,7 @@ def test_push_to_talk_turns_voice_activity_detection_off() -> None:
 
 def test_only_settings_that_changed_replace_the_users_choices() -> None:
     old = Settings(voice="verse")
-    choices = Choices.from_settings(old)
-    choices.models["realtime"] = "gpt-realtime-mini"
-    choices.instructions = "Answer in French."
-    choices.voices.choose("realtime", "sage")
+    choices = chosen(old, "gpt-realtime-mini")
     unrelated = old.with_changes({"insertTranscripts": "both", "textModel": "gpt-4o"})
     choices.settings_changed(old, unrelated)
     assert choices.model("realtime", unrelated) == "gpt-realtime-mini"
