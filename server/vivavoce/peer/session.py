@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from ..errors import ProtocolError
 from ..realtime import events as ev
-from .conversation import Conversation, ToolCall, UnknownItem
+from .items import Conversation, ToolCall, UnknownItem
 from .responders import Responder
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
