@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+import pytest
+
 from vivavoce.peer import start_peer
 from vivavoce.peer.app import RunningPeer
 from vivavoce.peer.items import Message
@@ -45,17 +47,7 @@ async def _replying_call(
     responder = _SlowToStopResponder()
     running = await start_peer(api_key=KEY, responder=responder)
     client = await make_call(running.base_url)
-    client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "tell me a long story"}],
-            },
-        }
-    )
-    client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    client.ask("tell me a long story")
     await asyncio.wait_for(responder.replying.wait(), 10)
     assert client.call_id is not None
     return running, responder, running.calls[client.call_id]
@@ -72,38 +64,18 @@ async def _close_during_close(close: Callable[[], Awaitable[None]]) -> asyncio.T
     return first
 
 
-async def test_a_second_close_of_a_session_waits_for_its_response_to_stop(
-    make_call: CallFactory,
+@pytest.mark.parametrize("what", ["session", "call", "peer"])
+async def test_a_second_close_waits_until_the_first_has_finished(
+    make_call: CallFactory, what: str
 ) -> None:
     running, responder, call = await _replying_call(make_call)
+    close = {"session": call.session.close, "call": call.close, "peer": running.close}[what]
     try:
-        first = await _close_during_close(call.session.close)
-        assert responder.stopped, "the second close returned before the response stopped"
+        first = await _close_during_close(close)
+        assert responder.stopped, f"the second close of the {what} returned before its cleanup"
+        if what != "session":
+            assert call.closed.is_set(), "the call is not hung up yet"
+            assert call.id not in running.calls
         await first
     finally:
         await running.close()
-
-
-async def test_a_second_close_of_a_call_waits_until_it_is_hung_up(
-    make_call: CallFactory,
-) -> None:
-    running, responder, call = await _replying_call(make_call)
-    try:
-        first = await _close_during_close(call.close)
-        assert responder.stopped
-        assert call.closed.is_set(), "the second close returned before the call was hung up"
-        assert call.id not in running.calls
-        await first
-    finally:
-        await running.close()
-
-
-async def test_a_second_close_of_the_peer_waits_until_its_calls_are_hung_up(
-    make_call: CallFactory,
-) -> None:
-    running, responder, call = await _replying_call(make_call)
-    first = await _close_during_close(running.close)
-    assert responder.stopped
-    assert call.closed.is_set()
-    assert not running.calls
-    await first

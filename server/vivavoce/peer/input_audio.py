@@ -18,16 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
-from .items import ConversationItems
-from .responses import Spawn
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
 from .vad import SpeechStarted, SpeechStopped, TurnDetector
-from .wire import ClientEventError
+from .wire import ClientEventError, SessionLink
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +39,14 @@ class InputAudio:
 
     def __init__(
         self,
+        link: SessionLink,
         recognizer: Recognizer,
-        items: ConversationItems,
         *,
-        settings: Callable[[], ev.Session],
-        send: Callable[[BaseModel], None],
-        spawn: Spawn,
         on_speech_started: Callable[[], None],
         on_turn_transcribed: Callable[[], None],
-        name: str,
     ) -> None:
         self.recognizer = recognizer
-        self.items = items
-        self.name = name
-        self._settings = settings  # read at use: session.update replaces the session
-        self._send = send
-        self._spawn = spawn
+        self.link = link
         self._on_speech_started = on_speech_started
         self._on_turn_transcribed = on_turn_transcribed
         self._detector: TurnDetector | None = None
@@ -71,7 +60,7 @@ class InputAudio:
 
     def turn_detection_changed(self) -> None:
         """Follow the session's turn detection (a new detector continues the position)."""
-        td = self._settings().audio.input.turn_detection
+        td = self.link.settings().audio.input.turn_detection
         old = self._detector
         self._detector = TurnDetector.from_settings(td) if td is not None else None
         if self._detector is not None:
@@ -102,14 +91,14 @@ class InputAudio:
 
     def _speech_started(self, audio_start_ms: int) -> None:
         self._turn_item_id = ev.new_id("item")
-        self._send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
+        self.link.send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
         self._on_speech_started()
 
     def _speech_stopped(self, turn: SpeechStopped) -> None:
         item_id = self._turn_item_id or ev.new_id("item")
         self._turn_item_id = None
-        self._send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
-        td = self._settings().audio.input.turn_detection
+        self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
+        td = self.link.settings().audio.input.turn_detection
         self._commit(item_id, turn.audio, respond=td is not None and td.create_response)
 
     # ------------------------------------------------------------------ client events
@@ -125,7 +114,7 @@ class InputAudio:
                 )
             item_id = self._turn_item_id or ev.new_id("item")
             self._turn_item_id = None
-            self._send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
+            self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
             self._commit(item_id, turn.audio, respond=False)
             return
         if self._commit_samples < MIN_COMMIT_SAMPLES:
@@ -147,12 +136,12 @@ class InputAudio:
         self._turn_item_id = None
         self._commit_buffer.clear()
         self._commit_samples = 0
-        self._send(ev.InputCleared())
+        self.link.send(ev.InputCleared())
 
     # ------------------------------------------------------------------ transcription
 
     def _commit(self, item_id: str, audio: Pcm, *, respond: bool) -> None:
-        prev = self.items.last_id
+        prev = self.link.items.last_id
         item = ev.Item(
             id=item_id,
             object="realtime.item",
@@ -161,11 +150,11 @@ class InputAudio:
             role="user",
             content=[ev.ContentPart(type="input_audio", transcript=None)],
         )
-        self.items.add(item)
-        self._send(ev.InputCommitted(item_id=item_id, previous_item_id=prev))
-        self._send(ev.ItemAdded(previous_item_id=prev, item=item))
-        self._send(ev.ItemDone(previous_item_id=prev, item=item))
-        task = self._spawn(self._transcribe(item, audio, respond), f"transcribe:{item_id}")
+        self.link.items.add(item)
+        self.link.send(ev.InputCommitted(item_id=item_id, previous_item_id=prev))
+        self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
+        self.link.send(ev.ItemDone(previous_item_id=prev, item=item))
+        task = self.link.spawn(self._transcribe(item, audio, respond), f"transcribe:{item_id}")
         self._transcriptions.add(task)
         task.add_done_callback(self._transcriptions.discard)
 
@@ -175,8 +164,8 @@ class InputAudio:
             try:
                 text = await self.recognizer.transcribe(audio)
             except Exception as exc:
-                log.warning("%s: recognition failed: %s", self.name, exc)
-                self._send(
+                log.warning("%s: recognition failed: %s", self.link.name, exc)
+                self.link.send(
                     ev.InputTranscriptionFailed(
                         item_id=item.id,
                         error=ev.ErrorDetail(
@@ -191,8 +180,8 @@ class InputAudio:
             if item.content:
                 item.content[0].transcript = text
             if text:
-                self._send(ev.InputTranscriptionDelta(item_id=item.id, delta=text))
-            self._send(
+                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=text))
+            self.link.send(
                 ev.InputTranscriptionCompleted(
                     item_id=item.id,
                     transcript=text,

@@ -18,27 +18,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
-from .items import ConversationItems, ToolCall, UnknownItem
+from .items import ToolCall, UnknownItem
 from .responders import Responder
 from .tts import RATE as TTS_RATE
 from .tts import Synthesizer
-from .wire import ClientEventError, OutputAudioDone
+from .wire import ClientEventError, OutputAudioDone, SessionLink
 
 log = logging.getLogger(__name__)
 
 #: Speech synthesized ahead of playout before the next sentence is synthesized.
 LOOKAHEAD_S = 1.5
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-
-Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 
 
 class Playout(Protocol):
@@ -112,25 +108,17 @@ class Responses:
 
     def __init__(
         self,
+        link: SessionLink,
         playout: Playout,
         synthesizer: Synthesizer,
         responder: Responder,
-        items: ConversationItems,
         *,
-        settings: Callable[[], ev.Session],
-        send: Callable[[BaseModel], None],
-        spawn: Spawn,
         transcribed: Callable[[], Awaitable[None]],
-        name: str,
     ) -> None:
         self.playout = playout
         self.synthesizer = synthesizer
         self.responder = responder
-        self.items = items
-        self.name = name
-        self._settings = settings  # read at use: session.update replaces the session
-        self._send = send
-        self._spawn = spawn
+        self.link = link
         self._transcribed = transcribed
         self.active: Reply | None = None
         self._playing: str | None = None  # response id whose audio is queued/playing
@@ -177,7 +165,7 @@ class Responses:
     def truncate(self, event: ev.ItemTruncate) -> None:
         """``conversation.item.truncate``: keep the words of the audio the user heard."""
         try:
-            item = self.items.get(event.item_id)
+            item = self.link.items.get(event.item_id)
         except UnknownItem:
             raise ClientEventError(
                 "item_truncate_invalid_item_id",
@@ -202,7 +190,7 @@ class Responses:
                 keep = round(len(words) * event.audio_end_ms / total_ms) if total_ms else 0
                 part.transcript = " ".join(words[:keep])
         self._item_audio_ms[event.item_id] = event.audio_end_ms
-        self._send(
+        self.link.send(
             ev.ItemTruncated(
                 item_id=event.item_id,
                 content_index=event.content_index,
@@ -214,7 +202,7 @@ class Responses:
 
     def start(self, options: dict[str, Any]) -> None:
         """Start a response with ``options`` (``response.create``'s) over the session's."""
-        session = self._settings()
+        session = self.link.settings()
         modalities = options.get("output_modalities") or options.get("modalities")
         if not isinstance(modalities, list) or not modalities:
             modalities = session.output_modalities or ["audio"]
@@ -243,14 +231,14 @@ class Responses:
             metadata=options.get("metadata"),
         )
         self.active = reply
-        self._send(
+        self.link.send(
             ev.ResponseCreated(
                 response=ev.Response(
                     id=rid, status="in_progress", output=[], conversation_id="conv_local"
                 )
             )
         )
-        reply.task = self._spawn(self._run(reply), f"response:{rid}")
+        reply.task = self.link.spawn(self._run(reply), f"response:{rid}")
 
     def _part(self, r: Reply, *, done: bool) -> ev.ContentPart:
         if r.audio:
@@ -269,16 +257,16 @@ class Responses:
         try:
             await self._transcribed()
             # The reply being written is not part of what the responder reads.
-            messages = self.items.messages()
+            messages = self.link.items.messages()
             tools = self._declared_tools()
             call = await self.responder.call_tool(messages, tools) if tools else None
             if call is not None:
                 self._function_call(r, call)
                 return
-            prev = self.items.add(r.item)
-            self._send(ev.OutputItemAdded(response_id=r.id, item=r.item))
-            self._send(ev.ItemAdded(previous_item_id=prev, item=r.item))
-            self._send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
+            prev = self.link.items.add(r.item)
+            self.link.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
+            self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
+            self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
             chunks = self.responder.reply(messages, r.instructions)
             if r.audio:
                 await self._speak(r, chunks)
@@ -287,18 +275,18 @@ class Responses:
                     if chunk:
                         r.text += chunk
                         r.item.content = self._item_content(r)
-                        self._send(ev.TextDelta(**part_common, delta=chunk))
+                        self.link.send(ev.TextDelta(**part_common, delta=chunk))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("%s: response %s failed: %s", self.name, r.id, exc)
+            log.warning("%s: response %s failed: %s", self.link.name, r.id, exc)
             self._finish(r, status="failed", error=str(exc))
             return
         self._finish(r, status="completed")
 
     def _declared_tools(self) -> list[str]:
         """Names of the functions the client declared (none when tool_choice is "none")."""
-        session = self._settings()
+        session = self.link.settings()
         if session.tool_choice == "none":
             return []
         return [tool.name for tool in session.tools or []]
@@ -316,15 +304,15 @@ class Responses:
             arguments="",
         )
         r.item = item
-        prev = self.items.add(item)
+        prev = self.link.items.add(item)
         common = {"response_id": r.id, "item_id": r.item.id, "call_id": item.call_id}
-        self._send(ev.OutputItemAdded(response_id=r.id, item=item))
-        self._send(ev.ItemAdded(previous_item_id=prev, item=item))
-        self._send(ev.FunctionArgumentsDelta(**common, delta=call.arguments))
-        self._send(ev.FunctionArgumentsDone(**common, name=call.name, arguments=call.arguments))
+        self.link.send(ev.OutputItemAdded(response_id=r.id, item=item))
+        self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
+        self.link.send(ev.FunctionArgumentsDelta(**common, delta=call.arguments))
+        self.link.send(ev.FunctionArgumentsDone(**common, name=call.name, arguments=call.arguments))
         item.arguments, item.status = call.arguments, "completed"
-        self._send(ev.OutputItemDone(response_id=r.id, item=item))
-        self._send(ev.ItemDone(previous_item_id=prev, item=item))
+        self.link.send(ev.OutputItemDone(response_id=r.id, item=item))
+        self.link.send(ev.ItemDone(previous_item_id=prev, item=item))
         self._finish(r, status="completed")
 
     async def _speak(self, r: Reply, chunks: AsyncIterator[str]) -> None:
@@ -346,7 +334,7 @@ class Responses:
                     if self._playout is not None:
                         self._playout.cancel()
                         self._playout = None
-                    self._send(ev.OutputAudioStarted(response_id=r.id))
+                    self.link.send(ev.OutputAudioStarted(response_id=r.id))
                 out.play(pcm, TTS_RATE)
             r.audio_samples += pcm.size
             self._item_audio_ms[r.item.id] = r.audio_samples * 1000 // TTS_RATE
@@ -354,7 +342,7 @@ class Responses:
                 delta = word if (not r.text and i == 0) else " " + word
                 r.text += delta
                 r.item.content = self._item_content(r)
-                self._send(
+                self.link.send(
                     ev.AudioTranscriptDelta(response_id=r.id, item_id=r.item.id, delta=delta)
                 )
 
@@ -372,20 +360,20 @@ class Responses:
             r.item.content = self._item_content(r)
         if status == "completed" and message:
             if r.audio:
-                self._send(OutputAudioDone(**common))
-                self._send(ev.AudioTranscriptDone(**common, transcript=r.text))
+                self.link.send(OutputAudioDone(**common))
+                self.link.send(ev.AudioTranscriptDone(**common, transcript=r.text))
             else:
-                self._send(ev.TextDone(**common, text=r.text))
-            self._send(ev.ContentPartDone(**common, part=self._part(r, done=True)))
-            self._send(ev.OutputItemDone(response_id=r.id, item=r.item))
-            self._send(ev.ItemDone(previous_item_id=self._previous_of(r.item.id), item=r.item))
+                self.link.send(ev.TextDone(**common, text=r.text))
+            self.link.send(ev.ContentPartDone(**common, part=self._part(r, done=True)))
+            self.link.send(ev.OutputItemDone(response_id=r.id, item=r.item))
+            self.link.send(ev.ItemDone(previous_item_id=self._previous_of(r.item.id), item=r.item))
         details: dict[str, Any] | None = None
         if status == "failed":
             details = {"type": "failed", "error": {"type": "server_error", "message": error}}
         elif status == "cancelled":
             details = {"type": "cancelled", "reason": reason}
-        in_words = sum(len(m.text.split()) for m in self.items.messages())
-        self._send(
+        in_words = sum(len(m.text.split()) for m in self.link.items.messages())
+        self.link.send(
             ev.ResponseDone(
                 response=ev.Response(
                     id=r.id,
@@ -399,10 +387,10 @@ class Responses:
             )
         )
         if status == "completed" and r.audio_started and self._playing == r.id:
-            self._playout = self._spawn(self._await_playout(r.id), f"playout:{r.id}")
+            self._playout = self.link.spawn(self._await_playout(r.id), f"playout:{r.id}")
 
     def _previous_of(self, item_id: str) -> str | None:
-        ids = [it.id for it in self.items.items]
+        ids = [it.id for it in self.link.items.items]
         if item_id in ids:
             i = ids.index(item_id)
             return ids[i - 1] if i > 0 else None
@@ -415,7 +403,7 @@ class Responses:
         if self._playing == response_id:
             self._playing = None
             self._playout = None
-            self._send(ev.OutputAudioStopped(response_id=response_id))
+            self.link.send(ev.OutputAudioStopped(response_id=response_id))
 
     def clear_audio(self) -> None:
         """Drop queued speech now; tell the client which response was cut."""
@@ -425,7 +413,7 @@ class Responses:
             self._playout = None
         rid, self._playing = self._playing, None
         if rid is not None:
-            self._send(ev.OutputAudioCleared(response_id=rid))
+            self.link.send(ev.OutputAudioCleared(response_id=rid))
 
     def cancel(self, reason: str, *, audio_cleared: bool = False) -> None:
         """End the active response as ``cancelled`` (its speech dropped unless already)."""
@@ -437,4 +425,4 @@ class Responses:
         if r.task is not None:
             r.task.cancel()
         self._finish(r, status="cancelled", reason=reason)
-        log.debug("%s: response %s cancelled (%s)", self.name, r.id, reason)
+        log.debug("%s: response %s cancelled (%s)", self.link.name, r.id, reason)

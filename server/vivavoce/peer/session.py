@@ -36,7 +36,13 @@ from .responses import Playout, Responses
 from .session_config import default_session, merge_session, session_patch
 from .stt import Recognizer
 from .tts import Synthesizer
-from .wire import ClientEventError, encode_server_event, load_json, parse_client_message
+from .wire import (
+    ClientEventError,
+    SessionLink,
+    encode_server_event,
+    load_json,
+    parse_client_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,26 +86,19 @@ class RealtimeSession:
         self._on_failure = on_failure
         self._tasks = TaskSet(f"peer session {name}")
         self._closing = CloseOnce()
+        link = SessionLink(name, self.items, self._settings, self.send, self._spawn)
         self.input = InputAudio(
+            link,
             services.recognizer,
-            self.items,
-            settings=self._settings,
-            send=self.send,
-            spawn=self._spawn,
             on_speech_started=self._caller_spoke,
             on_turn_transcribed=self._turn_transcribed,
-            name=name,
         )
         self.responses = Responses(
+            link,
             transport,
             services.synthesizer,
             services.responder,
-            self.items,
-            settings=self._settings,
-            send=self.send,
-            spawn=self._spawn,
             transcribed=self.input.transcribed,
-            name=name,
         )
 
     # ------------------------------------------------------------------ plumbing

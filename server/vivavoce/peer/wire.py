@@ -1,28 +1,47 @@
-"""The peer session's side of the data channel: client events in, server events out.
+"""The peer session's plumbing: client events in, server events out, and what its parts share.
 
 * :func:`parse_client_message` turns one message into a client event, or raises
   :class:`ClientEventError` (which the session answers with an ``error`` event).
 * :func:`encode_server_event` writes a server event in the call's dialect: beta has no
   ``conversation.item.done`` and names assistant content parts ``audio``/``text``.
 * :class:`OutputAudioDone` models an event the shared events module has no model for.
+* :class:`SessionLink` is what the parts of a session (its input audio, its responses) use of
+  the session: its items, its settings as they are now, sending events, starting tasks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ..errors import ProtocolError
 from ..realtime import events as ev
+from .items import ConversationItems
 
 log = logging.getLogger(__name__)
 
 _PARAM = re.compile(r"^malformed \S+ event: ([^:]+): ")
 _NOT_JSON = object()
+
+Spawn = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
+
+
+@dataclass(frozen=True)
+class SessionLink:
+    """What a part of a session uses of it (see the module docstring)."""
+
+    name: str  # the call's id, for logs
+    items: ConversationItems
+    settings: Callable[[], ev.Session]  # read at use: session.update replaces the session
+    send: Callable[[BaseModel], None]
+    spawn: Spawn  # a task the session cancels when it closes
 
 
 class ClientEventError(Exception):
