@@ -75,7 +75,6 @@ def check_bind(
     *,
     allow_remote: bool,
     api_key: str | Literal[False] | None = False,
-    what: str = "",
 ) -> None:
     """Raise :class:`RefusedError` (one line) unless a server may listen on ``host``.
 
@@ -83,10 +82,7 @@ def check_bind(
     a key (``api_key`` is the key, or None when none was given) needs it too. ``api_key=False``
     is a server with no key option: the WebSocket servers check their per-start token, and
     ``lsp --tcp`` on another address is the user's explicit choice.
-
-    ``what`` is not used: ``vivavoce peer`` still passes it and names itself in its own output.
     """
-    del what
     if is_loopback(host):
         return
     keyed = api_key is not False

@@ -148,6 +148,16 @@ class RawCall:
     def send(self, event: dict[str, Any] | str) -> None:
         self._channel.send(event if isinstance(event, str) else json.dumps(event))
 
+    def ask(self, text: str, modalities: tuple[str, ...] = ("text",)) -> None:
+        """A typed user turn, then ``response.create`` answering in ``modalities``."""
+        item = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        }
+        self.send({"type": "conversation.item.create", "item": item})
+        self.send({"type": "response.create", "response": {"output_modalities": list(modalities)}})
+
     def say(self, pcm: np.ndarray) -> None:
         """Play 16 kHz speech into the call (then silence, as the track does when empty)."""
         self.source.feed(pcm, 16000)

@@ -31,10 +31,6 @@ def lazy_packages() -> list[str]:
 
 PACKAGES = lazy_packages()
 
-# vivavoce.peer is another engineer's for now (issue #15); its __init__.py needs
-# `__dir__ = __getattr__.dir` below its `__getattr__`. Strict: this fails once it has it.
-NO_DIR_YET = {"vivavoce.peer"}
-
 
 def table(package: ModuleType) -> dict[str, str]:
     getter = vars(package)["__getattr__"]
@@ -75,12 +71,7 @@ def test_all_is_what_the_package_defines_plus_its_lazy_table(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="no __dir__ yet"))
-        if n in NO_DIR_YET
-        else n
-        for n in PACKAGES
-    ],
+    PACKAGES,
 )
 def test_dir_lists_every_exported_name(name: str) -> None:
     package = importlib.import_module(name)

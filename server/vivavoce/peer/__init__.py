@@ -7,10 +7,12 @@ Public API:
 * :func:`add_arguments` / :func:`run` / :func:`main`: the ``vivavoce peer`` command.
 * :class:`Responder` (and :class:`BuiltinResponder`, :class:`ChatResponder`): who writes replies.
 
-Modules: ``app`` (routes, auth, CORS), ``textapi`` (chat/speech/transcription routes), ``rtc``
-(one WebRTC call), ``session`` (protocol state of a call), ``vad``, ``stt``, ``tts``,
-``responders``, ``conversation``, ``auth``, ``audio``. Heavy modules (aiortc, av, pocketsphinx,
-silero) load when first used.
+Modules: ``app`` (realtime routes, the running server), ``peer`` (state the routes share),
+``http`` (CORS, errors, body readers), ``textapi`` (chat/speech/transcription routes), ``rtc``
+(one WebRTC call), ``session`` (a call's client events), ``input_audio`` (the caller's turns and
+transcripts), ``responses`` (replies, spoken and cancelled), ``wire`` (event parsing and
+dialects), ``session_config``, ``items``, ``vad``, ``stt``, ``tts``, ``responders``, ``auth``,
+``audio``. Heavy modules (aiortc, av, pocketsphinx, silero) load when first used.
 """
 
 from __future__ import annotations
@@ -57,3 +59,4 @@ __getattr__ = lazy_attributes(
         "Responder": "responders",
     },
 )
+__dir__ = __getattr__.dir

@@ -1,4 +1,4 @@
-"""The local peer's HTTP side: routes, auth, CORS, errors, and the running server.
+"""The local peer's HTTP app: the realtime and fault-admin routes, and the running server.
 
 Routes (all under ``/v1``, all need a bearer key, see :mod:`.auth`):
 
@@ -9,208 +9,38 @@ Routes (all under ``/v1``, all need a bearer key, see :mod:`.auth`):
 * text: ``POST /chat/completions``, ``POST /audio/speech``, ``POST /audio/transcriptions``,
   ``GET /models`` (see :mod:`.textapi`).
 
-Every response (errors included) carries ``Access-Control-Allow-Origin``; ``OPTIONS`` answers
-any preflight. :func:`start_peer` runs it in-process and returns a :class:`RunningPeer`.
+What the routes share (the :class:`~vivavoce.peer.peer.Peer`, body readers, CORS and error
+middleware) is in :mod:`.http`. :func:`start_peer` runs the app in-process and returns a
+:class:`RunningPeer`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import ipaddress
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from ..realtime.events import Session, new_id, session_from_beta, session_to_beta
-from .auth import AuthError, EphemeralKey, KeyStore
-from .errors import ApiError, error_body, error_response
-from .faults import CALL_FAULTS, GARBLED_SDP, Faults, check_names, unreachable
+from ..realtime.events import Dialect, Session, new_id, session_from_beta, session_to_beta
+from ..tasks import CloseOnce
+from . import textapi
+from .errors import ApiError
+from .faults import CALL_FAULTS, GARBLED_SDP, check_names, unreachable
+from .http import PEER_KEY, form_text, json_body, middleware, peer_of
 from .models import check_model
 from .options import PeerOptions
-from .responders import BuiltinResponder, ChatResponder, Responder
+from .peer import Peer
 from .rtc import PeerCall
-from .session import Dialect, Services, default_session, merge_session, session_patch
-from .stt import Recognizer
-from .tts import Synthesizer
+from .session_config import default_session, merge_session, session_patch
 
 log = logging.getLogger(__name__)
 
-PEER_KEY: web.AppKey[Peer] = web.AppKey("vivavoce_peer", object)  # type: ignore[arg-type]
 MAX_SDP_BYTES = 256 * 1024
 GA_DEFAULT_EXPIRY = 600
 BETA_EXPIRY = 60
-DEFAULT_ALLOW_HEADERS = "authorization, content-type, x-openai-agents-sdk, openai-beta"
-
-
-class Peer:
-    """State shared by the routes: keys, calls, speech services, options."""
-
-    def __init__(self, options: PeerOptions, api_key: str | None, host: str) -> None:
-        self.options = options
-        self.keys = KeyStore(api_key)
-        self.host = host
-        self.calls: dict[str, PeerCall] = {}
-        self.faults = Faults(
-            frozenset(options.faults), delay=options.fault_delay, sdp_delay=options.fault_sdp_delay
-        )
-        self.closing = asyncio.Event()
-        responder: Responder
-        if options.responder is not None:
-            responder = options.responder
-        elif options.responder_url:
-            responder = ChatResponder(
-                options.responder_url,
-                model=options.responder_model,
-                api_key=options.responder_api_key,
-            )
-        else:
-            responder = BuiltinResponder()
-        self.services = Services(Synthesizer(), Recognizer(), responder)
-        self._warm: asyncio.Task[None] | None = None
-
-    def auth(self, request: web.Request, *, allow_ephemeral: bool = False) -> EphemeralKey | None:
-        try:
-            return self.keys.check(
-                request.headers.get("Authorization"), allow_ephemeral=allow_ephemeral
-            )
-        except AuthError as exc:
-            raise ApiError(401, exc.message, code=exc.code) from None
-
-    def warm_up(self) -> None:
-        """Load a recognizer in the background when the first call arrives."""
-        if self._warm is None and self.options.mode == "assistant":
-            self._warm = asyncio.get_running_loop().create_task(
-                self.services.recognizer.warm_up(), name="peer:stt-warm-up"
-            )
-
-    async def open_call(
-        self, offer: str, session: Session, dialect: Dialect
-    ) -> tuple[PeerCall, str]:
-        if self.closing.is_set():
-            raise ApiError(503, "The server is shutting down.", type="server_error")
-        if "v=0" not in offer or "m=" not in offer:
-            raise ApiError(400, "The SDP offer is not valid.", param="sdp", code="invalid_offer")
-        self.warm_up()
-        call = PeerCall(
-            new_id("rtc"),
-            self.services,
-            session=session,
-            dialect=dialect,
-            mode=self.options.mode,
-            host=self.host,
-            on_closed=self._forget,
-            faults=self.faults,
-        )
-        self.calls[call.id] = call
-        try:
-            answer = await call.answer(offer)
-        except Exception as exc:
-            await call.close()
-            log.warning("could not answer an offer: %s", exc)
-            raise ApiError(
-                400, f"Could not accept the SDP offer: {exc}", param="sdp", code="invalid_offer"
-            ) from exc
-        log.info("%s: call opened (%s, %s)", call.id, dialect, self.options.mode)
-        return call, answer
-
-    def _forget(self, call: PeerCall) -> None:
-        self.calls.pop(call.id, None)
-
-    async def linger(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less if the peer closes meanwhile (``sdp-slow``)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.closing.wait(), seconds)
-
-    async def close(self) -> None:
-        self.closing.set()
-        for call in list(self.calls.values()):
-            await call.close()
-        if self._warm is not None:
-            self._warm.cancel()
-            try:
-                await self._warm
-            except (asyncio.CancelledError, Exception):
-                log.debug("recognizer warm-up did not finish")
-        await self.services.responder.aclose()
-
-
-def peer_of(request: web.Request) -> Peer:
-    return request.app[PEER_KEY]
-
-
-# --------------------------------------------------------------------------- middleware
-
-
-def cors_headers(request: web.Request) -> dict[str, str]:
-    return {
-        "Access-Control-Allow-Origin": request.headers.get("Origin", "*"),
-        "Access-Control-Expose-Headers": "Location",
-        "Vary": "Origin",
-    }
-
-
-@web.middleware
-async def middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if request.method == "OPTIONS":
-        resp: web.StreamResponse = web.Response(status=204)
-        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        resp.headers["Access-Control-Allow-Headers"] = request.headers.get(
-            "Access-Control-Request-Headers", DEFAULT_ALLOW_HEADERS
-        )
-        resp.headers["Access-Control-Max-Age"] = "600"
-    else:
-        try:
-            resp = await handler(request)
-        except ApiError as exc:
-            resp = error_response(exc)
-        except web.HTTPRequestEntityTooLarge:
-            limit = peer_of(request).options.max_upload_bytes
-            resp = web.json_response(
-                error_body(
-                    f"The request is too large; the limit is {limit // (1024 * 1024)} MiB.",
-                    code="request_too_large",
-                ),
-                status=413,
-            )
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status)
-            resp = web.json_response(
-                error_body(f"{exc.reason}: {request.method} {request.path}", code=code),
-                status=exc.status,
-            )
-        except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
-            resp = web.json_response(
-                error_body("The local peer failed to handle the request.", "server_error"),
-                status=500,
-            )
-    if not resp.prepared:
-        for key, value in cors_headers(request).items():
-            resp.headers.setdefault(key, value)
-    return resp
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
-    return body
 
 
 # --------------------------------------------------------------------------- realtime routes
@@ -268,17 +98,6 @@ async def client_secrets(request: web.Request) -> web.Response:
             "session": _session_json(session, key.expires_at),
         }
     )
-
-
-def form_text(value: Any) -> str | None:
-    """A form field as text, whether aiohttp gave a str, bytes or a file part."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode(errors="replace")
-    if isinstance(value, web.FileField):
-        return bytes(value.file.read()).decode(errors="replace")
-    return None
 
 
 async def _read_offer(request: web.Request) -> tuple[str, Any]:
@@ -401,17 +220,14 @@ async def beta_call(request: web.Request) -> web.Response:
     )
 
 
-# --------------------------------------------------------------------------- the server
-
-
 # --------------------------------------------------------------------------- fault admin
 
 
 def _loopback(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return False
+    # netguard's rule: also ``::ffff:127.0.0.1``, a loopback client on a dual-stack socket.
+    from ..netguard import is_loopback
+
+    return is_loopback(request.remote or "")
 
 
 async def admin_faults(request: web.Request) -> web.Response:
@@ -454,8 +270,6 @@ def _names(value: Any, field: str) -> list[str]:
 
 
 def create_app(peer: Peer) -> web.Application:
-    from . import textapi
-
     app = web.Application(
         middlewares=[middleware], client_max_size=peer.options.max_upload_bytes + 64 * 1024
     )
@@ -481,7 +295,7 @@ class RunningPeer:
         self.port = port
         self.base_url = f"http://{host}:{port}/v1"
         self.started_at = time.time()
-        self._closing: asyncio.Task[None] | None = None
+        self._closing = CloseOnce()
 
     @property
     def calls(self) -> dict[str, PeerCall]:
@@ -490,13 +304,11 @@ class RunningPeer:
     @property
     def running(self) -> bool:
         """True until :meth:`close` (the :class:`~.process.LocalPeer` protocol)."""
-        return self._closing is None
+        return not self._closing.started
 
     async def close(self) -> None:
-        """Hang up every call and stop serving (idempotent)."""
-        if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self._close(), name="peer:close")
-        await asyncio.shield(self._closing)
+        """Hang up every call and stop serving (idempotent; a second caller waits)."""
+        await self._closing.run(self._close)
 
     async def _close(self) -> None:
         await self.peer.close()

@@ -12,9 +12,8 @@ import io
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-Pcm = npt.NDArray[np.int16]
+from ..rtc.tracks import Pcm
 
 
 class AudioDecodeError(ValueError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -88,7 +87,6 @@ async def run(args: argparse.Namespace) -> int:
             args.host,
             allow_remote=getattr(args, "allow_remote", False),
             api_key=args.api_key,
-            what="vivavoce peer",
         )
         check_names(getattr(args, "fault", []))
     except (ConfigError, ValueError) as exc:
@@ -126,11 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from ..logs import log_to_stderr
+
+    log_to_stderr(args.log_level)
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:

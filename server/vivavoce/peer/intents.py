@@ -25,7 +25,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from .conversation import ToolCall
+from .items import ToolCall
 
 _WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 #: OpenAI's upload limit for audio files.
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 
+#: What the peer's calls do: answer as an assistant, or send the caller's audio back.
+PeerMode = Literal["assistant", "echo"]
+
 
 @dataclass
 class PeerOptions:
@@ -25,7 +28,7 @@ class PeerOptions:
     seconds after ``session.created`` for call faults, ``fault_sdp_delay`` for ``sdp-slow``.
     """
 
-    mode: Literal["assistant", "echo"] = "assistant"
+    mode: PeerMode = "assistant"
     responder_url: str | None = None
     responder_model: str = "gpt-4o-mini"
     responder_api_key: str | None = None

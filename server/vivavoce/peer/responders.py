@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import intents
 
 if TYPE_CHECKING:
-    from .conversation import Message, ToolCall
+    from .items import Message, ToolCall
 
 log = logging.getLogger(__name__)
 

@@ -10,31 +10,29 @@ address; trickled offers work because aioice learns the client from its STUN che
   measurements.
 
 It implements the session's :class:`~vivavoce.peer.session.Transport`. Everything a call
-starts is a named task owned here and cancelled by :meth:`close` (idempotent); an exception
-in one of them closes this call only.
+starts is a named task in its :class:`~vivavoce.tasks.TaskSet`, cancelled by :meth:`close`
+(idempotent: a second caller waits until the first has finished); an exception in one of them
+closes this call only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from ..realtime.events import Session
+from ..realtime.events import Dialect, Session
 from ..rtc import prepare_aiortc, rtc_configuration
 from ..rtc.ice import host_addresses, loopback_hosts_for
+from ..rtc.tracks import Pcm
+from ..tasks import CloseOnce, TaskSet
 from .faults import Faults, call_fault_messages, rejection
-from .session import Dialect, RealtimeSession, Services
+from .options import PeerMode
+from .session import RealtimeSession, Services
 
 log = logging.getLogger(__name__)
 
-Pcm = npt.NDArray[np.int16]
-Mode = Literal["assistant", "echo"]
 #: A call whose connection is not up this long after the answer is closed.
 CONNECT_TIMEOUT = 30.0
 
@@ -49,22 +47,23 @@ class PeerCall:
         *,
         session: Session,
         dialect: Dialect = "ga",
-        mode: Mode = "assistant",
+        mode: PeerMode = "assistant",
         host: str = "127.0.0.1",
         on_closed: Callable[[PeerCall], None] | None = None,
         faults: Faults | None = None,
     ) -> None:
         self.id = call_id
         self.faults = faults or Faults()
-        self.mode: Mode = mode
+        self.mode: PeerMode = mode
         self.dialect: Dialect = dialect
         self._host = host
         self._on_closed = on_closed
         self._pc: Any = None
         self._channel: Any = None
         self._source: Any = None  # rtc.tracks.PcmSource, assistant mode with audio
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closing: asyncio.Task[None] | None = None
+        self._tasks = TaskSet(f"peer call {call_id}")
+        self._closing = CloseOnce()
+        self._close_soon: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.connected = asyncio.Event()
         self.session = RealtimeSession(
@@ -72,7 +71,7 @@ class PeerCall:
             services,
             session=session,
             dialect=dialect,
-            on_fatal=self._fatal,
+            on_failure=self.close_soon,
             name=call_id,
         )
 
@@ -107,18 +106,15 @@ class PeerCall:
 
     # ------------------------------------------------------------------ setup
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(
-            coro, name=f"{self.id}:{name}"
-        )
-        self._tasks.add(task)
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = self._tasks.spawn(coro, name)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # The task set logs the failure; a call missing one of its parts is hung up.
         if not task.cancelled() and task.exception() is not None:
-            self._fatal(task.exception())  # type: ignore[arg-type]
+            self.close_soon()
 
     def _fatal(self, exc: BaseException) -> None:
         log.error("%s: closing the call after an error", self.id, exc_info=exc)
@@ -237,27 +233,20 @@ class PeerCall:
 
     def close_soon(self) -> None:
         """Start closing (from a callback); :meth:`close` does the work."""
-        if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(
-                self._close(), name=f"{self.id}:close"
-            )
+        if not self._closing.started and self._close_soon is None:
+            self._close_soon = self._tasks.spawn(self.close(), "close")
 
     async def close(self) -> None:
-        """Hang up: stop the session and its tasks, close the peer connection (idempotent)."""
-        self.close_soon()
-        assert self._closing is not None
-        await asyncio.shield(self._closing)
+        """Hang up: stop the session and its tasks, close the peer connection.
+
+        Idempotent; a second caller, even a concurrent one, returns once the first has finished.
+        """
+        await self._closing.run(self._close)
 
     async def _close(self) -> None:
         try:
             await self.session.close()
-            current = asyncio.current_task()
-            tasks = [t for t in self._tasks if t is not current]
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await self._tasks.cancel_all()
             if self._pc is not None:
                 try:
                     await self._pc.close()

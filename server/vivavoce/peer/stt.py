@@ -14,11 +14,11 @@ import threading
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+
+from ..rtc.tracks import Pcm
 
 log = logging.getLogger(__name__)
 
-Pcm = npt.NDArray[np.int16]
 RATE = 16000
 
 

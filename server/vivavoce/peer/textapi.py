@@ -22,10 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from ..rtc.tracks import wav_bytes
-from .app import cors_headers, form_text, json_body, peer_of
 from .audio import AudioDecodeError, decode_audio, resample
-from .conversation import Message, Role, ToolCall
 from .errors import ApiError
+from .http import cors_headers, form_text, json_body, peer_of
+from .items import Message, Role, ToolCall
 from .models import ALL_MODELS, check_model
 from .responders import ResponderError
 from .tts import RATE as TTS_RATE

@@ -23,11 +23,11 @@ import shutil
 import wave
 
 import numpy as np
-import numpy.typing as npt
+
+from ..rtc.tracks import Pcm
 
 log = logging.getLogger(__name__)
 
-Pcm = npt.NDArray[np.int16]
 
 #: Rate of flite's 16 kHz voices; every voice offered here uses it.
 RATE = 16000

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from ..realtime.events import SemanticVad, ServerVad
+from ..rtc.tracks import Pcm
 
-Pcm = npt.NDArray[np.int16]
 RATE = 16000
 CHUNK = 512  # silero's chunk at 16 kHz (32 ms)
 #: A turn longer than this is ended even without silence.
@@ -71,10 +70,6 @@ class TurnDetector:
         if isinstance(td, ServerVad):
             return cls(td.threshold, td.prefix_padding_ms, td.silence_duration_ms)
         return cls(0.5, 300, EAGERNESS_SILENCE_MS.get(td.eagerness, 700))
-
-    @property
-    def in_speech(self) -> bool:
-        return self._in_speech
 
     def _probability(self, chunk: Pcm) -> float:
         if self._model is None:

@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -44,6 +44,7 @@ from ..rtc.tracks import AudioSink, NullSink, PcmSource, PcmSourceTrack
 from ..settings import Settings
 from ..tasks import CloseOnce, TaskSet
 from . import events as ev
+from .events import Dialect
 from .signaling import EphemeralKey, Signaling
 from .transcript import Transcript, TranscriptUpdate
 
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Dialect = Literal["ga", "beta"]
 _END: Any = object()
 
 

@@ -32,6 +32,9 @@ from ..errors import ProtocolError
 #: The data channel rejects a single message above 64 KiB.
 MAX_MESSAGE_BYTES = 64 * 1024
 
+#: Which shape of the protocol a call speaks: GA, or the beta names and flat session.
+Dialect = Literal["ga", "beta"]
+
 #: Beta (legacy) event names and the GA names they mean.
 BETA_ALIASES: dict[str, str] = {
     "response.audio_transcript.delta": "response.output_audio_transcript.delta",
@@ -621,7 +624,7 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     return event
 
 
-def encode(event: BaseModel, *, dialect: Literal["ga", "beta"] = "ga") -> str:
+def encode(event: BaseModel, *, dialect: Dialect = "ga") -> str:
     """Serialize an event for the data channel; refuse one over :data:`MAX_MESSAGE_BYTES`."""
     data = event.model_dump(mode="json", exclude_none=True)
     if dialect == "beta":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -22,7 +22,7 @@ from ..errors import (
     SignalingError,
     StepTimeout,
 )
-from .events import Session, session_to_beta
+from .events import Dialect, Session, session_to_beta
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Signaling:
         *,
         base_url: str,
         api_key: str,
-        dialect: Literal["ga", "beta"] = "ga",
+        dialect: Dialect = "ga",
         timeout: float = 10.0,
     ) -> None:
         self._http = http

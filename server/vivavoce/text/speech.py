@@ -11,17 +11,14 @@ from typing import Any
 
 import httpx
 import numpy as np
-import numpy.typing as npt
 
 from ..errors import ProtocolError, StepTimeout
 from ..realtime.signaling import error_from_response
-from ..rtc.tracks import wav_bytes
+from ..rtc.tracks import Pcm, wav_bytes
 
 #: ``/audio/speech`` with ``response_format: pcm`` is 24 kHz mono s16le.
 SPEECH_RATE = 24000
 TTS_MODEL = "gpt-4o-mini-tts"
-
-Pcm = npt.NDArray[np.int16]
 
 
 class Speech:

@@ -20,11 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import RefusedError
-from ..netguard import check_bind
-
-# RefusedError and check_bind live in errors and netguard; still importable here for ws.py.
-__all__ = ["FILE_ORIGINS", "Gate", "RefusedError", "check_bind", "new_token", "normalize_origin"]
+__all__ = ["FILE_ORIGINS", "Gate", "new_token", "normalize_origin"]
 
 if TYPE_CHECKING:
     from aiohttp.web import BaseRequest

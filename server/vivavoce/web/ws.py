@@ -28,7 +28,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from pygls.lsp.server import LanguageServer
 
-from .access import FILE_ORIGINS, Gate, RefusedError, check_bind, normalize_origin
+from ..errors import RefusedError
+from ..netguard import check_bind
+from ..tasks import CloseOnce, TaskSet
+from .access import FILE_ORIGINS, Gate, normalize_origin
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ ServerFactory = Callable[[], LanguageServer]
 CLOSE_REPLACED = 4000
 #: Largest accepted message (a JSON-RPC request from a chat page is small).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+#: How long closing waits for queued messages to be sent before dropping them.
+DRAIN_TIMEOUT = 2.0
 
 
 class _TextFrameWriter:
@@ -47,7 +52,9 @@ class _TextFrameWriter:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._task = self._loop.create_task(self._send(), name="vivavoce ws writer")
+        self._tasks = TaskSet("vivavoce ws")
+        self._tasks.spawn(self._send(), "writer")
+        self._closing = CloseOnce()
 
     def write(self, data: bytes) -> None:
         self._put(data.decode("utf-8"))
@@ -71,10 +78,15 @@ class _TextFrameWriter:
                 log.info("could not send to the WebSocket client: %s", exc)
 
     async def aclose(self) -> None:
-        """Send what is queued, then stop."""
+        """Send what is queued, then stop (idempotent; a second caller waits for the first)."""
+        await self._closing.run(self._drain)
+
+    async def _drain(self) -> None:
         self.close()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(self._task, 2.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await self._tasks.wait()
+        await self._tasks.cancel_all()  # the client stopped reading: drop the rest
 
 
 class Endpoint:

@@ -1,8 +1,8 @@
-"""The conversation of one realtime session: ordered items, and what a responder sees of them.
+"""The conversation items of one realtime session, in order, and what a responder sees of them.
 
 Items are the protocol's own :class:`~vivavoce.realtime.events.Item` models. Insertion follows
 the protocol: append by default, ``previous_item_id="root"`` inserts first, any other id
-inserts right after that item. :meth:`Conversation.messages` turns message items into the
+inserts right after that item. :meth:`ConversationItems.messages` turns message items into the
 plain (role, text) turns a :class:`~vivavoce.peer.responders.Responder` reads; function calls
 and their outputs come along as messages too (``call`` set, or role ``tool``).
 """
@@ -54,8 +54,8 @@ class UnknownItem(KeyError):
     """No item has this id."""
 
 
-class Conversation:
-    """Items of one session, in conversation order."""
+class ConversationItems:
+    """The items of one session, in conversation order (the protocol's "conversation")."""
 
     def __init__(self) -> None:
         self.items: list[Item] = []

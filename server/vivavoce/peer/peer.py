@@ -1,0 +1,121 @@
+"""The running peer behind the HTTP routes: its keys, calls, speech services and options.
+
+:class:`Peer` holds what every route shares: the :class:`~vivavoce.peer.auth.KeyStore`, the
+open :class:`~vivavoce.peer.rtc.PeerCall` objects by id, one set of speech
+:class:`~vivavoce.peer.session.Services` (loaded once, shared by calls and the text routes),
+and the faults that are on. It opens calls and, on :meth:`Peer.close`, hangs them all up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from ..realtime.events import Dialect, Session, new_id
+from ..tasks import CloseOnce, TaskSet
+from .auth import AuthError, EphemeralKey, KeyStore
+from .errors import ApiError
+from .faults import Faults
+from .options import PeerOptions
+from .responders import BuiltinResponder, ChatResponder, Responder
+from .rtc import PeerCall
+from .session import Services
+from .stt import Recognizer
+from .tts import Synthesizer
+
+log = logging.getLogger(__name__)
+
+
+class Peer:
+    """State shared by the routes: keys, calls, speech services, options."""
+
+    def __init__(self, options: PeerOptions, api_key: str | None, host: str) -> None:
+        self.options = options
+        self.keys = KeyStore(api_key)
+        self.host = host
+        self.calls: dict[str, PeerCall] = {}
+        self.faults = Faults(
+            frozenset(options.faults), delay=options.fault_delay, sdp_delay=options.fault_sdp_delay
+        )
+        self.closing = asyncio.Event()
+        responder: Responder
+        if options.responder is not None:
+            responder = options.responder
+        elif options.responder_url:
+            responder = ChatResponder(
+                options.responder_url,
+                model=options.responder_model,
+                api_key=options.responder_api_key,
+            )
+        else:
+            responder = BuiltinResponder()
+        self.services = Services(Synthesizer(), Recognizer(), responder)
+        self._tasks = TaskSet("peer")
+        self._warming = False
+        self._closed = CloseOnce()
+
+    def auth(self, request: web.Request, *, allow_ephemeral: bool = False) -> EphemeralKey | None:
+        try:
+            return self.keys.check(
+                request.headers.get("Authorization"), allow_ephemeral=allow_ephemeral
+            )
+        except AuthError as exc:
+            raise ApiError(401, exc.message, code=exc.code) from None
+
+    def warm_up(self) -> None:
+        """Load a recognizer in the background when the first call arrives."""
+        if not self._warming and self.options.mode == "assistant":
+            self._warming = True
+            self._tasks.spawn(self.services.recognizer.warm_up(), "recognizer warm-up")
+
+    async def open_call(
+        self, offer: str, session: Session, dialect: Dialect
+    ) -> tuple[PeerCall, str]:
+        if self.closing.is_set():
+            raise ApiError(503, "The server is shutting down.", type="server_error")
+        if "v=0" not in offer or "m=" not in offer:
+            raise ApiError(400, "The SDP offer is not valid.", param="sdp", code="invalid_offer")
+        self.warm_up()
+        call = PeerCall(
+            new_id("rtc"),
+            self.services,
+            session=session,
+            dialect=dialect,
+            mode=self.options.mode,
+            host=self.host,
+            on_closed=self._forget,
+            faults=self.faults,
+        )
+        self.calls[call.id] = call
+        try:
+            answer = await call.answer(offer)
+        except Exception as exc:
+            await call.close()
+            log.warning("could not answer an offer: %s", exc)
+            raise ApiError(
+                400, f"Could not accept the SDP offer: {exc}", param="sdp", code="invalid_offer"
+            ) from exc
+        log.info("%s: call opened (%s, %s)", call.id, dialect, self.options.mode)
+        return call, answer
+
+    def _forget(self, call: PeerCall) -> None:
+        self.calls.pop(call.id, None)
+
+    async def linger(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the peer closes meanwhile (``sdp-slow``)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), seconds)
+
+    async def close(self) -> None:
+        """Refuse new calls, hang up the open ones, stop the services (idempotent)."""
+        await self._closed.run(self._close)
+
+    async def _close(self) -> None:
+        self.closing.set()
+        for call in list(self.calls.values()):
+            await call.close()
+        await self._tasks.cancel_all()
+        await self.services.responder.aclose()

@@ -1,0 +1,428 @@
+"""The assistant's responses in one peer session: writing them, speaking them, cutting them off.
+
+:class:`Responses` owns the one active response and the speech still playing after it: it asks
+the :class:`~vivavoce.peer.responders.Responder` for a reply (or a function call), speaks it
+sentence by sentence through :mod:`.tts` onto the call's :class:`Playout`, sends the
+``response.*`` events as it goes, and knows how much audio each assistant item had (for
+``conversation.item.truncate``).
+
+* A response waits for pending input transcriptions first (the responder needs the words).
+* Speech is synthesized at most :data:`LOOKAHEAD_S` ahead of playout, so cancelling a long
+  reply cancels its response and the transcript stays near the audio.
+* Cancelling is synchronous: audio is dropped, ``output_audio_buffer.cleared`` and
+  ``response.done`` (status ``cancelled``) are sent before the caller returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..realtime import events as ev
+from ..rtc.tracks import Pcm
+from .items import ToolCall, UnknownItem
+from .responders import Responder
+from .tts import RATE as TTS_RATE
+from .tts import Synthesizer
+from .wire import ClientEventError, OutputAudioDone, SessionLink
+
+log = logging.getLogger(__name__)
+
+#: Speech synthesized ahead of playout before the next sentence is synthesized.
+LOOKAHEAD_S = 1.5
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+class Playout(Protocol):
+    """What responses need of the call's outgoing audio."""
+
+    @property
+    def has_audio(self) -> bool:
+        """True when the call has an outgoing audio track."""
+        ...
+
+    def play(self, pcm: Pcm, rate: int) -> None:
+        """Queue speech on the outgoing track."""
+        ...
+
+    def clear_audio(self) -> None:
+        """Drop all queued speech at once."""
+        ...
+
+    @property
+    def queued_seconds(self) -> float:
+        """Speech queued and not yet sent."""
+        ...
+
+    async def played(self) -> None:
+        """Return when all queued speech has been sent."""
+        ...
+
+
+@dataclass
+class Reply:
+    """The response being written (one at a time per session)."""
+
+    id: str
+    item: ev.Item
+    audio: bool
+    instructions: str
+    voice: str | None
+    speed: float
+    task: asyncio.Task[None] | None = None
+    audio_started: bool = False
+    text: str = ""
+    audio_samples: int = 0
+    metadata: Any = None
+
+
+async def sentences(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Regroup streamed text into whole sentences (the rest at the end)."""
+    buffer = ""
+    async for chunk in chunks:
+        buffer += chunk
+        *done, buffer = _SENTENCE_END.split(buffer)
+        for sentence in done:
+            if sentence.strip():
+                yield sentence.strip()
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def _usage(in_words: int, out_words: int) -> dict[str, Any]:
+    return {
+        "total_tokens": in_words + out_words,
+        "input_tokens": in_words,
+        "output_tokens": out_words,
+        "input_token_details": {"text_tokens": in_words, "audio_tokens": 0, "cached_tokens": 0},
+        "output_token_details": {"text_tokens": out_words, "audio_tokens": 0},
+    }
+
+
+class Responses:
+    """The active response and the speech playing after it, for one session."""
+
+    def __init__(
+        self,
+        link: SessionLink,
+        playout: Playout,
+        synthesizer: Synthesizer,
+        responder: Responder,
+        *,
+        transcribed: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.playout = playout
+        self.synthesizer = synthesizer
+        self.responder = responder
+        self.link = link
+        self._transcribed = transcribed
+        self.active: Reply | None = None
+        self._playing: str | None = None  # response id whose audio is queued/playing
+        self._playout: asyncio.Task[None] | None = None
+        self._item_audio_ms: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ client events
+
+    def create(self, options: dict[str, Any]) -> None:
+        """``response.create``: refused while another response is active."""
+        if self.active is not None:
+            raise ClientEventError(
+                "conversation_already_has_active_response",
+                f"Conversation already has an active response in progress: "
+                f"{self.active.id}. Wait until the response is finished before creating "
+                f"a new one.",
+            )
+        self.start(options)
+
+    def cancel_by_client(self, response_id: str | None) -> None:
+        """``response.cancel``: the active response, or what is still playing of the last one."""
+        if self.active is None and self._playing is not None and not response_id:
+            # The reply is written but still playing: stop what is left of it.
+            self.clear_audio()
+            return
+        if self.active is None or (response_id and response_id != self.active.id):
+            raise ClientEventError(
+                "response_cancel_not_active", "Cancellation failed: no active response found"
+            )
+        self.cancel("client_cancelled")
+
+    def cut_speech(self, reason: str) -> None:
+        """Stop the assistant's speech now, and the response still writing it (if any)."""
+        rid = self._playing
+        self.clear_audio()
+        if self.active is not None and self.active.audio:
+            self.cancel(reason, audio_cleared=rid is not None)
+
+    @property
+    def speaking(self) -> bool:
+        """An audio response is being written, or its speech is still playing."""
+        return (self.active is not None and self.active.audio) or self._playing is not None
+
+    def truncate(self, event: ev.ItemTruncate) -> None:
+        """``conversation.item.truncate``: keep the words of the audio the user heard."""
+        try:
+            item = self.link.items.get(event.item_id)
+        except UnknownItem:
+            raise ClientEventError(
+                "item_truncate_invalid_item_id",
+                f"Item with item_id not found: {event.item_id}",
+                "item_id",
+            ) from None
+        if item.role != "assistant":
+            raise ClientEventError(
+                "invalid_value", "Only assistant message items can be truncated.", "item_id"
+            )
+        total_ms = self._item_audio_ms.get(event.item_id, 0)
+        if event.audio_end_ms > total_ms:
+            raise ClientEventError(
+                "invalid_value",
+                f"audio_end_ms {event.audio_end_ms} is longer than the item's audio "
+                f"({total_ms} ms).",
+                "audio_end_ms",
+            )
+        for part in item.content or []:
+            if part.transcript:
+                words = part.transcript.split()
+                keep = round(len(words) * event.audio_end_ms / total_ms) if total_ms else 0
+                part.transcript = " ".join(words[:keep])
+        self._item_audio_ms[event.item_id] = event.audio_end_ms
+        self.link.send(
+            ev.ItemTruncated(
+                item_id=event.item_id,
+                content_index=event.content_index,
+                audio_end_ms=event.audio_end_ms,
+            )
+        )
+
+    # ------------------------------------------------------------------ writing a response
+
+    def start(self, options: dict[str, Any]) -> None:
+        """Start a response with ``options`` (``response.create``'s) over the session's."""
+        session = self.link.settings()
+        modalities = options.get("output_modalities") or options.get("modalities")
+        if not isinstance(modalities, list) or not modalities:
+            modalities = session.output_modalities or ["audio"]
+        audio_opts = options.get("audio") if isinstance(options.get("audio"), dict) else {}
+        out_opts = (audio_opts or {}).get("output") or {}
+        voice = out_opts.get("voice") or options.get("voice") or session.audio.output.voice
+        instructions = options.get("instructions")
+        if not isinstance(instructions, str):
+            instructions = session.instructions or ""
+        rid = ev.new_id("resp")
+        item = ev.Item(
+            id=ev.new_id("item"),
+            object="realtime.item",
+            type="message",
+            status="in_progress",
+            role="assistant",
+            content=[],
+        )
+        reply = Reply(
+            id=rid,
+            item=item,
+            audio="audio" in modalities,
+            instructions=instructions,
+            voice=voice if isinstance(voice, str) else None,
+            speed=float(session.audio.output.speed or 1.0),
+            metadata=options.get("metadata"),
+        )
+        self.active = reply
+        self.link.send(
+            ev.ResponseCreated(
+                response=ev.Response(
+                    id=rid, status="in_progress", output=[], conversation_id="conv_local"
+                )
+            )
+        )
+        reply.task = self.link.spawn(self._run(reply), f"response:{rid}")
+
+    def _part(self, r: Reply, *, done: bool) -> ev.ContentPart:
+        if r.audio:
+            return ev.ContentPart(type="audio", transcript=r.text if done else "")
+        return ev.ContentPart(type="text", text=r.text if done else "")
+
+    def _item_content(self, r: Reply) -> list[ev.ContentPart]:
+        if r.audio:
+            return [ev.ContentPart(type="output_audio", transcript=r.text)]
+        return [ev.ContentPart(type="output_text", text=r.text)]
+
+    async def _run(self, r: Reply) -> None:
+        assert r.item.id is not None
+        item_id = r.item.id
+        part_common = {"response_id": r.id, "item_id": item_id}
+        try:
+            await self._transcribed()
+            # The reply being written is not part of what the responder reads.
+            messages = self.link.items.messages()
+            tools = self._declared_tools()
+            call = await self.responder.call_tool(messages, tools) if tools else None
+            if call is not None:
+                self._function_call(r, call)
+                return
+            prev = self.link.items.add(r.item)
+            self.link.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
+            self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
+            self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
+            chunks = self.responder.reply(messages, r.instructions)
+            if r.audio:
+                await self._speak(r, chunks)
+            else:
+                async for chunk in chunks:
+                    if chunk:
+                        r.text += chunk
+                        r.item.content = self._item_content(r)
+                        self.link.send(ev.TextDelta(**part_common, delta=chunk))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: response %s failed: %s", self.link.name, r.id, exc)
+            self._finish(r, status="failed", error=str(exc))
+            return
+        self._finish(r, status="completed")
+
+    def _declared_tools(self) -> list[str]:
+        """Names of the functions the client declared (none when tool_choice is "none")."""
+        session = self.link.settings()
+        if session.tool_choice == "none":
+            return []
+        return [tool.name for tool in session.tools or []]
+
+    def _function_call(self, r: Reply, call: ToolCall) -> None:
+        """The response is a function call: the item, its arguments, and the response's end."""
+        assert r.item.id is not None
+        item = ev.Item(
+            id=r.item.id,
+            object="realtime.item",
+            type="function_call",
+            status="in_progress",
+            call_id=call.call_id or ev.new_id("call"),
+            name=call.name,
+            arguments="",
+        )
+        r.item = item
+        prev = self.link.items.add(item)
+        common = {"response_id": r.id, "item_id": r.item.id, "call_id": item.call_id}
+        self.link.send(ev.OutputItemAdded(response_id=r.id, item=item))
+        self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
+        self.link.send(ev.FunctionArgumentsDelta(**common, delta=call.arguments))
+        self.link.send(ev.FunctionArgumentsDone(**common, name=call.name, arguments=call.arguments))
+        item.arguments, item.status = call.arguments, "completed"
+        self.link.send(ev.OutputItemDone(response_id=r.id, item=item))
+        self.link.send(ev.ItemDone(previous_item_id=prev, item=item))
+        self._finish(r, status="completed")
+
+    async def _speak(self, r: Reply, chunks: AsyncIterator[str]) -> None:
+        assert r.item.id is not None
+        out = self.playout
+        async for sentence in sentences(chunks):
+            # Stay close to real time: a reply is produced as it is spoken, so cancelling
+            # a long reply cancels its response (and the transcript stays near the audio).
+            # (The track's queue has no "below a level" event to wait on; poll it.)
+            while out.has_audio and out.queued_seconds > LOOKAHEAD_S:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            pcm = await self.synthesizer.synthesize(sentence, r.voice, r.speed)
+            if self.active is not r:
+                return
+            if pcm.size and out.has_audio:
+                if not r.audio_started:
+                    r.audio_started = True
+                    self._playing = r.id
+                    if self._playout is not None:
+                        self._playout.cancel()
+                        self._playout = None
+                    self.link.send(ev.OutputAudioStarted(response_id=r.id))
+                out.play(pcm, TTS_RATE)
+            r.audio_samples += pcm.size
+            self._item_audio_ms[r.item.id] = r.audio_samples * 1000 // TTS_RATE
+            for i, word in enumerate(sentence.split()):
+                delta = word if (not r.text and i == 0) else " " + word
+                r.text += delta
+                r.item.content = self._item_content(r)
+                self.link.send(
+                    ev.AudioTranscriptDelta(response_id=r.id, item_id=r.item.id, delta=delta)
+                )
+
+    def _finish(
+        self, r: Reply, *, status: str, error: str | None = None, reason: str | None = None
+    ) -> None:
+        if self.active is not r:
+            return
+        self.active = None
+        assert r.item.id is not None
+        common = {"response_id": r.id, "item_id": r.item.id}
+        message = r.item.type == "message"  # a function call's item is complete already
+        if message:
+            r.item.status = "completed" if status == "completed" else "incomplete"
+            r.item.content = self._item_content(r)
+        if status == "completed" and message:
+            if r.audio:
+                self.link.send(OutputAudioDone(**common))
+                self.link.send(ev.AudioTranscriptDone(**common, transcript=r.text))
+            else:
+                self.link.send(ev.TextDone(**common, text=r.text))
+            self.link.send(ev.ContentPartDone(**common, part=self._part(r, done=True)))
+            self.link.send(ev.OutputItemDone(response_id=r.id, item=r.item))
+            self.link.send(ev.ItemDone(previous_item_id=self._previous_of(r.item.id), item=r.item))
+        details: dict[str, Any] | None = None
+        if status == "failed":
+            details = {"type": "failed", "error": {"type": "server_error", "message": error}}
+        elif status == "cancelled":
+            details = {"type": "cancelled", "reason": reason}
+        in_words = sum(len(m.text.split()) for m in self.link.items.messages())
+        self.link.send(
+            ev.ResponseDone(
+                response=ev.Response(
+                    id=r.id,
+                    status=status,
+                    status_details=details,
+                    output=[r.item],
+                    conversation_id="conv_local",
+                    usage=_usage(in_words, len(r.text.split())),
+                    metadata=r.metadata,
+                )
+            )
+        )
+        if status == "completed" and r.audio_started and self._playing == r.id:
+            self._playout = self.link.spawn(self._await_playout(r.id), f"playout:{r.id}")
+
+    def _previous_of(self, item_id: str) -> str | None:
+        ids = [it.id for it in self.link.items.items]
+        if item_id in ids:
+            i = ids.index(item_id)
+            return ids[i - 1] if i > 0 else None
+        return None
+
+    # ------------------------------------------------------------------ playout
+
+    async def _await_playout(self, response_id: str) -> None:
+        await self.playout.played()
+        if self._playing == response_id:
+            self._playing = None
+            self._playout = None
+            self.link.send(ev.OutputAudioStopped(response_id=response_id))
+
+    def clear_audio(self) -> None:
+        """Drop queued speech now; tell the client which response was cut."""
+        self.playout.clear_audio()
+        if self._playout is not None:
+            self._playout.cancel()
+            self._playout = None
+        rid, self._playing = self._playing, None
+        if rid is not None:
+            self.link.send(ev.OutputAudioCleared(response_id=rid))
+
+    def cancel(self, reason: str, *, audio_cleared: bool = False) -> None:
+        """End the active response as ``cancelled`` (its speech dropped unless already)."""
+        r = self.active
+        if r is None:
+            return
+        if r.audio_started and not audio_cleared:
+            self.clear_audio()
+        if r.task is not None:
+            r.task.cancel()
+        self._finish(r, status="cancelled", reason=reason)
+        log.debug("%s: response %s cancelled (%s)", self.link.name, r.id, reason)
