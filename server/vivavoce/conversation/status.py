@@ -119,6 +119,9 @@ class Turns:
     def __len__(self) -> int:
         return len(self._turns)
 
+    def __getitem__(self, index: int) -> FinalTurn:
+        return self._turns[index]
+
     def add(self, turn: FinalTurn) -> None:
         """Keep ``turn``; a line finalized again replaces its earlier entry (one entry each)."""
         recent = range(len(self._turns) - 1, max(-1, len(self._turns) - self.REFINAL_WINDOW), -1)
