@@ -6,7 +6,7 @@ import asyncio
 import gc
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,6 +31,48 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     monkeypatch.setenv("VIVAVOCE_HISTORY_DIR", str(tmp_path_factory.mktemp("history")))
     # Servers started by tests use no sound card (tests/audio opens the virtual ones itself).
     monkeypatch.setenv("VIVAVOCE_AUDIO_DEVICES", "false")
+
+
+#: Folders whose tests check every event on the wire against the openai SDK's types.
+CONFORMANCE_FOLDERS = {"integration", "e2e"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "wire_conformance: check every peer event against the SDK's types"
+    )
+    config.addinivalue_line(
+        "markers", "wire_nonconformant(reason): the test sends non-conforming events on purpose"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _wire_conformance(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    # Every client event a peer receives and every server event it sends (in this process or a
+    # child, which inherits the variable) is validated against the openai SDK's types, unknown
+    # keys forbidden; the test fails at teardown naming the first violation.
+    from vivavoce.peer import conformance
+
+    folder = request.node.path.parent.name
+    wanted = folder in CONFORMANCE_FOLDERS or request.node.get_closest_marker("wire_conformance")
+    if not wanted or request.node.get_closest_marker("wire_nonconformant"):
+        monkeypatch.delenv(conformance.ENV, raising=False)
+        yield
+        return
+    target = tmp_path_factory.mktemp("wire") / "violations.jsonl"
+    monkeypatch.setenv(conformance.ENV, str(target))
+    yield
+    found = conformance.read(target)
+    if found:
+        pytest.fail(
+            f"{len(found)} event(s) on the wire differ from the openai SDK's types; "
+            f"the first: {found[0]} (all in {target})",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

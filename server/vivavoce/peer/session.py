@@ -184,7 +184,7 @@ class RealtimeSession:
         raw = load_json(message)
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         try:
-            event = parse_client_message(raw)
+            event = parse_client_message(raw, self.dialect)
             assert isinstance(raw, dict)
             self._dispatch(event, raw)
         except ClientEventError as exc:

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from ..errors import ProtocolError
 from ..realtime import events as ev
+from . import conformance
 from .items import ConversationItems
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,9 @@ def load_json(message: str | bytes) -> Any:
         return _NOT_JSON
 
 
-def parse_client_message(raw: Any) -> ev.ClientEvent:
+def parse_client_message(raw: Any, dialect: ev.Dialect = "ga") -> ev.ClientEvent:
     """A client event from a decoded message; :class:`ClientEventError` when it is not one."""
+    conformance.record_client(raw, dialect)
     if raw is _NOT_JSON:
         raise ClientEventError("invalid_json", "The event is not valid JSON.")
     if not isinstance(raw, dict):
@@ -97,10 +99,12 @@ def encode_server_event(event: BaseModel, dialect: ev.Dialect, call: str) -> str
     if isinstance(event, OutputAudioDone) and not event.event_id:
         event.event_id = ev.new_id("event")
     try:
-        return ev.encode(event, dialect=dialect)
+        text = ev.encode(event, dialect=dialect)
     except ProtocolError as exc:
         log.warning("%s: cannot send %s: %s", call, getattr(event, "type", "?"), exc)
-        return ev.encode(ev.ErrorEvent(error=ev.ErrorDetail(type="server_error", message=str(exc))))
+        text = ev.encode(ev.ErrorEvent(error=ev.ErrorDetail(type="server_error", message=str(exc))))
+    conformance.record_server(text, dialect)
+    return text
 
 
 def _to_beta_content(event: BaseModel) -> BaseModel:
