@@ -81,9 +81,7 @@ def check(data: Any, direction: Direction, dialect: Dialect) -> list[Violation]:
     try:
         event = model.model_validate(data, strict=True)
     except ValidationError as exc:
-        # A union reports every member's failure; a wrong discriminator is the least telling.
-        errors = sorted(exc.errors(), key=lambda e: e["type"] == "literal_error")
-        found = dict.fromkeys(violation(_loc(e["loc"]), e["msg"]) for e in errors)
+        found = dict.fromkeys(violation(_loc(e["loc"]), e["msg"]) for e in _telling(exc.errors()))
         return list(found)[:3]
     extras = [p for p in _extras(event, "") if (kind, p) not in API_EXTRAS]
     return [violation(path, "not a field of the SDK's type") for path in extras]
@@ -118,6 +116,30 @@ def _record(violations: list[Violation]) -> None:
         log.warning("wire conformance: %s", v)
     with open(target, "a", encoding="utf-8") as f:
         f.writelines(json.dumps(asdict(v)) + "\n" for v in violations)
+
+
+def _members(loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    # pydantic names the union member an error belongs to by its class name in the location.
+    return tuple(p for p in loc if isinstance(p, str) and p[:1].isupper())
+
+
+def _telling(errors: list[Any]) -> list[Any]:
+    """The errors of the union members the event meant (its ``type``/``role`` matched).
+
+    A union reports every member's failure; those of members whose discriminating key did not
+    match say nothing. When no member matched, the mismatches are the news.
+    """
+    wrong_kind = [e for e in errors if e["type"] == "literal_error" and e["loc"][-1] in _KINDS]
+    ruled_out = {_members(e["loc"]) for e in wrong_kind}
+
+    def meant(e: Any) -> bool:
+        members = _members(e["loc"])
+        return not any(members[: len(out)] == out for out in ruled_out)
+
+    return [e for e in errors if meant(e)] or wrong_kind or errors
+
+
+_KINDS = ("type", "role")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -108,7 +108,8 @@ def encode_server_event(event: BaseModel, dialect: ev.Dialect, call: str) -> str
 
 
 def _to_beta_content(event: BaseModel) -> BaseModel:
-    """Assistant content parts are ``audio``/``text`` in the beta shape."""
+    """Assistant content parts are ``audio``/``text`` in the beta shape; no ``name`` in
+    ``response.function_call_arguments.done``."""
     rename = {"output_audio": "audio", "output_text": "text"}
 
     def fix(item: ev.Item) -> ev.Item:
@@ -116,11 +117,13 @@ def _to_beta_content(event: BaseModel) -> BaseModel:
             return item
         copy = item.model_copy(deep=True)
         for part in copy.content or []:
-            part.type = rename.get(part.type, part.type)  # type: ignore[assignment]
+            part.type = rename.get(part.type, part.type)
         return copy
 
     if isinstance(event, ev.ItemAdded | ev.OutputItemAdded | ev.OutputItemDone):
         return event.model_copy(update={"item": fix(event.item)})
+    if isinstance(event, ev.FunctionArgumentsDone):
+        return event.model_copy(update={"name": None})  # not in beta's event
     if isinstance(event, ev.ResponseDone):
         resp = event.response.model_copy(update={"output": [fix(i) for i in event.response.output]})
         return event.model_copy(update={"response": resp})

@@ -9,12 +9,22 @@ This module is shared by the client engine and the local peer: it is the wire, n
 * ``encode`` serializes any event and refuses messages over :data:`MAX_MESSAGE_BYTES`.
 * ``Session`` is the GA session object; ``session_from_beta``/``session_to_beta`` convert the
   flat beta shape, which self-hosted servers and old clients still use.
+* Parsing is lenient where servers grow: new keys are kept, ``null`` for a key we hold with a
+  default means "absent", item and content-part types are open strings (MCP items, new parts),
+  and a voice may be an object (``{"id": "voice_…"}``, a custom voice).
+* Every client event carries an ``event_id`` (``evt_…``); :class:`SentEvents` remembers which
+  request had which id, so a server ``error`` can name the request that caused it.
+* :func:`fit_function_output` shortens a tool's output so its ``conversation.item.create`` fits
+  one data-channel message.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
+from collections import OrderedDict
+from functools import cache
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -25,6 +35,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 
 from ..errors import ProtocolError
@@ -56,6 +67,28 @@ def new_id(prefix: str) -> str:
 class _Model(BaseModel):
     # Keep every field the server sends, even ones we do not model: nothing is lost.
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        # A server that sends ``null`` for a key we hold with a default (the SDK types make
+        # nearly every key Optional) means "not set": take the default instead of failing.
+        if isinstance(data, dict):
+            drop = _defaults_not_null(cls)
+            if any(data.get(k, 0) is None for k in drop):
+                return {k: v for k, v in data.items() if v is not None or k not in drop}
+        return data
+
+
+@cache
+def _defaults_not_null(model: type[BaseModel]) -> frozenset[str]:
+    """Keys (names and aliases) of fields that have a default but do not accept None."""
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        nullable = field.annotation is Any or type(None) in get_args(field.annotation)
+        if not field.is_required() and not nullable:
+            keys.update(k for k in (name, field.alias) if k)
+    return frozenset(keys)
 
 
 # --------------------------------------------------------------------------- session
@@ -111,10 +144,21 @@ class AudioInput(_Model):
         return data
 
 
+class CustomVoice(_Model):
+    """A custom voice, named by its id (``{"id": "voice_…"}``) instead of a built-in name."""
+
+    id: str
+
+
 class AudioOutput(_Model):
     format: AudioFormat | None = None
-    voice: str | None = None
+    voice: str | CustomVoice | None = None
     speed: float | None = None
+
+    @property
+    def voice_name(self) -> str | None:
+        """The voice as one string: a built-in name, or a custom voice's id."""
+        return self.voice.id if isinstance(self.voice, CustomVoice) else self.voice
 
 
 class SessionAudio(_Model):
@@ -123,8 +167,8 @@ class SessionAudio(_Model):
 
 
 class Tool(_Model):
-    type: Literal["function"] = "function"
-    name: str
+    type: str = "function"  # "mcp" tools have a server_label instead of a name
+    name: str = ""
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)
 
@@ -181,8 +225,9 @@ def session_to_beta(session: Session) -> dict[str, Any]:
         out["instructions"] = session.instructions
     if session.output_modalities:
         out["modalities"] = ["audio", "text"] if "audio" in session.output_modalities else ["text"]
-    if session.audio.output.voice:
-        out["voice"] = session.audio.output.voice
+    voice = session.audio.output.voice
+    if voice:
+        out["voice"] = voice if isinstance(voice, str) else voice.model_dump(exclude_none=True)
     td = session.audio.input.turn_detection
     out["turn_detection"] = td.model_dump(exclude_none=True) if td else None
     tr = session.audio.input.transcription
@@ -196,25 +241,39 @@ def session_to_beta(session: Session) -> dict[str, Any]:
 # --------------------------------------------------------------------------- items
 
 
+#: Content part types of the protocol (``input_*`` user, ``output_*`` assistant, ``text``/``audio``
+#: in ``response.content_part.*`` and beta items). Parts of other types are kept, not refused.
+ContentType = Literal[
+    "input_text", "input_audio", "input_image", "output_text", "output_audio", "text", "audio",
+    "item_reference",
+]  # fmt: skip
+
+
 class ContentPart(_Model):
-    type: Literal[
-        "input_text",
-        "input_audio",
-        "output_text",
-        "output_audio",
-        "text",
-        "audio",
-        "item_reference",
-    ]
+    type: str  # one of ContentType, or a newer one
     text: str | None = None
     transcript: str | None = None
     audio: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _keep_null_transcript(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A user's audio part says ``"transcript": null`` until the transcription is known
+        # (clients such as agents-js require the key); exclude_none must not drop it.
+        data = handler(self)
+        if isinstance(data, dict) and self.type == "input_audio" and self.transcript is None:
+            data.setdefault("transcript", None)
+        return data
+
+
+#: Item types vivavoce acts on. Others (``mcp_call``, ``mcp_list_tools``,
+#: ``mcp_approval_request`` …) are kept as they came and passed over.
+ItemType = Literal["message", "function_call", "function_call_output"]
 
 
 class Item(_Model):
     id: str | None = None
     object: str | None = None
-    type: Literal["message", "function_call", "function_call_output"] = "message"
+    type: str = "message"  # one of ItemType, or another the server has (MCP items)
     status: str | None = None
     role: Literal["user", "assistant", "system"] | None = None
     content: list[ContentPart] | None = None
@@ -316,7 +375,7 @@ class InputTranscriptionDelta(_ServerEvent):
     )
     item_id: str
     content_index: int = 0
-    delta: str
+    delta: str = ""  # the SDK makes it optional
 
 
 class InputTranscriptionCompleted(_ServerEvent):
@@ -496,8 +555,13 @@ ServerEvent = KnownServerEvent | UnknownEvent
 # --------------------------------------------------------------------------- client events
 
 
+def new_event_id() -> str:
+    """A client event's id (``evt_…``): a server ``error`` about the event quotes it."""
+    return new_id("evt")
+
+
 class _ClientEvent(_Model):
-    event_id: str | None = None
+    event_id: str = Field(default_factory=new_event_id)
 
 
 class SessionUpdate(_ClientEvent):
@@ -624,18 +688,104 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     return event
 
 
-def encode(event: BaseModel, *, dialect: Dialect = "ga") -> str:
-    """Serialize an event for the data channel; refuse one over :data:`MAX_MESSAGE_BYTES`."""
+def encode_unchecked(event: BaseModel, *, dialect: Dialect = "ga") -> bytes:
+    """An event as the data channel carries it (UTF-8), whatever its size."""
     data = event.model_dump(mode="json", exclude_none=True)
     if dialect == "beta":
         data["type"] = GA_TO_BETA.get(data["type"], data["type"])
         if isinstance(event, SessionUpdate | SessionCreated | SessionUpdated):
             data["session"] = session_to_beta(event.session)
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    size = len(text.encode())
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode(event: BaseModel, *, dialect: Dialect = "ga") -> str:
+    """Serialize an event for the data channel; refuse one over :data:`MAX_MESSAGE_BYTES`."""
+    raw = encode_unchecked(event, dialect=dialect)
+    text, size = raw.decode(), len(raw)
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(
-            f"{data['type']} event is {size} bytes; the data channel takes at most "
+            f"{json.loads(text)['type']} event is {size} bytes; the data channel takes at most "
             f"{MAX_MESSAGE_BYTES} bytes per message"
         )
     return text
+
+
+# --------------------------------------------------------------------------- errors and requests
+
+
+class SentEvents:
+    """The types of the last client events sent, by ``event_id``: which request an error names.
+
+    ``remember(event)`` each client event as it is sent; ``cause(error)`` is then e.g.
+    ``"response.create"`` for an ``error`` whose ``event_id`` is that request's (None: the
+    error names no event, or one too old to remember).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._types: OrderedDict[str, str] = OrderedDict()
+        self._size = size
+
+    def remember(self, event: BaseModel) -> None:
+        event_id, kind = getattr(event, "event_id", None), getattr(event, "type", None)
+        if isinstance(event_id, str) and isinstance(kind, str):
+            self._types[event_id] = kind
+            while len(self._types) > self._size:
+                self._types.popitem(last=False)
+
+    def cause(self, error: ErrorDetail) -> str | None:
+        return self._types.get(error.event_id) if error.event_id else None
+
+
+_NUMBERS = re.compile(r"\d+(\.\d+)?")
+
+
+def error_kind(error: ErrorDetail) -> str:
+    """What an error is, whatever numbers it quotes: the key to say each kind once.
+
+    ``"Audio content of 1200 ms is already shorter than 1500 ms"`` and the same message with
+    other numbers are one kind.
+    """
+    return f"{error.type}/{error.code or ''}/{_NUMBERS.sub('#', error.message)}"
+
+
+# --------------------------------------------------------------------------- tool outputs
+
+#: Room left in a message for what the sender adds around the item (previous_item_id).
+_ITEM_CREATE_SLACK = 256
+
+
+def fit_function_output(item: Item, *, limit: int = MAX_MESSAGE_BYTES) -> Item:
+    """``item`` (a ``function_call_output``), its output shortened so that the
+    ``conversation.item.create`` carrying it fits ``limit`` bytes, with room to spare.
+
+    A shortened output says so: text ends in ``… [truncated: N bytes]`` (N bytes left out);
+    JSON stays JSON: ``{"truncated": true, "omitted_bytes": N, "partial": "<the start>"}``.
+    An output that fits is returned unchanged (the same object).
+    """
+    output = item.output or ""
+    budget = limit - _ITEM_CREATE_SLACK
+
+    def size(text: str) -> int:
+        return len(encode_unchecked(ItemCreate(item=item.model_copy(update={"output": text}))))
+
+    if size(output) <= budget:
+        return item
+    try:
+        json.loads(output)
+        is_json = True
+    except ValueError:
+        is_json = False
+    total = len(output.encode())
+
+    def shortened(keep: int) -> str:
+        omitted = total - len(output[:keep].encode())
+        if is_json:
+            wrapper = {"truncated": True, "omitted_bytes": omitted, "partial": output[:keep]}
+            return json.dumps(wrapper, ensure_ascii=False)
+        return f"{output[:keep]}… [truncated: {omitted} bytes]"
+
+    low, high = 0, len(output)  # the longest prefix that fits: low fits, high does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if size(shortened(mid)) <= budget else (low, mid)
+    return item.model_copy(update={"output": shortened(low)})
