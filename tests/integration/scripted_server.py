@@ -25,6 +25,7 @@ class Script:
     close_channel_after: float | None = None  # seconds after session.created
     hang_sdp: bool = False  # never answer the offer
     send_session_created: bool = True
+    session: dict[str, Any] = field(default_factory=lambda: {"type": "realtime", "model": "m"})
 
 
 class ScriptedServer:
@@ -121,7 +122,7 @@ class ScriptedServer:
                     {
                         "type": "session.created",
                         "event_id": "e0",
-                        "session": {"type": "realtime", "model": "m"},
+                        "session": self.script.session,
                     }
                 )
             )

@@ -257,6 +257,66 @@ async def test_malformed_and_unknown_events_are_survived_and_later_ones_still_ar
         await server.close()
 
 
+async def test_a_custom_voice_object_and_mcp_items_neither_stall_the_connect_nor_the_transcript(
+    settings: Settings,
+) -> None:
+    from vivavoce.peer.conformance import check
+
+    mcp_call = {
+        "type": "mcp_call",
+        "id": "mcp_1",
+        "server_label": "docs",
+        "name": "search",
+        "arguments": "{}",
+        "output": "3 results",
+    }
+    assistant = {
+        "type": "message",
+        "id": "a1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_audio", "transcript": "Found three."}],
+    }
+    common = {"response_id": "r", "item_id": "a1", "output_index": 1, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "conversation.item.added", "item": mcp_call},
+        {"type": "conversation.item.added", "previous_item_id": "mcp_1", "item": assistant},
+        {"type": "response.output_audio_transcript.delta", **common, "delta": "Found "},
+        {"type": "response.output_audio_transcript.done", **common, "transcript": "Found three."},
+        {
+            "type": "response.done",
+            "response": {"id": "r", "status": "completed", "output": [mcp_call, assistant]},
+        },
+    ]
+    events = [{**e, "event_id": f"event_{i}"} for i, e in enumerate(events)]
+    session = {
+        "type": "realtime",
+        "id": "sess_1",
+        "object": "realtime.session",
+        "model": "gpt-realtime-2.1",
+        "audio": {"output": {"voice": {"id": "voice_custom_1"}}},
+    }
+    created = {"type": "session.created", "event_id": "e0", "session": session}
+    assert [check(e, "server", "ga") for e in [created, *events]] == [[]] * (len(events) + 1)
+    server = await ScriptedServer(
+        Script(session=session, after_open=[json.dumps(e) for e in events])
+    ).start()
+    try:
+        async with call_for(settings, base_url=server.base_url) as call:
+            assert call.state is CallState.LIVE
+            updates = await _collect(call, finals=1, timeout=5)
+            assert [u.delta for u in updates if u.delta] == ["Found "]
+            assert updates[-1].text == "Found three." and updates[-1].final
+            await asyncio.sleep(0.2)  # response.done, after the final transcript
+            assert call.protocol_errors == []
+            turns = call.transcript.final_turns()
+            assert [(t.item_id, t.role, t.text) for t in turns] == [
+                ("a1", "assistant", "Found three.")
+            ]
+    finally:
+        await server.close()
+
+
 async def test_session_update_carries_the_settings_and_oversized_messages_are_refused(
     settings: Settings,
 ) -> None:
