@@ -30,12 +30,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from .. import rtc
 from ..errors import (
     CallError,
     ProtocolError,
+    SessionExpired,
     StepTimeout,
     VivavoceError,
 )
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: Client events remembered by id, to name the one a server error refers to.
+SENT_REMEMBERED = 256
 _END: Any = object()
 
 
@@ -151,6 +153,8 @@ class Call:
         self.state = CallState.IDLE
         self.error: VivavoceError | None = None
         self.call_id: str | None = None
+        #: When the server will end this session (seconds since the epoch), if it said.
+        self.expires_at: float | None = None
         #: Milliseconds from start() to the end of each step.
         self.timings: dict[str, float] = {}
         #: Server events that could not be parsed (logged, never fatal).
@@ -158,6 +162,7 @@ class Call:
         self._own_http = http is None
         self._http = http or httpx.AsyncClient()
         self._on_state = on_state
+        self._sent: dict[str, str] = {}  # event id → type, the last few sent
         self._on_step = on_step
         self._events: _Broadcast[ev.ServerEvent] = _Broadcast()
         self._updates: _Broadcast[TranscriptUpdate] = _Broadcast()
@@ -208,14 +213,26 @@ class Call:
             raise
         self._set_state(CallState.LIVE)
 
-    async def send(self, event: BaseModel) -> None:
-        """Send one client event (refused over 64 KiB, or when not live)."""
+    async def send(self, event: ev.KnownClientEvent) -> None:
+        """Send one client event (refused over 64 KiB, or when not live).
+
+        Every event gets an ``event_id`` if it has none, so that a server ``error`` can be
+        traced to the request that caused it (:meth:`sent_type`).
+        """
+        if event.event_id is None:
+            event.event_id = ev.new_id("event")
         message = ev.encode(event, dialect=self.options.dialect)
         channel = self._channel
         if channel is None or channel.readyState != "open" or self.state is not CallState.LIVE:
-            kind = getattr(event, "type", "event")
-            raise CallError(f"cannot send {kind}: the call is {self.state}")
+            raise CallError(f"cannot send {event.type}: the call is {self.state}")
         channel.send(message)
+        self._sent[event.event_id] = event.type
+        while len(self._sent) > SENT_REMEMBERED:
+            del self._sent[next(iter(self._sent))]
+
+    def sent_type(self, event_id: str | None) -> str | None:
+        """The type of the recent client event with this id (what a server error refers to)."""
+        return self._sent.get(event_id or "")
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user message to the conversation and (by default) ask for a reply."""
@@ -271,6 +288,7 @@ class Call:
         key: EphemeralKey = await self._timed(
             "minting an ephemeral key", self._signaling.mint_key(self.session)
         )
+        self.expires_at = key.session_expires_at
 
         pc = self._pc = RTCPeerConnection(rtc.rtc_configuration(list(options.ice_servers)))
         # The track and the channel must exist before the offer: there is no renegotiation.
@@ -346,7 +364,7 @@ class Call:
         elif isinstance(event, ev.ErrorEvent):
             log.info("server error event: %s", event.error.message)
             if event.error.code == "session_expired":
-                self.fail(CallError(f"the server ended the session: {event.error.message}"))
+                self.fail(SessionExpired(f"the server ended the session: {event.error.message}"))
         for update in self.transcript.apply(event):
             self._updates.publish(update)
         self._events.publish(event)
@@ -410,6 +428,8 @@ class Call:
         self.sink.close()
         if self._own_http:
             await self._http.aclose()
+        for update in self.transcript.flush():  # no final is lost with the call
+            self._updates.publish(update)
         self._updates.close()
         self._events.close()
         self._set_state(CallState.ERROR if self.error is not None else CallState.CLOSED)
