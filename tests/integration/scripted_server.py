@@ -25,6 +25,7 @@ class Script:
     close_channel_after: float | None = None  # seconds after session.created
     hang_sdp: bool = False  # never answer the offer
     send_session_created: bool = True
+    start_after: float = 0.0  # seconds between session.created and the first after_open message
 
 
 class ScriptedServer:
@@ -125,6 +126,7 @@ class ScriptedServer:
                     }
                 )
             )
+        await asyncio.sleep(self.script.start_after)
         for message in self.script.after_open:
             await asyncio.sleep(0.02)
             channel.send(message)
