@@ -86,3 +86,11 @@ def test_partial_client_session_update_keeps_only_what_was_sent() -> None:
 def test_ga_event_names_become_beta_names_for_beta_servers() -> None:
     delta = ev.AudioTranscriptDelta(response_id="r", item_id="i", delta="a")
     assert json.loads(ev.encode(delta, dialect="beta"))["type"] == "response.audio_transcript.delta"
+
+
+def test_a_replayed_assistant_turn_uses_beta_content_types_for_beta_servers() -> None:
+    item = ev.Item(role="assistant", content=[ev.ContentPart(type="output_text", text="Hi.")])
+    beta = json.loads(ev.encode(ev.ItemCreate(item=item), dialect="beta"))
+    assert beta["item"]["content"] == [{"type": "text", "text": "Hi."}]
+    ga = json.loads(ev.encode(ev.ItemCreate(item=item)))
+    assert ga["item"]["content"][0]["type"] == "output_text"

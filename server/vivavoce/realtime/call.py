@@ -11,7 +11,7 @@ and releases everything, whatever state the call is in. A call is given its sess
 ask the model for: :func:`vivavoce.conversation.session_for` builds it from settings) and its
 :class:`CallOptions` (how to reach the server), nothing else.
 
-    session = ev.Session(model="gpt-realtime", instructions="Be brief.")
+    session = ev.Session(model="gpt-realtime-2.1", instructions="Be brief.")
     async with Call(session, CallOptions(base_url, api_key)) as call:
         await call.send_text("hello")
         async for update in call.transcripts():
@@ -28,12 +28,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from .. import rtc
 from ..errors import (
     CallError,
+    ConfigError,
     ProtocolError,
     SessionExpired,
     StepTimeout,
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: The host that speaks only the GA shape now.
+OPENAI_HOST = "api.openai.com"
 #: Client events remembered by id, to name the one a server error refers to.
 SENT_REMEMBERED = 256
 _END: Any = object()
@@ -121,6 +125,12 @@ class CallOptions:
         Raises AuthenticationError when a remote server needs a key and none is set.
         """
         url = (base_url or settings.base_url).rstrip("/")
+        if settings.dialect == "beta" and urlsplit(url).hostname == OPENAI_HOST:
+            raise ConfigError(
+                "dialect 'beta' is refused by api.openai.com (beta_api_shape_disabled since "
+                "2026): set the vivavoce dialect setting to 'ga'",
+                key="dialect",
+            )
         return cls(
             base_url=url,
             api_key=settings.api_key_for(url),

@@ -624,6 +624,10 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     return event
 
 
+#: GA content part types whose beta names differ.
+BETA_CONTENT = {"output_text": "text", "output_audio": "audio"}
+
+
 def encode(event: BaseModel, *, dialect: Dialect = "ga") -> str:
     """Serialize an event for the data channel; refuse one over :data:`MAX_MESSAGE_BYTES`."""
     data = event.model_dump(mode="json", exclude_none=True)
@@ -631,6 +635,9 @@ def encode(event: BaseModel, *, dialect: Dialect = "ga") -> str:
         data["type"] = GA_TO_BETA.get(data["type"], data["type"])
         if isinstance(event, SessionUpdate | SessionCreated | SessionUpdated):
             data["session"] = session_to_beta(event.session)
+        for part in data.get("item", {}).get("content") or []:
+            # Beta named an assistant's content "text"/"audio" (GA: output_text/output_audio).
+            part["type"] = BETA_CONTENT.get(part.get("type"), part.get("type"))
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     size = len(text.encode())
     if size > MAX_MESSAGE_BYTES:
