@@ -334,8 +334,9 @@ class Call:
         await self._timed("waiting for session.created", self._until(self._session_created))
         # The key already carried the session; this applies settings the key request may not
         # (beta servers, self-hosted ones) and is answered with session.updated.
-        update = ev.SessionUpdate(session=self.session)
+        update = ev.SessionUpdate(session=self.session, event_id=ev.new_id("event"))
         channel.send(ev.encode(update, dialect=options.dialect))
+        self._sent[update.event_id or ""] = update.type
         self.timings["live"] = (time.perf_counter() - self._t0) * 1000
 
     async def _until(self, event: asyncio.Event) -> None:
