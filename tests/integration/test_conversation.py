@@ -383,3 +383,33 @@ async def test_twenty_barge_ins_in_a_row_tell_the_user_nothing(
     cut = [u for u in session.finals("assistant") if u.interrupted]
     assert len(cut) >= 20 and all(len(u.text) < len(long_text) for u in cut)
     assert session.messages == []  # nothing shown, not once
+
+
+@pytest.mark.slow
+async def test_a_long_conversation_spans_sessions_without_a_lost_turn_or_an_error() -> None:
+    """Sessions end at a time limit (60 minutes on api.openai.com; 20 s here): the conversation
+    moves to a new session at a pause, or recovers an expired one, and the user sees nothing."""
+    from vivavoce.peer import start_peer
+
+    peer = await start_peer(host="127.0.0.1", port=0, max_session_seconds=20)
+    s = Session(Settings(peer=peer.base_url))
+    loop = asyncio.get_running_loop()
+    try:
+        calls = {(await s.conv.start()).call_id}
+        started, n = loop.time(), 0
+        while loop.time() - started < 60:
+            await s.conv.send_text(f"note number {n}")
+            await s.until(lambda n=n: len(s.finals("assistant")) == n + 1)  # type: ignore[misc]
+            calls.add(s.conv.status.call_id)
+            n += 1
+            await asyncio.sleep(1.5)
+        assert len(calls - {None}) >= 3  # three sessions at least
+        said = [t.text for t in s.conv.turns if t.role == "user"]
+        assert said == [f"note number {i}" for i in range(n)]  # no turn lost, in order
+        answers = [t.text for t in s.conv.turns if t.role == "assistant"]
+        assert len(answers) == n and all(f"note number {i}" in a for i, a in enumerate(answers))
+        assert s.messages == []
+        assert all(st.error is None for st in s.statuses)  # nothing shown, not even in the status
+    finally:
+        await s.conv.close()
+        await peer.close()

@@ -93,6 +93,8 @@ class RealtimeMode:
         self._user_speaking = False
         #: Set at turn boundaries: nobody speaks, no reply runs or waits.
         self._between_turns = asyncio.Event()
+        #: Set while a call is live (a renewal or recovery clears it for a moment).
+        self._live = asyncio.Event()
 
     def live_call(self, what: str) -> Call:
         from ..realtime import CallState
@@ -139,10 +141,12 @@ class RealtimeMode:
         await self._replay(call)
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
+        self._live.set()
 
     async def close(self, *, keep_state: bool = False) -> None:
         """Hang up (if a call is open) and cancel everything that served it."""
         call, self.call = self.call, None
+        self._live.clear()
         if call is not None:
             if not keep_state:
                 self._host.update(state="closing")
@@ -180,6 +184,7 @@ class RealtimeMode:
             return
         # The call ended on its own (server gone, channel closed, session expired).
         self.call = None
+        self._live.clear()
         if isinstance(error, SessionExpired):  # not a fault: a new session, as a renewal
             self._tasks.spawn(self._recover(error), "renew expired session")
             return
@@ -339,7 +344,12 @@ class RealtimeMode:
                 await self._responses.request()
 
     async def send_text(self, text: str) -> None:
-        """A typed user turn; the reply comes when the session is free."""
+        """A typed user turn; the reply comes when the session is free. Typed while a new call
+        replaces the old one (renewal, recovery), it waits for that call instead of failing."""
+        if self.call is None and self._host.status.state in ("live", "reconnecting"):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2 * self._host.settings.connect_timeout):
+                    await self._live.wait()
         call = self.live_call("send text")
         await call.send_text(text, respond=False)
         if self._responses is not None:
