@@ -12,6 +12,7 @@
     │   └── BadRequestError        other 4xx (bad model, bad session, …)
     ├── StepTimeout                a step did not finish in time (names the step)
     ├── CallError                  the WebRTC call failed or ended unexpectedly
+    │   └── SessionExpired         the server ended the session at its time limit
     ├── HistoryError               the history file could not be written (disk full,
     │                              read-only…); the turns are kept in memory
     └── ProtocolError              an event could not be parsed or is too large to send; -32602
@@ -31,6 +32,7 @@ __all__ = [
     "RateLimitError",
     "RefusedError",
     "ServerError",
+    "SessionExpired",
     "SignalingError",
     "StepTimeout",
     "VivavoceError",
@@ -126,6 +128,10 @@ class StepTimeout(VivavoceError):
 
 class CallError(VivavoceError):
     """The WebRTC call failed or ended unexpectedly."""
+
+
+class SessionExpired(CallError):
+    """The server ended the session at its time limit (60 minutes on api.openai.com)."""
 
 
 class HistoryError(VivavoceError):

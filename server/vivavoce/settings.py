@@ -35,7 +35,9 @@ class _Section(BaseModel):
 
 
 class TranscriptionSettings(_Section):
-    model: str = Field("whisper-1", description="Model that transcribes the user's speech.")
+    model: str = Field(
+        "gpt-transcribe", description="Model that transcribes the user's speech (both modes)."
+    )
     language: str | None = Field("en", description="Language of the user's speech (ISO 639-1).")
 
 
@@ -83,8 +85,13 @@ class Settings(BaseSettings):
         "embedded when no API key is set.",
     )
     dialect: Literal["ga", "beta"] = Field("ga", description="Realtime API shape to speak.")
-    model: str = Field("gpt-realtime", description="Realtime model.")
-    text_model: str = Field("gpt-4o-mini", description="Chat model of text mode.")
+    model: str = Field("gpt-realtime-2.1", description="Realtime model.")
+    text_model: str = Field("gpt-5.4-mini", description="Chat model of text mode.")
+    speech_model: str = Field(
+        "gpt-4o-mini-tts",
+        description="Text-to-speech model of text mode (POST /audio/speech). OpenAI shuts its "
+        "speech models down on 2027-01-06; a compatible server can be named here.",
+    )
     voice: str = Field(DEFAULT_VOICE, description="Voice of the assistant.")
     instructions: str = Field(
         "You are vivavoce, a concise spoken assistant inside a code editor.",

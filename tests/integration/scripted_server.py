@@ -26,6 +26,7 @@ class Script:
     hang_sdp: bool = False  # never answer the offer
     send_session_created: bool = True
     session: dict[str, Any] = field(default_factory=lambda: {"type": "realtime", "model": "m"})
+    start_after: float = 0.0  # seconds between session.created and the first after_open message
 
 
 class ScriptedServer:
@@ -126,6 +127,7 @@ class ScriptedServer:
                     }
                 )
             )
+        await asyncio.sleep(self.script.start_after)
         for message in self.script.after_open:
             await asyncio.sleep(0.02)
             channel.send(message)

@@ -16,6 +16,7 @@ from tests.integration.scripted_server import Script, ScriptedServer
 from vivavoce.errors import (
     AuthenticationError,
     CallError,
+    ConfigError,
     ProtocolError,
     RateLimitError,
     StepTimeout,
@@ -370,3 +371,12 @@ async def test_a_second_concurrent_close_waits_for_the_call_to_be_released(
     await call.close()
     assert call.state is CallState.CLOSED
     await first
+
+
+async def test_the_beta_dialect_against_api_openai_com_is_refused_before_any_request() -> None:
+    settings = Settings(api_key="sk-test", dialect="beta")
+    with pytest.raises(ConfigError, match="dialect 'beta' is refused by api.openai.com") as info:
+        CallOptions.from_settings(settings)  # base URL: https://api.openai.com/v1
+    assert info.value.key == "dialect"
+    # Other servers (self-hosted, the local peer) may still speak beta.
+    assert CallOptions.from_settings(settings, "http://127.0.0.1:9/v1").dialect == "beta"

@@ -349,3 +349,67 @@ async def test_a_second_concurrent_close_returns_only_when_everything_is_release
     assert call.state is CallState.CLOSED
     assert conv.status.state == "idle" and session.audio.closed
     await first
+
+
+@pytest.mark.slow
+async def test_twenty_barge_ins_in_a_row_tell_the_user_nothing(
+    session: Session, speak: Callable[[str], Awaitable[Any]]
+) -> None:
+    """Talking over the assistant is normal: the server cuts its reply (over WebRTC it truncates
+    by itself), our speaker stops, and not one message reaches the user."""
+    conv, sink = session.conv, session.audio.sink
+    words = await speak("wait a moment please")
+    long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(12))
+    await conv.start()
+
+    def reply_to(n: int) -> TranscriptUpdate | None:
+        return next(
+            (u for u in session.updates if u.role == "assistant" and f"round {n}." in u.text), None
+        )
+
+    for n in range(20):
+        await conv.send_text(f"round {n}. {long_text}")  # queued if a reply is still running
+        await session.until(lambda n=n: reply_to(n) is not None)  # type: ignore[misc]
+        playing = sink.audible_frames
+        await session.until(lambda p=playing: sink.audible_frames > p + 10)  # type: ignore[misc]
+        session.audio.speak(words, 16000)
+        item = reply_to(n)
+        assert item is not None
+        await session.until(
+            lambda i=item.item_id: any(  # type: ignore[misc]
+                u.item_id == i and u.final and u.interrupted for u in session.updates
+            )
+        )
+    cut = [u for u in session.finals("assistant") if u.interrupted]
+    assert len(cut) >= 20 and all(len(u.text) < len(long_text) for u in cut)
+    assert session.messages == []  # nothing shown, not once
+
+
+@pytest.mark.slow
+async def test_a_long_conversation_spans_sessions_without_a_lost_turn_or_an_error() -> None:
+    """Sessions end at a time limit (60 minutes on api.openai.com; 20 s here): the conversation
+    moves to a new session at a pause, or recovers an expired one, and the user sees nothing."""
+    from vivavoce.peer import start_peer
+
+    peer = await start_peer(host="127.0.0.1", port=0, max_session_seconds=20)
+    s = Session(Settings(peer=peer.base_url))
+    loop = asyncio.get_running_loop()
+    try:
+        calls = {(await s.conv.start()).call_id}
+        started, n = loop.time(), 0
+        while loop.time() - started < 60:
+            await s.conv.send_text(f"note number {n}")
+            await s.until(lambda n=n: len(s.finals("assistant")) == n + 1)  # type: ignore[misc]
+            calls.add(s.conv.status.call_id)
+            n += 1
+            await asyncio.sleep(1.5)
+        assert len(calls - {None}) >= 3  # three sessions at least
+        said = [t.text for t in s.conv.turns if t.role == "user"]
+        assert said == [f"note number {i}" for i in range(n)]  # no turn lost, in order
+        answers = [t.text for t in s.conv.turns if t.role == "assistant"]
+        assert len(answers) == n and all(f"note number {i}" in a for i, a in enumerate(answers))
+        assert s.messages == []
+        assert all(st.error is None for st in s.statuses)  # nothing shown, not even in the status
+    finally:
+        await s.conv.close()
+        await peer.close()

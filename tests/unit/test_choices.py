@@ -34,7 +34,7 @@ def test_the_users_choices_win_over_settings_and_tools_are_declared() -> None:
     assert session.audio.output.voice == "sage"
     assert session.tools is not None and [t.name for t in session.tools] == ["read_document"]
     assert session.tool_choice == "auto"
-    assert settings.voice == "verse" and settings.model == "gpt-realtime"  # never written back
+    assert settings.voice == "verse" and settings.model == "gpt-realtime-2.1"  # never written back
 
 
 def test_push_to_talk_turns_voice_activity_detection_off() -> None:

@@ -346,3 +346,11 @@ def test_a_tool_output_at_the_boundary() -> None:
     # One byte over: the marker (25 bytes) and the byte take the place of 26 bytes of output.
     assert over.output is not None and over.output.endswith("z… [truncated: 26 bytes]")
     assert _output_event_size(over) == ev.MAX_MESSAGE_BYTES - 256
+
+
+def test_a_replayed_assistant_turn_uses_beta_content_types_for_beta_servers() -> None:
+    item = ev.Item(role="assistant", content=[ev.ContentPart(type="output_text", text="Hi.")])
+    beta = json.loads(ev.encode(ev.ItemCreate(item=item), dialect="beta"))
+    assert beta["item"]["content"] == [{"type": "text", "text": "Hi."}]
+    ga = json.loads(ev.encode(ev.ItemCreate(item=item)))
+    assert ga["item"]["content"][0]["type"] == "output_text"

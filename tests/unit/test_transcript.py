@@ -77,3 +77,36 @@ def test_typed_user_message_is_a_final_user_turn() -> None:
         )
     )
     assert [(u.role, u.text, u.final) for u in updates] == [("user", "hi there", True)]
+
+
+def test_a_reply_final_waits_for_the_late_user_transcription_it_follows() -> None:
+    t = Transcript()
+    t.apply(_user_item("u1", None))
+    t.apply(ev.ItemAdded(previous_item_id="u1", item=ev.Item(id="a1", role="assistant")))
+    streamed = t.apply(ev.AudioTranscriptDelta(response_id="r", item_id="a1", delta="Sure."))
+    assert [(u.item_id, u.final) for u in streamed] == [("a1", False)]  # deltas are never held
+    assert t.apply(ev.AudioTranscriptDone(response_id="r", item_id="a1", transcript="Sure.")) == []
+    released = t.apply(ev.InputTranscriptionCompleted(item_id="u1", transcript="open it"))
+    assert [(u.item_id, u.role, u.text, u.final) for u in released] == [
+        ("u1", "user", "open it", True),
+        ("a1", "assistant", "Sure.", True),
+    ]
+
+
+def test_a_failed_transcription_releases_what_waited_for_it() -> None:
+    t = Transcript()
+    t.apply(_user_item("u1", None))
+    t.apply(ev.ItemAdded(previous_item_id="u1", item=ev.Item(id="a1", role="assistant")))
+    t.apply(ev.AudioTranscriptDone(response_id="r", item_id="a1", transcript="Pardon?"))
+    failure = ev.ErrorDetail(type="invalid_request_error", message="audio unclear")
+    released = t.apply(ev.InputTranscriptionFailed(item_id="u1", error=failure))
+    assert [u.item_id for u in released] == ["u1", "a1"]
+
+
+def test_finals_still_held_when_the_call_ends_are_flushed_not_lost() -> None:
+    t = Transcript()
+    t.apply(_user_item("u1", None))
+    t.apply(ev.ItemAdded(previous_item_id="u1", item=ev.Item(id="a1", role="assistant")))
+    t.apply(ev.AudioTranscriptDone(response_id="r", item_id="a1", transcript="Sure."))
+    assert [(u.item_id, u.text) for u in t.flush()] == [("a1", "Sure.")]
+    assert t.flush() == []

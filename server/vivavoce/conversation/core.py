@@ -205,7 +205,7 @@ class Conversation:
         if not text:
             raise ConfigError("nothing to send: the text is empty", key="text")
         if self._status.mode == "realtime":
-            await self.realtime.live_call("send text").send_text(text)
+            await self.realtime.send_text(text)
             return
         if self._status.state != "live":
             self.update(state="live", error=None)

@@ -97,8 +97,11 @@ class Endpoint:
         from ..text.speech import Speech
 
         base_url = await self.base_url()
-        key = self._config.current.api_key_for(base_url)
-        return Speech(self.http(), base_url=base_url, api_key=key)
+        settings = self._config.current
+        key = settings.api_key_for(base_url)
+        return Speech(
+            self.http(), base_url=base_url, api_key=key, speech_model=settings.speech_model
+        )
 
     async def close(self) -> None:
         """Stop the local peer and close the HTTP client (idempotent)."""

@@ -6,6 +6,13 @@ follows what the assistant is saying (for interruption and barge-in), runs the v
 model calls, and keeps the conversation going when a call drops (new calls with backoff, then
 text mode) or must be replaced (the voice, model or instructions changed).
 
+Over WebRTC the server owns the assistant's audio: on barge-in it cancels and truncates by
+itself, so the client only drops what its own speaker still holds; an explicit interrupt is
+``response.cancel`` then ``output_audio_buffer.clear`` (agents-js's ``interrupt()``). Replies are
+asked for through one :class:`~vivavoce.realtime.responses.ResponseQueue`. A session is renewed
+(a new call, the conversation replayed) at a turn boundary shortly before the server's time
+limit; a session that expires anyway is recovered the same way, without troubling the user.
+
 It reaches its conversation only through :class:`Host`.
 """
 
@@ -18,12 +25,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..errors import CallError, VivavoceError
+from ..errors import CallError, SessionExpired, VivavoceError
 from ..tasks import TaskSet
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
     from ..realtime import events as ev
+    from ..realtime.responses import ResponseQueue
     from ..settings import Settings
     from .endpoint import Endpoint
     from .status import AudioIO, MessageLevel, Status, Turns
@@ -32,6 +40,10 @@ log = logging.getLogger(__name__)
 
 #: More calls than this dropping within a minute: the server is broken; stop reconnecting.
 MAX_DROPS_PER_MINUTE = 5
+#: How long a session lasts when the server does not say (api.openai.com: 60 minutes).
+SESSION_SECONDS = 3600.0
+#: Renew this long before the session ends (at most a quarter of its life).
+RENEW_MARGIN = 300.0
 
 
 class Host(Protocol):
@@ -74,10 +86,15 @@ class RealtimeMode:
         self._replayed: set[str] = set()  # items a new call was given: already shown
         self._said_errors: set[str] = set()
         self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
-        # What the assistant is saying now (for interruption): response, item, audio start.
-        self._response_id: str | None = None
+        self._responses: ResponseQueue | None = None  # the current call's
+        # What the assistant is saying now (for interruption): its item, when its audio began.
         self._assistant_item: str | None = None
         self._audio_started: float | None = None
+        self._user_speaking = False
+        #: Set at turn boundaries: nobody speaks, no reply runs or waits.
+        self._between_turns = asyncio.Event()
+        #: Set while a call is live (a renewal or recovery clears it for a moment).
+        self._live = asyncio.Event()
 
     def live_call(self, what: str) -> Call:
         from ..realtime import CallState
@@ -115,20 +132,27 @@ class RealtimeMode:
             if host.status.state != "reconnecting":
                 host.update(state="error", error=str(exc), call_id=None)
             raise
+        from ..realtime.responses import ResponseQueue
+
+        self._responses = ResponseQueue(call.send)
+        self._user_speaking = False
+        self._turn_boundary()
         self._follow(call)
         await self._replay(call)
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
+        self._live.set()
 
     async def close(self, *, keep_state: bool = False) -> None:
         """Hang up (if a call is open) and cancel everything that served it."""
         call, self.call = self.call, None
+        self._live.clear()
         if call is not None:
             if not keep_state:
                 self._host.update(state="closing")
             await call.close()
         await self._tasks.cancel_all()
-        self._response_id = self._assistant_item = self._audio_started = None
+        self._assistant_item = self._audio_started = self._responses = None
 
     def replace(self, why: str) -> None:
         """The session changed (voice, model, instructions): a new call, same conversation."""
@@ -160,6 +184,10 @@ class RealtimeMode:
             return
         # The call ended on its own (server gone, channel closed, session expired).
         self.call = None
+        self._live.clear()
+        if isinstance(error, SessionExpired):  # not a fault: a new session, as a renewal
+            self._tasks.spawn(self._recover(error), "renew expired session")
+            return
         now = time.monotonic()
         self._drops = [t for t in self._drops if now - t < 60] + [now]
         attempts = host.settings.reconnect_attempts
@@ -179,7 +207,9 @@ class RealtimeMode:
         async with host.busy:
             if self.call is not None or host.closed:
                 return
-            host.update(state="reconnecting", error=str(error), call_id=None, push_to_talk=False)
+            quiet = isinstance(error, SessionExpired)  # the user is not told of a renewal
+            shown = None if quiet else str(error)
+            host.update(state="reconnecting", error=shown, call_id=None, push_to_talk=False)
             await self.close(keep_state=True)
             delay, last = 0.5, error
             for attempt in range(1, host.settings.reconnect_attempts + 1):
@@ -232,13 +262,33 @@ class RealtimeMode:
 
         self._tasks.spawn(transcripts(), "transcripts")
         self._tasks.spawn(events(), "events")
+        self._tasks.spawn(self._renew_before_expiry(call), "renew before expiry")
+
+    async def _renew_before_expiry(self, call: Call) -> None:
+        """Shortly before the server ends the session, at a turn boundary, open a new one."""
+        now = time.time()
+        life = (call.expires_at or now + SESSION_SECONDS) - now
+        await asyncio.sleep(max(0.0, life - min(RENEW_MARGIN, life / 4)))
+        await self._between_turns.wait()
+        if self.call is call:
+            log.info("renewing the session before the server's time limit")
+            self.replace("the session is renewed before its time limit")
+
+    def _turn_boundary(self) -> None:
+        queue = self._responses
+        idle = not (queue and queue.busy) and not self._user_speaking
+        if idle and self._audio_started is None:
+            self._between_turns.set()
+        else:
+            self._between_turns.clear()
 
     async def _on_event(self, call: Call, event: ev.ServerEvent) -> None:
         from ..realtime import events as ev
 
+        queue = self._responses
+        if queue is not None and await queue.observe(event):
+            return  # a reply asked for too early: sent again when the running one ends
         match event:
-            case ev.ResponseCreated(response=response):
-                self._response_id = response.id
             case ev.OutputItemAdded(item=item) if item.role == "assistant":
                 self._assistant_item = item.id
             case ev.OutputAudioStarted():
@@ -246,24 +296,37 @@ class RealtimeMode:
             case ev.OutputAudioStopped() | ev.OutputAudioCleared():
                 self._audio_started = None
             case ev.ResponseDone(response=response):
-                self._response_id = None
                 calls = [item for item in response.output if item.type == "function_call"]
                 if calls:
                     respond = response.status == "completed"
                     self._tasks.spawn(self._run_tools(call, calls, respond), "tools")
-            case ev.SpeechStarted() if self._audio_started is not None:
-                # The user talks over the assistant: the server cancels its reply; we stop
-                # playing at once and tell it how much was heard.
-                await self._stop_playback(call, cancel=False)
+            case ev.SpeechStarted():
+                self._user_speaking = True
+                if self._audio_started is not None:
+                    # Barge-in: over WebRTC the server cancels its reply and truncates it to
+                    # what was played; only what our own speaker still holds is ours to drop.
+                    self._audio_started = None
+                    if (io := self._host.io) is not None:
+                        io.flush()
+            case ev.SpeechStopped():
+                self._user_speaking = False
             case ev.ErrorEvent(error=error):
-                log.info("server error event (%s): %s", error.code, error.message)
-                ends_call = error.code == "session_expired"  # handled as a dropped call
-                if error.message and not ends_call and error.message not in self._said_errors:
-                    # A request the server refused (a reply that will not come): say why, once.
-                    self._said_errors.add(error.message)
-                    self._host.say("warning", f"vivavoce: the server said: {error.message}")
+                self._server_error(call, error)
             case _:
                 pass
+        self._turn_boundary()
+
+    def _server_error(self, call: Call, error: ev.ErrorDetail) -> None:
+        """A request the server refused: logged with its cause, told once per kind."""
+        from ..realtime import events as ev
+
+        kind = ev.error_kind(error)
+        if error.code == "session_expired" or kind in self._said_errors or not error.message:
+            return  # an expired session is renewed; a kind already said is not said again
+        self._said_errors.add(kind)
+        cause = call.error_cause(error)
+        refused = f"the server refused {cause}" if cause else "the server said"
+        self._host.say("warning", f"vivavoce: {refused}: {error.message}")
 
     async def _run_tools(self, call: Call, items: list[ev.Item], respond: bool) -> None:
         """Run the functions a response called, send their outputs, and ask for the reply."""
@@ -271,36 +334,54 @@ class RealtimeMode:
 
         for item in items:
             output = await self._host.run_tool(item.name or "", item.arguments, item.id)
-            result = ev.Item(type="function_call_output", call_id=item.call_id, output=output)
+            # An output too big for one data-channel message is shortened, with a marker, so
+            # the assistant still gets an answer.
+            result = ev.fit_function_output(
+                ev.Item(type="function_call_output", call_id=item.call_id, output=output)
+            )
             try:
                 await call.send(ev.ItemCreate(item=result))
             except VivavoceError as exc:
                 log.info("tool output not sent: %s", exc)
                 return
-        if respond:  # a cancelled response (the user interrupted) wants no follow-up
+        if respond and self._responses is not None:  # a cancelled one wants no follow-up
             with contextlib.suppress(VivavoceError):
-                await call.send(ev.ResponseCreate())
+                await self._responses.request()
+
+    async def send_text(self, text: str) -> None:
+        """A typed user turn; the reply comes when the session is free. Typed while a new call
+        replaces the old one (renewal, recovery), it waits for that call instead of failing."""
+        if self.call is None and self._host.status.state in ("live", "reconnecting"):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2 * self._host.settings.connect_timeout):
+                    await self._live.wait()
+        call = self.live_call("send text")
+        await call.send_text(text, respond=False)
+        if self._responses is not None:
+            await self._responses.request()
 
     async def interrupt(self) -> None:
-        """Stop the assistant now: cancel its reply, clear the server's audio and ours."""
-        call = self.live_call("interrupt")
-        await self._stop_playback(call, cancel=self._response_id is not None)
-
-    async def _stop_playback(self, call: Call, *, cancel: bool) -> None:
+        """Stop the assistant now: ``response.cancel``, then ``output_audio_buffer.clear``; the
+        item is truncated to what the user heard only if its audio was still playing."""
         from ..realtime import events as ev
 
+        call = self.live_call("interrupt")
+        queue = self._responses
         io = self._host.io
         dropped = io.flush() if io is not None else 0.0
         started, self._audio_started = self._audio_started, None
-        if cancel:
-            await call.send(ev.ResponseCancel())
-        if started is not None:
-            await call.send(ev.OutputAudioClear())
-            if self._assistant_item is not None:
-                heard_ms = max(0, int((time.monotonic() - started - dropped) * 1000))
-                await call.send(
-                    ev.ItemTruncate(item_id=self._assistant_item, audio_end_ms=heard_ms)
-                )
+        if queue is not None:
+            queue.drop_waiting()
+            if queue.active is not None:
+                await call.send(ev.ResponseCancel())
+        if started is None:
+            return  # nothing is playing: nothing to clear or truncate
+        await call.send(ev.OutputAudioClear())
+        if self._assistant_item is not None:
+            # What was played: never more than the server sent (it paces audio in real time
+            # and its audio began before we heard of it), so the truncate is never refused.
+            heard_ms = max(0, int((time.monotonic() - started - dropped) * 1000))
+            await call.send(ev.ItemTruncate(item_id=self._assistant_item, audio_end_ms=heard_ms))
 
     async def push_to_talk(self, pressed: bool) -> None:
         """Press: no more automatic turns, stop the assistant, clear the input. Release: the
@@ -318,6 +399,7 @@ class RealtimeMode:
             call.source.clear()
         elif self._host.io is not None:
             await call.send(ev.InputCommit())
-            await call.send(ev.ResponseCreate())
+            if self._responses is not None:
+                await self._responses.request()
         else:
             await call.send(ev.InputClear())

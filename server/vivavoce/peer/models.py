@@ -19,9 +19,25 @@ MODELS: dict[Kind, tuple[str, ...]] = {
         "gpt-4o-realtime-preview",
         "gpt-4o-mini-realtime-preview",
     ),
-    "chat": ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini"),
+    "chat": (
+        "gpt-5.4-mini",
+        "gpt-5.5",
+        "gpt-4o-mini",
+        "gpt-4o",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-5",
+        "gpt-5-mini",
+    ),
     "speech": ("gpt-4o-mini-tts", "tts-1", "tts-1-hd"),
-    "transcription": ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"),
+    "transcription": (
+        "gpt-transcribe",
+        "gpt-live-transcribe",
+        "gpt-realtime-whisper",
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+    ),
 }
 ALL_MODELS: tuple[str, ...] = tuple(m for names in MODELS.values() for m in names)
 

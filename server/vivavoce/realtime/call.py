@@ -11,7 +11,7 @@ and releases everything, whatever state the call is in. A call is given its sess
 ask the model for: :func:`vivavoce.conversation.session_for` builds it from settings) and its
 :class:`CallOptions` (how to reach the server), nothing else.
 
-    session = ev.Session(model="gpt-realtime", instructions="Be brief.")
+    session = ev.Session(model="gpt-realtime-2.1", instructions="Be brief.")
     async with Call(session, CallOptions(base_url, api_key)) as call:
         await call.send_text("hello")
         async for update in call.transcripts():
@@ -28,14 +28,16 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel
 
 from .. import rtc
 from ..errors import (
     CallError,
+    ConfigError,
     ProtocolError,
+    SessionExpired,
     StepTimeout,
     VivavoceError,
 )
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: The host that speaks only the GA shape now.
+OPENAI_HOST = "api.openai.com"
 _END: Any = object()
 
 
@@ -119,6 +123,12 @@ class CallOptions:
         Raises AuthenticationError when a remote server needs a key and none is set.
         """
         url = (base_url or settings.base_url).rstrip("/")
+        if settings.dialect == "beta" and urlsplit(url).hostname == OPENAI_HOST:
+            raise ConfigError(
+                "dialect 'beta' is refused by api.openai.com (beta_api_shape_disabled since "
+                "2026): set the vivavoce dialect setting to 'ga'",
+                key="dialect",
+            )
         return cls(
             base_url=url,
             api_key=settings.api_key_for(url),
@@ -151,6 +161,8 @@ class Call:
         self.state = CallState.IDLE
         self.error: VivavoceError | None = None
         self.call_id: str | None = None
+        #: When the server will end this session (seconds since the epoch), if it said.
+        self.expires_at: float | None = None
         #: Milliseconds from start() to the end of each step.
         self.timings: dict[str, float] = {}
         #: Server events that could not be parsed (logged, never fatal).
@@ -158,6 +170,7 @@ class Call:
         self._own_http = http is None
         self._http = http or httpx.AsyncClient()
         self._on_state = on_state
+        self._sent = ev.SentEvents()
         self._on_step = on_step
         self._events: _Broadcast[ev.ServerEvent] = _Broadcast()
         self._updates: _Broadcast[TranscriptUpdate] = _Broadcast()
@@ -208,14 +221,22 @@ class Call:
             raise
         self._set_state(CallState.LIVE)
 
-    async def send(self, event: BaseModel) -> None:
-        """Send one client event (refused over 64 KiB, or when not live)."""
+    async def send(self, event: ev.KnownClientEvent) -> None:
+        """Send one client event (refused over 64 KiB, or when not live).
+
+        Every client event has an ``event_id``: a server ``error`` about it is traced to the
+        request that caused it (:meth:`error_cause`).
+        """
         message = ev.encode(event, dialect=self.options.dialect)
         channel = self._channel
         if channel is None or channel.readyState != "open" or self.state is not CallState.LIVE:
-            kind = getattr(event, "type", "event")
-            raise CallError(f"cannot send {kind}: the call is {self.state}")
+            raise CallError(f"cannot send {event.type}: the call is {self.state}")
         channel.send(message)
+        self._sent.remember(event)
+
+    def error_cause(self, error: ev.ErrorDetail) -> str | None:
+        """The type of the recent client event a server error refers to (None: unknown)."""
+        return self._sent.cause(error)
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user message to the conversation and (by default) ask for a reply."""
@@ -271,6 +292,7 @@ class Call:
         key: EphemeralKey = await self._timed(
             "minting an ephemeral key", self._signaling.mint_key(self.session)
         )
+        self.expires_at = key.session_expires_at
 
         pc = self._pc = RTCPeerConnection(rtc.rtc_configuration(list(options.ice_servers)))
         # The track and the channel must exist before the offer: there is no renegotiation.
@@ -308,6 +330,7 @@ class Call:
         # (beta servers, self-hosted ones) and is answered with session.updated.
         update = ev.SessionUpdate(session=self.session)
         channel.send(ev.encode(update, dialect=options.dialect))
+        self._sent.remember(update)
         self.timings["live"] = (time.perf_counter() - self._t0) * 1000
 
     async def _until(self, event: asyncio.Event) -> None:
@@ -344,9 +367,12 @@ class Call:
         elif isinstance(event, ev.SessionCreated):
             self._session_created.set()
         elif isinstance(event, ev.ErrorEvent):
-            log.info("server error event: %s", event.error.message)
+            cause = self._sent.cause(event.error) or "no request"
+            log.info(
+                "server error (%s, about %s): %s", event.error.code, cause, event.error.message
+            )
             if event.error.code == "session_expired":
-                self.fail(CallError(f"the server ended the session: {event.error.message}"))
+                self.fail(SessionExpired(f"the server ended the session: {event.error.message}"))
         for update in self.transcript.apply(event):
             self._updates.publish(update)
         self._events.publish(event)
@@ -410,6 +436,8 @@ class Call:
         self.sink.close()
         if self._own_http:
             await self._http.aclose()
+        for update in self.transcript.flush():  # no final is lost with the call
+            self._updates.publish(update)
         self._updates.close()
         self._events.close()
         self._set_state(CallState.ERROR if self.error is not None else CallState.CLOSED)

@@ -688,6 +688,10 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     return event
 
 
+#: GA content part types whose beta names differ.
+BETA_CONTENT = {"output_text": "text", "output_audio": "audio"}
+
+
 def encode_unchecked(event: BaseModel, *, dialect: Dialect = "ga") -> bytes:
     """An event as the data channel carries it (UTF-8), whatever its size."""
     data = event.model_dump(mode="json", exclude_none=True)
@@ -695,6 +699,9 @@ def encode_unchecked(event: BaseModel, *, dialect: Dialect = "ga") -> bytes:
         data["type"] = GA_TO_BETA.get(data["type"], data["type"])
         if isinstance(event, SessionUpdate | SessionCreated | SessionUpdated):
             data["session"] = session_to_beta(event.session)
+        for part in data.get("item", {}).get("content") or []:
+            # Beta named an assistant's content "text"/"audio" (GA: output_text/output_audio).
+            part["type"] = BETA_CONTENT.get(part.get("type"), part.get("type"))
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 

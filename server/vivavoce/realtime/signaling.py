@@ -34,6 +34,8 @@ EPHEMERAL_KEY_SECONDS = 600
 class EphemeralKey:
     value: str
     expires_at: float  # seconds since the epoch
+    #: When the session this key opens ends (GA ``session.expires_at``), if the server said.
+    session_expires_at: float | None = None
 
     def __repr__(self) -> str:  # never show the key itself
         return f"EphemeralKey(expires_at={self.expires_at})"
@@ -69,6 +71,7 @@ class Signaling:
         if self.dialect == "beta":
             body: dict[str, Any] = session_to_beta(session)
             data = await self._post_json(f"{self._base}/realtime/sessions", body, step)
+            ends = None
             secret = data.get("client_secret")
             value = secret.get("value") if isinstance(secret, dict) else None
             expires = secret.get("expires_at") if isinstance(secret, dict) else None
@@ -79,12 +82,16 @@ class Signaling:
             }
             data = await self._post_json(f"{self._base}/realtime/client_secrets", body, step)
             value, expires = data.get("value"), data.get("expires_at")
+            granted = data.get("session")
+            ends = granted.get("expires_at") if isinstance(granted, dict) else None
         if not isinstance(value, str) or not value:
             raise SignalingError(
                 f"the server's answer to {step} has no key (got fields: {sorted(data)})", step=step
             )
         return EphemeralKey(
-            value, float(expires) if isinstance(expires, int | float) else time.time() + 60
+            value,
+            float(expires) if isinstance(expires, int | float) else time.time() + 60,
+            float(ends) if isinstance(ends, int | float) else None,
         )
 
     async def exchange_sdp(self, key: EphemeralKey, offer_sdp: str, model: str) -> Answer:

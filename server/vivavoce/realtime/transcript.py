@@ -4,7 +4,13 @@
 :class:`TranscriptUpdate` s the event produced: one per delta (``delta`` set, ``final`` false)
 and one when a turn completes (``final`` true, ``text`` the whole turn). Turns are ordered by
 ``previous_item_id`` links, not arrival time: a user's transcription often completes after the
-assistant has started answering.
+assistant has started answering, or even finished (the real API creates the response at commit).
+
+Finals come out in conversation order: the final of a turn that follows a user turn still being
+transcribed is held until that user turn is final (its transcription completed or failed), so
+whoever keeps final turns (the conversation, its history, the editor's buffer) never gets the
+answer before the question. Deltas are never held. :meth:`Transcript.flush` releases what is
+still held when the call ends.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class Transcript:
     def __init__(self) -> None:
         self._turns: dict[str, Turn] = {}
         self._arrivals = 0
+        #: Finals held back, by the id of the unfinished user turn they follow.
+        self._held: dict[str, list[TranscriptUpdate]] = {}
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -73,7 +81,32 @@ class Transcript:
         return [t for t in self.turns() if t.final and t.text]
 
     def apply(self, event: ev.ServerEvent) -> list[TranscriptUpdate]:
-        """Fold one server event in; return the updates it makes (often none)."""
+        """Fold one server event in; return the updates it makes, finals in conversation order."""
+        released: list[TranscriptUpdate] = []
+        for update in self._apply(event):
+            released.extend(self._in_order(update))
+        return released
+
+    def flush(self) -> list[TranscriptUpdate]:
+        """Every final still held (the call ended before the turn it follows was final)."""
+        held = [u for updates in self._held.values() for u in updates]
+        self._held.clear()
+        return sorted(held, key=lambda u: self._turns[u.item_id].arrival)
+
+    def _in_order(self, update: TranscriptUpdate) -> list[TranscriptUpdate]:
+        if not update.final:
+            return [update]
+        before = self._turns.get(update.previous_item_id or "")
+        if before is not None and before.role == "user" and not before.final:
+            self._held.setdefault(before.item_id, []).append(update)
+            return []
+        # This turn is final now: what waited for it follows (and what waited for those).
+        out = [update]
+        for waiting in self._held.pop(update.item_id, []):
+            out.extend(self._in_order(waiting))
+        return out
+
+    def _apply(self, event: ev.ServerEvent) -> list[TranscriptUpdate]:
         match event:
             case ev.InputCommitted(item_id=item_id, previous_item_id=prev):
                 self._turn(item_id, "user", prev)

@@ -18,21 +18,27 @@ from ..rtc.tracks import Pcm, wav_bytes
 
 #: ``/audio/speech`` with ``response_format: pcm`` is 24 kHz mono s16le.
 SPEECH_RATE = 24000
-TTS_MODEL = "gpt-4o-mini-tts"
 
 
 class Speech:
     def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 30.0
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        speech_model: str,
+        timeout: float = 30.0,
     ) -> None:
         self._http = http
+        self.speech_model = speech_model
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._timeout = timeout
 
-    async def synthesize(self, text: str, voice: str, model: str = TTS_MODEL) -> Pcm:
+    async def synthesize(self, text: str, voice: str) -> Pcm:
         """Speech for ``text`` at :data:`SPEECH_RATE`."""
-        body = {"model": model, "input": text, "voice": voice, "response_format": "pcm"}
+        body = {"model": self.speech_model, "input": text, "voice": voice, "response_format": "pcm"}
         response = await self._post("speaking the reply", "/audio/speech", json=body)
         data = response.content
         return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
