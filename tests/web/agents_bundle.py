@@ -90,7 +90,11 @@ def ensure_bundle() -> Path:
             deps_stamp.write_text(deps_hash)
         bundle_hash = _digest(deps_hash.encode(), (PROJECT / "page.js").read_bytes())
         bundle_stamp = BUNDLE.with_suffix(".hash")
-        if not BUNDLE.exists() or not bundle_stamp.exists() or bundle_stamp.read_text() != bundle_hash:
+        if (
+            not BUNDLE.exists()
+            or not bundle_stamp.exists()
+            or bundle_stamp.read_text() != bundle_hash
+        ):
             esbuild = PROJECT / "node_modules" / ".bin" / "esbuild"
             _run([str(esbuild), *ESBUILD_ARGS], "esbuild", timeout=120)
             bundle_stamp.write_text(bundle_hash)

@@ -38,7 +38,10 @@ function describe(error) {
   }
 }
 
-window.addEventListener('error', (e) => log.uncaught.push(describe(e.error ?? e.message)));
+window.addEventListener('error', (e) => {
+  log.uncaught.push(describe(e.error ?? e.message));
+  render(session?.history ?? []);
+});
 window.addEventListener('unhandledrejection', (e) => log.uncaught.push(describe(e.reason)));
 
 // Record what the SDK sends (the transport has no event for it).
@@ -64,12 +67,21 @@ function itemText(item) {
 let session;
 let transport;
 
+/** What a person sees: the conversation so far and any error (for the failure screenshot). */
+function render(history) {
+  const pre = document.getElementById('log');
+  if (!pre) return;
+  const lines = history.map((item) => `${item.role ?? item.type}: ${itemText(item)}`);
+  for (const e of [...log.errors, ...log.uncaught]) lines.push(`ERROR ${e.split('\n')[0]}`);
+  pre.textContent = lines.join('\n');
+}
+
 window.vivavoce = {
   defaultModel: DEFAULT_OPENAI_REALTIME_MODEL,
   log,
 
   /** Connect as an app would; resolves once the SDK says it is connected. */
-  async connect({ callsUrl, apiKey }) {
+  async connect({ callsUrl, apiKey, model }) {
     const agent = new RealtimeAgent({
       name: 'Assistant',
       instructions: 'You are a helpful voice assistant. Answer briefly.',
@@ -86,10 +98,15 @@ window.vivavoce = {
     });
     transport.on('error', (e) => log.errors.push(`transport: ${describe(e)}`));
     transport.on('connection_change', (status) => log.connection.push(status));
-    session = new RealtimeSession(agent, { transport }); // no model: the SDK's default
-    session.on('error', (e) => log.errors.push(`session: ${describe(e)}`));
+    // No model unless the test asks for one: the SDK's default, as most apps leave it.
+    session = new RealtimeSession(agent, model ? { transport, model } : { transport });
+    session.on('error', (e) => {
+      log.errors.push(`session: ${describe(e)}`);
+      render(session.history);
+    });
     session.on('history_updated', (history) => {
       log.historyTexts = history.map(itemText);
+      render(history);
     });
     await session.connect({ apiKey });
     return { status: transport.status, model: transport.currentModel, callId: transport.callId };
@@ -109,6 +126,22 @@ window.vivavoce = {
       text: itemText(item),
       content: item.content,
     }));
+  },
+
+  /** What the browser received on the audio track (the assistant's voice). */
+  async audioReceived() {
+    const pc = transport?.connectionState.peerConnection;
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    for (const report of stats.values()) {
+      if (report.type === 'inbound-rtp' && report.kind === 'audio') {
+        return {
+          packetsReceived: report.packetsReceived ?? 0,
+          totalAudioEnergy: report.totalAudioEnergy ?? 0,
+        };
+      }
+    }
+    return null;
   },
 
   status() {
