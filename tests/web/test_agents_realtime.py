@@ -278,14 +278,14 @@ NO_TRANSCRIPT_KEY = (
     "required) makes realtimeMessageItemSchema.parse at openaiRealtimeBase.mjs:250 throw a "
     "ZodError ('expected string, received undefined' at content[0].transcript) inside the data "
     "channel listener (openaiRealtimeWebRtc.mjs:299) for conversation.item.added and .done: the "
-    "user's item never reaches session.history"
+    "user's item never enters session.history, so realtimeSession.mjs:930 has no item to put "
+    "the transcription into"
 )
 RETRIEVE_REFUSED = (
     "peer answers conversation.item.retrieve (sent by openaiRealtimeBase.mjs:192 after every "
     "conversation.item.input_audio_transcription.completed) with error invalid_value "
     "\"Invalid value: 'conversation.item.retrieve'. This is not a client event type.\" which "
-    "reaches session.on('error') (openaiRealtimeBase.mjs:126) and never sends "
-    "conversation.item.retrieved"
+    "reaches session.on('error') (openaiRealtimeBase.mjs:126)"
 )
 MODELS = [
     pytest.param(
