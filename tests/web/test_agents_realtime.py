@@ -10,7 +10,8 @@ served from its own 127.0.0.1 origin, so CORS is exercised as in a real deployme
 What a user would notice is asserted: the session connects, no ``error`` reaches the SDK (nor an
 exception inside it, nor a server event its schema silently drops), the assistant answers, the
 user's words are in ``session.history``, and closing the session ends the call on the peer.
-A screenshot and the page's record land in tests/web/output/ when a test fails.
+A screenshot and the page's record (every event both ways, the history, the peer's log) land in
+tests/web/output/agents-<test>.png/.json.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class AgentsApp:
     browser: Browser
     peer: Running
     name: str
+    call_id: str | None = None
 
     async def default_model(self) -> str:
         model: str = await self.page.eval("window.vivavoce.defaultModel")
@@ -176,7 +178,9 @@ class AgentsApp:
         )
         assert result["status"] == "connected", result
         assert result["model"] == wanted, result
-        await self.peer.wait_stderr(f"{result['callId']}: call opened")
+        self.call_id = result["callId"]
+        assert self.call_id and self.call_id.startswith("rtc_"), result
+        await self.peer.wait_stderr(f"{self.call_id}: call opened")
         return result
 
     async def log(self) -> dict[str, Any]:
@@ -228,7 +232,7 @@ class AgentsApp:
         assert await self.page.eval("window.vivavoce.close()") == "disconnected"
         log = await self.log()
         assert log["connection"][-1] == "disconnected"
-        await self.peer.wait_stderr("call closed", timeout=20)
+        await self.peer.wait_stderr(f"{self.call_id}: call closed", timeout=20)
 
     async def save(self) -> None:
         """The page's screenshot and record, for a person to look at."""
@@ -253,10 +257,8 @@ async def agents_app(
         app = AgentsApp(page, browser, peer, request.node.name)
         try:
             yield app
-        except BaseException:
-            await app.save()
-            raise
         finally:
+            await app.save()  # pass or fail: a person can look at it
             with contextlib.suppress(CdpError, Exception):
                 await page.eval("window.vivavoce.status() !== 'none' && window.vivavoce.close()")
 
