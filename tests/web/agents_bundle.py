@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -54,7 +55,8 @@ def _run(args: list[str], what: str, timeout: float) -> None:
     except subprocess.TimeoutExpired as exc:
         raise BundleFailed(f"{what} took more than {timeout:.0f} s (no registry access?)") from exc
     if out.returncode != 0:
-        tail = (out.stderr or out.stdout).strip().splitlines()[-15:]
+        lines = (out.stderr or out.stdout).strip().splitlines()
+        tail = [line for line in lines if not re.match(r"(npm error)?\s+at ", line)][-15:]
         raise BundleFailed(f"{what} failed ({out.returncode}) in {PROJECT}:\n" + "\n".join(tail))
 
 
