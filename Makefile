@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := libportaudio2 libasound2-plugins flite pulseaudio pulseaudio-utils neovim chromium
 SETUP_STAMP := $(VENV)/.vivavoce-installed
 
-.PHONY: setup system demo test test-python test-vscode check lint bench fuzz soak clean
+.PHONY: setup system demo test test-python test-vscode agents-bundle check lint bench fuzz soak clean
 
 setup: system $(SETUP_STAMP)
 
@@ -40,6 +40,13 @@ test-vscode: setup
 	@command -v npm >/dev/null || { echo "test-vscode needs node 20 and npm"; exit 1; }
 	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run lint && \
 	  VIVAVOCE_AUDIO_DEVICES=false VIVAVOCE_SERVER=$(CURDIR)/$(BIN)/vivavoce npm test
+
+# The official @openai/agents-realtime client bundled for tests/web/test_agents_realtime.py (npm ci +
+# esbuild, cached on the lockfile's hash). The test builds it itself; run this first when the tests
+# run without the npm registry (e.g. inside `unshare -n`).
+agents-bundle: setup
+	@command -v npm >/dev/null || { echo "agents-bundle needs node and npm"; exit 1; }
+	$(BIN)/python -m tests.web.agents_bundle
 
 lint: setup
 	$(BIN)/ruff check server tests benchmarks scripts

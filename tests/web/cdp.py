@@ -15,7 +15,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,11 +158,14 @@ class Browser:
 
 
 @contextlib.asynccontextmanager
-async def launch(executable: str) -> AsyncIterator[Browser]:
-    """Start headless Chromium with a fresh profile; stop it and remove the profile after."""
+async def launch(executable: str, extra_flags: Sequence[str] = ()) -> AsyncIterator[Browser]:
+    """Start headless Chromium with a fresh profile; stop it and remove the profile after.
+
+    ``extra_flags`` are added to :data:`FLAGS` (e.g. a fake microphone).
+    """
     profile = Path(tempfile.mkdtemp(prefix="vivavoce-chromium-"))
     process = subprocess.Popen(
-        [executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        [executable, *FLAGS, *extra_flags, f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
