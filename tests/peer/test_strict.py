@@ -329,3 +329,30 @@ async def test_ga_only_refuses_the_beta_api_as_api_openai_com_does(
 async def test_beta_routes_still_work_without_ga_only(peer) -> None:
     status, body = await _post(f"{peer.base_url}/realtime/sessions", json={"voice": "ash"})
     assert status == 200 and body["client_secret"]["value"].startswith("ek_")
+
+
+def test_the_knobs_are_peer_flags() -> None:
+    import argparse
+
+    from vivavoce.peer import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    defaults = parser.parse_args([])
+    assert defaults.transcription_lag == "after-response" and defaults.server_truncation
+    assert defaults.max_session_seconds == 3600 and not defaults.ga_only
+    args = parser.parse_args(
+        [
+            "--transcription-lag",
+            "0.5",
+            "--max-session-seconds",
+            "20",
+            "--no-server-truncation",
+            "--ga-only",
+        ]
+    )
+    assert (args.transcription_lag, args.max_session_seconds) == (0.5, 20.0)
+    assert not args.server_truncation and args.ga_only
+    assert parser.parse_args(["--transcription-lag", "before"]).transcription_lag == "before"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--transcription-lag", "later"])
