@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -255,35 +256,50 @@ async def test_response_cancel_stops_speech_at_once(peer, make_call: CallFactory
     assert err["error"]["event_id"] == "evt_again"
 
 
-async def test_output_audio_buffer_clear_cuts_the_response(peer, make_call: CallFactory) -> None:
+async def test_output_audio_buffer_clear_stops_playback_not_the_response(
+    peer, make_call: CallFactory
+) -> None:
+    """As with the real API: clear only stops playback; ``response.cancel`` cancels."""
     call = await make_call(peer.base_url)
+    call.ask("one two three four five six seven. And eight nine ten.", ("audio",))
+    started = await call.wait_for("output_audio_buffer.started")
+    call.send({"type": "output_audio_buffer.clear"})
+    cleared = await call.wait_for("output_audio_buffer.cleared")
+    assert cleared["response_id"] == started["response_id"]
+    heard = call.sink.audible_frames
+    done = await call.wait_for("response.done", timeout=15)
+    assert done["response"]["status"] == "completed"  # the response went on, silent
+    await asyncio.sleep(0.5)
+    assert call.sink.audible_frames - heard <= 10
+    assert "output_audio_buffer.stopped" not in call.types()
+    # The item holds only the audio that was sent: a truncate past it is refused.
+    item_id = done["response"]["output"][0]["id"]
     call.send(
         {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "one two three four five six seven"}],
-            },
+            "type": "conversation.item.truncate",
+            "event_id": "evt_trunc",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": 60_000,
         }
     )
-    call.send({"type": "response.create"})
-    await call.wait_for("output_audio_buffer.started")
-    call.send({"type": "output_audio_buffer.clear"})
-    await call.wait_for("output_audio_buffer.cleared")
-    done = await call.wait_for("response.done")
-    assert done["response"]["status"] == "cancelled"
-    item_id = done["response"]["output"][0]["id"]
+    err = await call.wait_for("error")
+    assert err["error"]["event_id"] == "evt_trunc"
+    assert re.fullmatch(
+        r"Audio content of \d+ms is already shorter than 60000ms", err["error"]["message"]
+    ), err
+    sent_ms = int(err["error"]["message"].split()[3].removesuffix("ms"))
+    assert sent_ms < 5000
     call.send(
         {
             "type": "conversation.item.truncate",
             "item_id": item_id,
             "content_index": 0,
-            "audio_end_ms": 200,
+            "audio_end_ms": min(sent_ms, 200),
         }
     )
     truncated = await call.wait_for("conversation.item.truncated")
-    assert truncated["item_id"] == item_id and truncated["audio_end_ms"] == 200
+    assert truncated["item_id"] == item_id and truncated["audio_end_ms"] == min(sent_ms, 200)
 
 
 async def test_bad_client_events_get_errors_and_the_call_keeps_working(

@@ -263,38 +263,11 @@ async def agents_app(
                 await page.eval("window.vivavoce.status() !== 'none' && window.vivavoce.close()")
 
 
-#: A model today's peer serves, for the runs that take the default model out of the picture.
+#: An older model name (deprecated, still served), beside the SDK's default.
 KNOWN_MODEL = "gpt-realtime"
 
-# Why the default-model runs fail against today's peer (strict: they flip to failures when fixed).
-MODEL_REFUSED = (
-    "peer refuses the SDK's default model: agents-realtime openaiRealtimeBase.mjs:13 "
-    "DEFAULT_OPENAI_REALTIME_MODEL = 'gpt-realtime-2.1'; POST /v1/realtime/client_secrets → 400 "
-    "invalid_value \"Invalid value: 'gpt-realtime-2.1'. Supported values are: 'gpt-realtime', "
-    "'gpt-realtime-mini', 'gpt-4o-realtime-preview', 'gpt-4o-mini-realtime-preview'.\" "
-    "(peer/models.py MODELS)"
-)
-NO_TRANSCRIPT_KEY = (
-    "peer sends the user's audio item as content [{'type': 'input_audio'}] without "
-    "'transcript': null; agents-realtime items.mjs:22 (transcript: z.string().nullable(), key "
-    "required) makes realtimeMessageItemSchema.parse at openaiRealtimeBase.mjs:250 throw a "
-    "ZodError ('expected string, received undefined' at content[0].transcript) inside the data "
-    "channel listener (openaiRealtimeWebRtc.mjs:299) for conversation.item.added and .done: the "
-    "user's item never enters session.history, so realtimeSession.mjs:930 has no item to put "
-    "the transcription into"
-)
-RETRIEVE_REFUSED = (
-    "peer answers conversation.item.retrieve (sent by openaiRealtimeBase.mjs:192 after every "
-    "conversation.item.input_audio_transcription.completed) with error invalid_value "
-    "\"Invalid value: 'conversation.item.retrieve'. This is not a client event type.\" which "
-    "reaches session.on('error') (openaiRealtimeBase.mjs:126)"
-)
-MODELS = [
-    pytest.param(
-        None, id="default-model", marks=pytest.mark.xfail(strict=True, reason=MODEL_REFUSED)
-    ),
-    pytest.param(KNOWN_MODEL, id=KNOWN_MODEL),
-]
+#: The SDK's own default (gpt-realtime-2.1 in agents-realtime 0.20), and an older name.
+MODELS = [pytest.param(None, id="default-model"), pytest.param(KNOWN_MODEL, id=KNOWN_MODEL)]
 
 
 def heard(expected: str, transcript: str) -> float:
@@ -304,7 +277,6 @@ def heard(expected: str, transcript: str) -> float:
     return sum(w in got for w in want) / len(want)
 
 
-@pytest.mark.xfail(strict=True, reason=MODEL_REFUSED)
 async def test_the_peer_mints_a_key_for_the_sdks_default_model(
     request: pytest.FixtureRequest, peer: Running, page_url: str, tmp_path: Path
 ) -> None:
@@ -339,23 +311,7 @@ async def test_a_typed_turn_is_answered_and_kept_in_the_sdks_history(
         await app.no_trouble()
 
 
-@pytest.mark.parametrize(
-    "model",
-    [
-        pytest.param(
-            None,
-            id="default-model",
-            marks=pytest.mark.xfail(
-                strict=True, reason=f"{MODEL_REFUSED}; {NO_TRANSCRIPT_KEY}; {RETRIEVE_REFUSED}"
-            ),
-        ),
-        pytest.param(
-            KNOWN_MODEL,
-            id=KNOWN_MODEL,
-            marks=pytest.mark.xfail(strict=True, reason=f"{NO_TRANSCRIPT_KEY}; {RETRIEVE_REFUSED}"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("model", MODELS)
 async def test_a_spoken_turn_is_answered_and_its_words_are_in_the_sdks_history(
     request: pytest.FixtureRequest, peer: Running, page_url: str, tmp_path: Path, model: str | None
 ) -> None:

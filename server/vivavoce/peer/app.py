@@ -5,7 +5,8 @@ Routes (all under ``/v1``, all need a bearer key, see :mod:`.auth`):
 * GA realtime: ``POST /realtime/client_secrets``, ``POST /realtime/calls`` (``application/sdp``
   or multipart ``sdp`` + ``session``) → 201 + ``Location``, ``POST /realtime/calls/{id}/hangup``.
 * beta realtime: ``POST /realtime/sessions``, ``POST /realtime?model=…`` (calls made here speak
-  beta event names).
+  beta event names). With ``ga_only`` they, and beta-shaped sessions on the GA routes, get
+  api.openai.com's 400 ``beta_api_shape_disabled``.
 * text: ``POST /chat/completions``, ``POST /audio/speech``, ``POST /audio/transcriptions``,
   ``GET /models`` (see :mod:`.textapi`).
 
@@ -34,7 +35,13 @@ from .models import check_model
 from .options import PeerOptions
 from .peer import Peer
 from .rtc import PeerCall
-from .session_config import default_session, merge_session, session_patch
+from .session_config import (
+    BETA_DISABLED,
+    default_session,
+    is_beta_shape,
+    merge_session,
+    session_patch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +53,20 @@ BETA_EXPIRY = 60
 # --------------------------------------------------------------------------- realtime routes
 
 
-def _session_from(raw: Any, base: Session, param: str) -> Session:
+def _refuse_beta(peer: Peer) -> None:
+    """A beta route or shape: what api.openai.com answers now (with ``ga_only``)."""
+    if peer.options.ga_only:
+        raise ApiError(400, BETA_DISABLED, code="beta_api_shape_disabled")
+
+
+def _session_from(peer: Peer, raw: Any, base: Session, param: str) -> Session:
     """``base`` with a client's session (GA or beta shape) applied."""
     if raw is None:
         return base
     if not isinstance(raw, dict):
         raise ApiError(400, "The session must be a JSON object.", param=param)
+    if is_beta_shape(raw):
+        _refuse_beta(peer)
     try:
         parsed = session_from_beta(raw)
         session = merge_session(base, session_patch(raw, parsed))
@@ -89,7 +104,7 @@ async def client_secrets(request: web.Request) -> web.Response:
         )
     raw = body.get("session") or {"type": "realtime"}
     base = default_session(raw.get("model") if isinstance(raw, dict) else None)
-    session = _session_from(raw, base, "session")
+    session = _session_from(peer, raw, base, "session")
     key = peer.keys.mint(session, seconds, "ga")
     return web.json_response(
         {
@@ -139,7 +154,7 @@ async def create_call(request: web.Request) -> web.Response:
     offer, session_raw = await _read_offer(request)
     base = key.session.model_copy(deep=True) if key else default_session(peer.options.model)
     base.id = new_id("sess")
-    session = _session_from(session_raw, base, "session")
+    session = _session_from(peer, session_raw, base, "session")
     call, answer = await answer_with_faults(peer, offer, session, "ga")
     return web.Response(
         status=201,
@@ -180,10 +195,11 @@ async def hangup(request: web.Request) -> web.Response:
 async def beta_sessions(request: web.Request) -> web.Response:
     peer = peer_of(request)
     peer.auth(request)
+    _refuse_beta(peer)
     if (malformed := peer.faults.check_key()) is not None:
         return web.json_response(malformed)
     body = await json_body(request)
-    session = _session_from(body, default_session(body.get("model")), "session")
+    session = _session_from(peer, body, default_session(body.get("model")), "session")
     key = peer.keys.mint(session, BETA_EXPIRY, "beta")
     data = session_to_beta(session)
     data.update(
@@ -199,6 +215,7 @@ async def beta_sessions(request: web.Request) -> web.Response:
 async def beta_call(request: web.Request) -> web.Response:
     peer = peer_of(request)
     key = peer.auth(request, allow_ephemeral=True)
+    _refuse_beta(peer)
     if request.content_type != "application/sdp":
         raise ApiError(
             400, "Post the SDP offer as application/sdp.", code="unsupported_content_type"

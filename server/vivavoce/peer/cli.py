@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .options import MAX_UPLOAD_BYTES
+from .options import MAX_SESSION_SECONDS, MAX_UPLOAD_BYTES, TranscriptionLag
 
 RESPONDER_KEY_ENV = "VIVAVOCE_RESPONDER_API_KEY"
 #: The peer's own key from the environment (the command line is visible to other users).
@@ -72,7 +72,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds after session.created before a call fault fires (default 1)",
     )
+    parser.add_argument(
+        "--transcription-lag",
+        type=_lag,
+        default="after-response",
+        metavar="WHEN",
+        help="when the caller's transcription reaches the client: after-response (default, "
+        "like the real API), before (ahead of the reply), or a number of seconds after commit",
+    )
+    parser.add_argument(
+        "--max-session-seconds",
+        type=float,
+        default=MAX_SESSION_SECONDS,
+        metavar="SECONDS",
+        help="end each call with session_expired after this long (default 3600, like the API)",
+    )
+    parser.add_argument(
+        "--no-server-truncation",
+        dest="server_truncation",
+        action="store_false",
+        help="on barge-in, do not truncate the assistant's item server-side",
+    )
+    parser.add_argument(
+        "--ga-only",
+        action="store_true",
+        help="refuse the beta routes and beta-shaped sessions (beta_api_shape_disabled), "
+        "as api.openai.com does",
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level (stderr)")
+
+
+def _lag(value: str) -> TranscriptionLag:
+    if value in ("before", "after-response"):
+        return value  # type: ignore[return-value]
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected before, after-response or a number of seconds"
+        ) from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError("the lag cannot be negative")
+    return seconds
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -103,6 +144,10 @@ async def run(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_mib * 1024 * 1024,
         faults=tuple(getattr(args, "fault", [])),
         fault_delay=getattr(args, "fault_delay", 1.0),
+        transcription_lag=getattr(args, "transcription_lag", "after-response"),
+        max_session_seconds=getattr(args, "max_session_seconds", MAX_SESSION_SECONDS),
+        server_truncation=getattr(args, "server_truncation", True),
+        ga_only=getattr(args, "ga_only", False),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

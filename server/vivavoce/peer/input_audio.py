@@ -7,26 +7,46 @@ Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one a
 
 * Transcription events are sent for every committed turn, whether or not the session
   configured ``audio.input.transcription`` (the transcript is all the peer understands).
-* A detected turn asks for a response (``create_response``) only once its transcript is in.
+* Like the real API, a detected turn asks for a response (``create_response``) at commit, and
+  its transcription reaches the client when it arrives: the words are recognised at once (the
+  responder needs them; :attr:`ConversationItems.heard`) but the ``…transcription.*`` events
+  and the user item's ``conversation.item.done`` (with its transcript) are *released* per the
+  ``transcription_lag`` option. With ``"before"`` the transcription comes first and the
+  response is asked for after it (the old order).
+* ``idle_timeout_ms`` (server_vad): once the assistant has finished, that long without speech
+  sends ``input_audio_buffer.timeout_triggered`` and commits the silence as a user turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .options import TranscriptionLag
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
 from .vad import SpeechStarted, SpeechStopped, TurnDetector
 from .wire import ClientEventError, SessionLink
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """What recognition made of one committed turn (the events not yet sent)."""
+
+    item: ev.Item
+    text: str | None  # None: recognition failed
+    failure: str | None
+    samples: int
+
 
 #: Push-to-talk buffer limit (older audio is dropped): 5 minutes at 16 kHz.
 MAX_COMMIT_SAMPLES = 5 * 60 * STT_RATE
@@ -43,12 +63,18 @@ class InputAudio:
         recognizer: Recognizer,
         *,
         on_speech_started: Callable[[], None],
-        on_turn_transcribed: Callable[[], None],
+        on_respond: Callable[[], None],
+        responses_idle: Callable[[], Awaitable[None]],
+        lag: TranscriptionLag = "after-response",
     ) -> None:
         self.recognizer = recognizer
         self.link = link
         self._on_speech_started = on_speech_started
-        self._on_turn_transcribed = on_turn_transcribed
+        self._on_respond = on_respond
+        self._responses_idle = responses_idle
+        self.lag: TranscriptionLag = lag
+        self._releases: asyncio.Task[None] | None = None  # the last release, in commit order
+        self._idle_timer: asyncio.Task[None] | None = None
         self._detector: TurnDetector | None = None
         self._commit_buffer: list[Pcm] = []
         self._commit_samples = 0
@@ -90,6 +116,7 @@ class InputAudio:
                 self._speech_stopped(turn)
 
     def _speech_started(self, audio_start_ms: int) -> None:
+        self.stop_idle_timer()
         self._turn_item_id = ev.new_id("item")
         self.link.send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
         self._on_speech_started()
@@ -153,29 +180,68 @@ class InputAudio:
         self.link.items.add(item)
         self.link.send(ev.InputCommitted(item_id=item_id, previous_item_id=prev))
         self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
-        self.link.send(ev.ItemDone(previous_item_id=prev, item=item))
-        task = self.link.spawn(self._transcribe(item, audio, respond), f"transcribe:{item_id}")
+        committed_at = asyncio.get_running_loop().time()
+        task = self.link.spawn(
+            self._transcribe(item, audio, respond, committed_at), f"transcribe:{item_id}"
+        )
         self._transcriptions.add(task)
         task.add_done_callback(self._transcriptions.discard)
+        if respond and self.lag != "before":
+            self._on_respond()  # the response starts at commit, as with the real API
 
-    async def _transcribe(self, item: ev.Item, audio: Pcm, respond: bool) -> None:
+    async def _transcribe(
+        self, item: ev.Item, audio: Pcm, respond: bool, committed_at: float
+    ) -> None:
         assert item.id is not None
+        failure: str | None = None
         async with self._stt_lock:
             try:
-                text = await self.recognizer.transcribe(audio)
+                text: str | None = await self.recognizer.transcribe(audio)
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
-                self.link.send(
-                    ev.InputTranscriptionFailed(
-                        item_id=item.id,
-                        error=ev.ErrorDetail(
-                            type="transcription_error",
-                            code="transcription_failed",
-                            message=f"Speech recognition failed: {exc}",
-                        ),
-                    )
+                text, failure = None, f"Speech recognition failed: {exc}"
+        if text is not None:
+            self.link.items.heard[item.id] = text
+        heard = _Heard(item, text, failure, audio.size)
+        if self.lag == "before":
+            self._release(heard)
+            if respond:
+                self._on_respond()
+            return
+        previous = self._releases
+        self._releases = self.link.spawn(
+            self._release_later(previous, heard, committed_at), f"release transcription:{item.id}"
+        )
+
+    async def _release_later(
+        self, previous: asyncio.Task[None] | None, heard: _Heard, committed_at: float
+    ) -> None:
+        """Send a turn's transcription when the ``lag`` says (after the turns before it)."""
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        if self.lag == "after-response":
+            await self._responses_idle()
+        else:
+            assert not isinstance(self.lag, str)
+            delay = committed_at + float(self.lag) - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        self._release(heard)
+
+    def _release(self, heard: _Heard) -> None:
+        """The client learns what was said: transcription events, then the item, done."""
+        item, text, failure = heard.item, heard.text, heard.failure
+        assert item.id is not None
+        self.link.items.heard.pop(item.id, None)
+        if failure is not None:
+            self.link.send(
+                ev.InputTranscriptionFailed(
+                    item_id=item.id,
+                    error=ev.ErrorDetail(
+                        type="transcription_error", code="transcription_failed", message=failure
+                    ),
                 )
-                text = None
+            )
         if text is not None:
             if item.content:
                 item.content[0].transcript = text
@@ -185,8 +251,45 @@ class InputAudio:
                 ev.InputTranscriptionCompleted(
                     item_id=item.id,
                     transcript=text,
-                    usage={"type": "duration", "seconds": round(audio.size / STT_RATE, 3)},
+                    usage={"type": "duration", "seconds": round(heard.samples / STT_RATE, 3)},
                 )
             )
-        if respond:
-            self._on_turn_transcribed()
+        if any(it is item for it in self.link.items.items):  # not deleted meanwhile
+            self.link.send(
+                ev.ItemDone(previous_item_id=self.link.items.previous_of(item.id), item=item)
+            )
+
+    # ------------------------------------------------------------------ idle timeout
+
+    def assistant_finished(self) -> None:
+        """The assistant is done speaking: start server_vad's ``idle_timeout_ms`` (if set)."""
+        self.stop_idle_timer()
+        td = self.link.settings().audio.input.turn_detection
+        idle_ms = getattr(td, "idle_timeout_ms", None)
+        if isinstance(td, ev.ServerVad) and idle_ms:
+            self._idle_timer = self.link.spawn(self._idle(idle_ms, self._position), "idle timeout")
+
+    def stop_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    async def _idle(self, idle_ms: int, start: int) -> None:
+        await asyncio.sleep(idle_ms / 1000)
+        self._idle_timer = None
+        td = self.link.settings().audio.input.turn_detection
+        if not isinstance(td, ev.ServerVad):
+            return
+        item_id = ev.new_id("item")
+        end = self._position
+        self.link.send(
+            ev.InputTimeoutTriggered(
+                audio_start_ms=start * 1000 // STT_RATE,
+                audio_end_ms=end * 1000 // STT_RATE,
+                item_id=item_id,
+            )
+        )
+        if self._detector is not None:
+            self._detector.reset()
+        # The silence is committed as the user's turn, and the model answers it.
+        self._commit(item_id, np.zeros(max(0, end - start), np.int16), respond=td.create_response)

@@ -59,6 +59,9 @@ class ConversationItems:
 
     def __init__(self) -> None:
         self.items: list[Item] = []
+        #: Words recognised in user audio items whose transcription the client has not been
+        #: sent yet (the responder reads them; the items keep ``transcript: null`` until then).
+        self.heard: dict[str, str] = {}
 
     def get(self, item_id: str) -> Item:
         for item in self.items:
@@ -81,6 +84,13 @@ class ConversationItems:
     def delete(self, item_id: str) -> None:
         item = self.get(item_id)
         self.items.remove(item)
+        self.heard.pop(item_id, None)
+
+    def previous_of(self, item_id: str) -> str | None:
+        """The id of the item before ``item_id`` now (None when first or unknown)."""
+        ids = [it.id for it in self.items]
+        i = ids.index(item_id) if item_id in ids else 0
+        return ids[i - 1] if i > 0 else None
 
     @property
     def last_id(self) -> str | None:
@@ -99,7 +109,7 @@ class ConversationItems:
                 name = names.get(item.call_id or "")
                 out.append(Message("tool", item.output or "", name=name))
             elif item.role is not None:
-                text = item_text(item)
+                text = item_text(item) or self.heard.get(item.id or "", "")
                 if text:
                     out.append(Message(item.role, text))
         return out

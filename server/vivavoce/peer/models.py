@@ -13,11 +13,28 @@ from .errors import ApiError
 Kind = Literal["realtime", "chat", "speech", "transcription"]
 
 MODELS: dict[Kind, tuple[str, ...]] = {
+    # Every name of the SDK's ``RealtimeSessionCreateRequest.model`` (openai 3.57);
+    # tests/unit/test_peer_models.py fails when the SDK lists one that is missing here.
     "realtime": (
+        "gpt-realtime-2.1",
+        "gpt-realtime-2.1-mini",
+        "gpt-realtime-2",
+        "gpt-realtime-1.5",
         "gpt-realtime",
+        "gpt-realtime-2025-08-28",
         "gpt-realtime-mini",
+        "gpt-realtime-mini-2025-10-06",
+        "gpt-realtime-mini-2025-12-15",
         "gpt-4o-realtime-preview",
+        "gpt-4o-realtime-preview-2024-10-01",
+        "gpt-4o-realtime-preview-2024-12-17",
+        "gpt-4o-realtime-preview-2025-06-03",
         "gpt-4o-mini-realtime-preview",
+        "gpt-4o-mini-realtime-preview-2024-12-17",
+        "gpt-audio-1.5",
+        "gpt-audio-mini",
+        "gpt-audio-mini-2025-10-06",
+        "gpt-audio-mini-2025-12-15",
     ),
     "chat": (
         "gpt-5.4-mini",

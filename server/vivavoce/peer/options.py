@@ -15,6 +15,12 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 #: What the peer's calls do: answer as an assistant, or send the caller's audio back.
 PeerMode = Literal["assistant", "echo"]
 
+#: When the caller's transcription events reach the client (see :class:`PeerOptions`).
+TranscriptionLag = float | Literal["before", "after-response"]
+
+#: The real API ends every session after 60 minutes.
+MAX_SESSION_SECONDS = 3600.0
+
 
 @dataclass
 class PeerOptions:
@@ -26,6 +32,21 @@ class PeerOptions:
     responder; ``responder`` injects any :class:`~vivavoce.peer.responders.Responder` object.
     ``faults``: fault names to inject (see :mod:`vivavoce.peer.faults`), ``fault_delay``
     seconds after ``session.created`` for call faults, ``fault_sdp_delay`` for ``sdp-slow``.
+
+    How strict and disorderly the calls are (defaults: like the real API):
+
+    * ``transcription_lag``: when the caller's ``…input_audio_transcription.delta/completed``
+      (and the user item's ``conversation.item.done``) are sent. ``"after-response"``
+      (default): the response starts at commit and the transcription is released once no
+      response is in progress, i.e. after the assistant's transcript is done; a number: that
+      many seconds after the commit (or when known, if later), whatever the response does;
+      ``"before"``: the old kind order, the transcription first, the response after it.
+    * ``server_truncation``: on barge-in (``interrupt_response``) the server truncates the
+      assistant item to the audio played (``conversation.item.truncated``), as over WebRTC.
+    * ``max_session_seconds``: after this the call gets ``error`` ``session_expired`` and is
+      closed.
+    * ``ga_only``: answer the beta routes and beta-shaped sessions with
+      ``beta_api_shape_disabled``, as api.openai.com does.
     """
 
     mode: PeerMode = "assistant"
@@ -34,7 +55,11 @@ class PeerOptions:
     responder_api_key: str | None = None
     responder: Responder | None = None
     max_upload_bytes: int = MAX_UPLOAD_BYTES
-    model: str = "gpt-realtime"
+    model: str | None = None  # a call's model when it names none (None: gpt-realtime-2.1)
     faults: Sequence[str] = ()
     fault_delay: float = 1.0
     fault_sdp_delay: float = 60.0
+    transcription_lag: TranscriptionLag = "after-response"
+    server_truncation: bool = True
+    max_session_seconds: float = MAX_SESSION_SECONDS
+    ga_only: bool = False

@@ -88,6 +88,7 @@ class Peer:
             host=self.host,
             on_closed=self._forget,
             faults=self.faults,
+            options=self.options,
         )
         self.calls[call.id] = call
         try:

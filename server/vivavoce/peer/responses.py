@@ -9,8 +9,14 @@ sentence by sentence through :mod:`.tts` onto the call's :class:`Playout`, sends
 * A response waits for pending input transcriptions first (the responder needs the words).
 * Speech is synthesized at most :data:`LOOKAHEAD_S` ahead of playout, so cancelling a long
   reply cancels its response and the transcript stays near the audio.
-* Cancelling is synchronous: audio is dropped, ``output_audio_buffer.cleared`` and
+* Cancelling is synchronous: audio is dropped, ``output_audio_buffer.cleared``, the item's
+  ``response.output_item.done``/``conversation.item.done`` (status ``incomplete``) and
   ``response.done`` (status ``cancelled``) are sent before the caller returns.
+* As with the real API: ``response.cancel`` with no response in progress is an error;
+  ``output_audio_buffer.clear`` only stops playback (the response goes on, silent); on
+  barge-in the server truncates the assistant item to the audio played
+  (``conversation.item.truncated``); a client truncate past the audio sent is refused;
+  ``rate_limits.updated`` follows every ``response.done``.
 """
 
 from __future__ import annotations
@@ -76,8 +82,9 @@ class Reply:
     task: asyncio.Task[None] | None = None
     audio_started: bool = False
     text: str = ""
-    audio_samples: int = 0
     metadata: Any = None
+    added: bool = False  # its item is in the conversation (output_item.added was sent)
+    muted: bool = False  # output_audio_buffer.clear: write on, play nothing more
 
 
 async def sentences(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -91,6 +98,28 @@ async def sentences(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
                 yield sentence.strip()
     if buffer.strip():
         yield buffer.strip()
+
+
+#: What ``rate_limits.updated`` reports (a tier-1-like budget, reset after a minute).
+REQUESTS_PER_MINUTE = 5000
+TOKENS_PER_MINUTE = 40_000
+
+
+def _rate_limits(responses: int, tokens: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "requests",
+            "limit": REQUESTS_PER_MINUTE,
+            "remaining": max(0, REQUESTS_PER_MINUTE - responses),
+            "reset_seconds": 0.012,
+        },
+        {
+            "name": "tokens",
+            "limit": TOKENS_PER_MINUTE,
+            "remaining": max(0, TOKENS_PER_MINUTE - tokens),
+            "reset_seconds": round(60 * tokens / TOKENS_PER_MINUTE, 3),
+        },
+    ]
 
 
 def _usage(in_words: int, out_words: int) -> dict[str, Any]:
@@ -114,16 +143,29 @@ class Responses:
         responder: Responder,
         *,
         transcribed: Callable[[], Awaitable[None]],
+        on_finished: Callable[[], None] = lambda: None,
     ) -> None:
         self.playout = playout
         self.synthesizer = synthesizer
         self.responder = responder
         self.link = link
         self._transcribed = transcribed
+        self._on_finished = on_finished  # the assistant finished a reply (and its speech)
         self.active: Reply | None = None
         self._playing: str | None = None  # response id whose audio is queued/playing
+        self._playing_item: str | None = None  # ... and its item
         self._playout: asyncio.Task[None] | None = None
         self._item_audio_ms: dict[str, int] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        #: The session has produced audio (its voice can no longer change).
+        self.produced_audio = False
+        self._count = 0
+        self._tokens = 0
+
+    async def idle(self) -> None:
+        """Return once no response is in progress."""
+        await self._idle.wait()
 
     # ------------------------------------------------------------------ client events
 
@@ -139,23 +181,37 @@ class Responses:
         self.start(options)
 
     def cancel_by_client(self, response_id: str | None) -> None:
-        """``response.cancel``: the active response, or what is still playing of the last one."""
-        if self.active is None and self._playing is not None and not response_id:
-            # The reply is written but still playing: stop what is left of it.
-            self.clear_audio()
-            return
+        """``response.cancel``: the active response (none in progress: an error, even while
+        the last one still plays)."""
         if self.active is None or (response_id and response_id != self.active.id):
             raise ClientEventError(
                 "response_cancel_not_active", "Cancellation failed: no active response found"
             )
         self.cancel("client_cancelled")
 
-    def cut_speech(self, reason: str) -> None:
-        """Stop the assistant's speech now, and the response still writing it (if any)."""
-        rid = self._playing
+    def barge_in(self, *, truncate: bool) -> None:
+        """The caller spoke over the assistant: stop its speech and the response writing it,
+        and (``truncate``) cut the item to the audio played, as the server does over WebRTC."""
+        item_id = self._playing_item if self._playing is not None else None
+        played = self.sent_ms(item_id) if item_id is not None else 0
         self.clear_audio()
         if self.active is not None and self.active.audio:
-            self.cancel(reason, audio_cleared=rid is not None)
+            self.cancel("turn_detected", audio_cleared=True)
+        if truncate and item_id is not None:
+            self._truncate(self.link.items.get(item_id), 0, played)
+
+    def clear_output_audio(self) -> None:
+        """``output_audio_buffer.clear``: stop playback; the response (if any) goes on silent."""
+        if self.active is not None:
+            self.active.muted = True
+        self.clear_audio()
+
+    def sent_ms(self, item_id: str) -> int:
+        """Milliseconds of an item's audio sent to the client so far (0 for none)."""
+        total = self._item_audio_ms.get(item_id, 0)
+        if item_id == self._playing_item and self._playing is not None:
+            total -= round(self.playout.queued_seconds * 1000)
+        return max(0, total)
 
     @property
     def speaking(self) -> bool:
@@ -176,25 +232,28 @@ class Responses:
             raise ClientEventError(
                 "invalid_value", "Only assistant message items can be truncated.", "item_id"
             )
-        total_ms = self._item_audio_ms.get(event.item_id, 0)
-        if event.audio_end_ms > total_ms:
+        sent = self.sent_ms(event.item_id)
+        if event.audio_end_ms > sent:
             raise ClientEventError(
                 "invalid_value",
-                f"audio_end_ms {event.audio_end_ms} is longer than the item's audio "
-                f"({total_ms} ms).",
+                f"Audio content of {sent}ms is already shorter than {event.audio_end_ms}ms",
                 "audio_end_ms",
             )
+        self._truncate(item, event.content_index, event.audio_end_ms)
+
+    def _truncate(self, item: ev.Item, content_index: int, audio_end_ms: int) -> None:
+        """Keep the words of the first ``audio_end_ms`` of the item's audio."""
+        assert item.id is not None
+        total_ms = self._item_audio_ms.get(item.id, 0)
         for part in item.content or []:
             if part.transcript:
                 words = part.transcript.split()
-                keep = round(len(words) * event.audio_end_ms / total_ms) if total_ms else 0
+                keep = round(len(words) * audio_end_ms / total_ms) if total_ms else 0
                 part.transcript = " ".join(words[:keep])
-        self._item_audio_ms[event.item_id] = event.audio_end_ms
+        self._item_audio_ms[item.id] = audio_end_ms
         self.link.send(
             ev.ItemTruncated(
-                item_id=event.item_id,
-                content_index=event.content_index,
-                audio_end_ms=event.audio_end_ms,
+                item_id=item.id, content_index=content_index, audio_end_ms=audio_end_ms
             )
         )
 
@@ -231,6 +290,7 @@ class Responses:
             metadata=options.get("metadata"),
         )
         self.active = reply
+        self._idle.clear()
         self.link.send(
             ev.ResponseCreated(
                 response=ev.Response(
@@ -264,6 +324,7 @@ class Responses:
                 self._function_call(r, call)
                 return
             prev = self.link.items.add(r.item)
+            r.added = True
             self.link.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
             self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
             self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
@@ -305,6 +366,7 @@ class Responses:
         )
         r.item = item
         prev = self.link.items.add(item)
+        r.added = True
         common = {"response_id": r.id, "item_id": r.item.id, "call_id": item.call_id}
         self.link.send(ev.OutputItemAdded(response_id=r.id, item=item))
         self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
@@ -327,17 +389,20 @@ class Responses:
             pcm = await self.synthesizer.synthesize(sentence, r.voice, r.speed)
             if self.active is not r:
                 return
+            if r.muted:
+                pcm = pcm[:0]  # output_audio_buffer.clear: nothing more is played
             if pcm.size and out.has_audio:
                 if not r.audio_started:
                     r.audio_started = True
-                    self._playing = r.id
+                    self.produced_audio = True
+                    self._playing, self._playing_item = r.id, r.item.id
                     if self._playout is not None:
                         self._playout.cancel()
                         self._playout = None
                     self.link.send(ev.OutputAudioStarted(response_id=r.id))
                 out.play(pcm, TTS_RATE)
-            r.audio_samples += pcm.size
-            self._item_audio_ms[r.item.id] = r.audio_samples * 1000 // TTS_RATE
+            played_ms = self._item_audio_ms.get(r.item.id, 0) + pcm.size * 1000 // TTS_RATE
+            self._item_audio_ms[r.item.id] = played_ms
             for i, word in enumerate(sentence.split()):
                 delta = word if (not r.text and i == 0) else " " + word
                 r.text += delta
@@ -365,8 +430,10 @@ class Responses:
             else:
                 self.link.send(ev.TextDone(**common, text=r.text))
             self.link.send(ev.ContentPartDone(**common, part=self._part(r, done=True)))
+        if message and r.added:
             self.link.send(ev.OutputItemDone(response_id=r.id, item=r.item))
-            self.link.send(ev.ItemDone(previous_item_id=self._previous_of(r.item.id), item=r.item))
+            prev = self.link.items.previous_of(r.item.id)
+            self.link.send(ev.ItemDone(previous_item_id=prev, item=r.item))
         details: dict[str, Any] | None = None
         if status == "failed":
             details = {"type": "failed", "error": {"type": "server_error", "message": error}}
@@ -379,22 +446,23 @@ class Responses:
                     id=r.id,
                     status=status,
                     status_details=details,
-                    output=[r.item],
+                    output=[r.item] if r.added else [],
                     conversation_id="conv_local",
                     usage=_usage(in_words, len(r.text.split())),
                     metadata=r.metadata,
                 )
             )
         )
-        if status == "completed" and r.audio_started and self._playing == r.id:
+        self._count += 1
+        self._tokens += in_words + len(r.text.split())
+        self.link.send(ev.RateLimitsUpdated(rate_limits=_rate_limits(self._count, self._tokens)))
+        self._idle.set()
+        if status != "completed":
+            return
+        if r.audio_started and self._playing == r.id:
             self._playout = self.link.spawn(self._await_playout(r.id), f"playout:{r.id}")
-
-    def _previous_of(self, item_id: str) -> str | None:
-        ids = [it.id for it in self.link.items.items]
-        if item_id in ids:
-            i = ids.index(item_id)
-            return ids[i - 1] if i > 0 else None
-        return None
+        else:
+            self._on_finished()
 
     # ------------------------------------------------------------------ playout
 
@@ -404,9 +472,13 @@ class Responses:
             self._playing = None
             self._playout = None
             self.link.send(ev.OutputAudioStopped(response_id=response_id))
+            self._on_finished()
 
     def clear_audio(self) -> None:
         """Drop queued speech now; tell the client which response was cut."""
+        if self._playing is not None and self._playing_item is not None:
+            # The item's audio is what was sent: the dropped rest never reached the client.
+            self._item_audio_ms[self._playing_item] = self.sent_ms(self._playing_item)
         self.playout.clear_audio()
         if self._playout is not None:
             self._playout.cancel()

@@ -28,7 +28,7 @@ from ..rtc.ice import host_addresses, loopback_hosts_for
 from ..rtc.tracks import Pcm
 from ..tasks import CloseOnce, TaskSet
 from .faults import Faults, call_fault_messages, rejection
-from .options import PeerMode
+from .options import PeerMode, PeerOptions
 from .session import RealtimeSession, Services
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,10 @@ class PeerCall:
         host: str = "127.0.0.1",
         on_closed: Callable[[PeerCall], None] | None = None,
         faults: Faults | None = None,
+        options: PeerOptions | None = None,
     ) -> None:
         self.id = call_id
+        self.options = options or PeerOptions()
         self.faults = faults or Faults()
         self.mode: PeerMode = mode
         self.dialect: Dialect = dialect
@@ -73,6 +75,7 @@ class PeerCall:
             dialect=dialect,
             on_failure=self.close_soon,
             name=call_id,
+            options=self.options,
         )
 
     # ------------------------------------------------------------------ Transport
@@ -185,8 +188,22 @@ class PeerCall:
 
     def _started(self) -> None:
         self.session.start()
+        self._spawn(self._expire_later(self.options.max_session_seconds), "session lifetime")
         for name in self.faults.call_faults():
             self._spawn(self._fire_later(name, self.faults.delay), f"fault {name}")
+
+    async def _expire_later(self, seconds: float) -> None:
+        """End the call at the session's maximum duration, with the ``session_expired`` error."""
+        await asyncio.sleep(seconds)
+        log.info("%s: session expired after %g s", self.id, seconds)
+        self.session.expire()
+        # Let the error leave before the connection goes (aiortc sends it asynchronously).
+        for _ in range(25):
+            if self._channel is None or not self._channel.bufferedAmount:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        self.close_soon()
 
     async def _fire_later(self, name: str, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -9,10 +9,13 @@ talks to the call through a small :class:`Transport`. Two parts do the work it d
 * :class:`~vivavoce.peer.responses.Responses`: the assistant's replies (:mod:`.responders`),
   spoken (:mod:`.tts`), and cancelled.
 
-This module wires them together: a transcribed turn starts a response when the session asks
-for ``create_response``; the user starting to speak cuts the assistant's speech when
-``interrupt_response`` is on. Client mistakes produce an ``error`` event carrying the client's
-``event_id`` (see :mod:`.wire`); nothing a client sends ends the call.
+This module wires them together: a committed turn starts a response when the session asks
+for ``create_response`` (at commit, or after its transcription with ``transcription_lag``
+``"before"``); the user starting to speak cuts the assistant's speech when
+``interrupt_response`` is on (and truncates its item, with ``server_truncation``). Client
+mistakes produce an ``error`` event carrying the client's ``event_id`` (see :mod:`.wire`);
+nothing a client sends ends the call. Refused as by the real API: changing the model, or the
+voice once audio was produced; with ``ga_only``, a beta-shaped session.
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ from ..rtc.tracks import Pcm
 from ..tasks import CloseOnce, TaskSet
 from .input_audio import InputAudio
 from .items import ConversationItems, UnknownItem
+from .options import PeerOptions
 from .responders import Responder
 from .responses import Playout, Responses
-from .session_config import default_session, merge_session, session_patch
+from .session_config import (
+    BETA_DISABLED,
+    default_session,
+    is_beta_shape,
+    merge_session,
+    session_patch,
+)
 from .stt import Recognizer
 from .tts import Synthesizer
 from .wire import (
@@ -76,11 +86,13 @@ class RealtimeSession:
         dialect: ev.Dialect = "ga",
         on_failure: Callable[[], None] | None = None,
         name: str = "call",
+        options: PeerOptions | None = None,
     ) -> None:
         self.transport = transport
         self.services = services
         self.session = session or default_session()
         self.dialect: ev.Dialect = dialect
+        self.options = options or PeerOptions()
         self.items = ConversationItems()
         self.name = name
         self._on_failure = on_failure
@@ -91,7 +103,9 @@ class RealtimeSession:
             link,
             services.recognizer,
             on_speech_started=self._caller_spoke,
-            on_turn_transcribed=self._turn_transcribed,
+            on_respond=self._respond,
+            responses_idle=self._responses_idle,
+            lag=self.options.transcription_lag,
         )
         self.responses = Responses(
             link,
@@ -99,6 +113,7 @@ class RealtimeSession:
             services.synthesizer,
             services.responder,
             transcribed=self.input.transcribed,
+            on_finished=self.input.assistant_finished,
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -126,6 +141,9 @@ class RealtimeSession:
         if text is not None:
             self.transport.send_text(text)
 
+    async def _responses_idle(self) -> None:
+        await self.responses.idle()
+
     def _error(self, code: str, message: str, param: str | None, event_id: str | None) -> None:
         self.send(
             ev.ErrorEvent(
@@ -145,6 +163,14 @@ class RealtimeSession:
         """The data channel opened: announce the session."""
         self.send(ev.SessionCreated(session=self.session))
 
+    def expire(self) -> None:
+        """The session reached its maximum duration: tell the client (the call closes it)."""
+        seconds = self.options.max_session_seconds
+        span = f"{seconds / 60:g} minutes" if seconds % 60 == 0 else f"{seconds:g} seconds"
+        self._error(
+            "session_expired", f"Your session hit the maximum duration of {span}.", None, None
+        )
+
     async def close(self) -> None:
         """Cancel every task of the session (idempotent; a second caller waits for the first)."""
         await self._closing.run(self._close)
@@ -158,11 +184,13 @@ class RealtimeSession:
     def _caller_spoke(self) -> None:
         td = self.session.audio.input.turn_detection
         if td is not None and td.interrupt_response and self.responses.speaking:
-            self.responses.cut_speech("turn_detected")
+            self.responses.barge_in(truncate=self.options.server_truncation)
 
-    def _turn_transcribed(self) -> None:
+    def _respond(self) -> None:
+        """A turn asks for a response (``create_response``)."""
         if self._closing.started:
             return
+        self.input.stop_idle_timer()
         if self.responses.active is None:
             self.responses.start({})
         else:
@@ -208,7 +236,10 @@ class RealtimeSession:
             self.responses.truncate(event)
         elif isinstance(event, ev.ItemDelete):
             self._item_delete(event)
+        elif isinstance(event, ev.ItemRetrieve):
+            self._item_retrieve(event)
         elif isinstance(event, ev.ResponseCreate):
+            self.input.stop_idle_timer()
             self.responses.create(event.response or {})
         elif isinstance(event, ev.ResponseCancel):
             self.responses.cancel_by_client(event.response_id)
@@ -217,11 +248,29 @@ class RealtimeSession:
         elif isinstance(event, ev.InputClear):
             self.input.clear()
         elif isinstance(event, ev.OutputAudioClear):
-            self.responses.cut_speech("client_cancelled")
+            self.responses.clear_output_audio()
 
     def _session_update(self, event: ev.SessionUpdate, raw: dict[str, Any]) -> None:
         raw_session = raw.get("session") if isinstance(raw.get("session"), dict) else {}
+        if self.options.ga_only and is_beta_shape(raw_session or {}):
+            raise ClientEventError("beta_api_shape_disabled", BETA_DISABLED)
+        model = (raw_session or {}).get("model")
+        if model is not None and model != self.session.model:
+            # The real API's message is not documented; this one says what it means.
+            raise ClientEventError(
+                "invalid_value",
+                f"Cannot update a session's model (it is '{self.session.model}'): start a new "
+                f"session to use '{model}'.",
+                "session.model",
+            )
         patch = session_patch(raw_session or {}, event.session)
+        voice = patch.get("audio", {}).get("output", {}).get("voice")
+        changed = voice is not None and voice != self.session.audio.output.voice
+        if changed and self.responses.produced_audio:
+            raise ClientEventError(
+                "cannot_update_voice",
+                "Cannot update a conversation's voice if assistant audio is present.",
+            )
         try:
             updated = merge_session(self.session, patch)
         except ValueError as exc:
@@ -256,6 +305,17 @@ class RealtimeSession:
             ) from None
         self.send(ev.ItemAdded(previous_item_id=prev, item=item))
         self.send(ev.ItemDone(previous_item_id=prev, item=item))
+
+    def _item_retrieve(self, event: ev.ItemRetrieve) -> None:
+        try:
+            item = self.items.get(event.item_id)
+        except UnknownItem:
+            raise ClientEventError(
+                "item_retrieve_invalid_item_id",
+                f"Item with item_id not found: {event.item_id}",
+                "item_id",
+            ) from None
+        self.send(ev.ItemRetrieved(item=item))
 
     def _item_delete(self, event: ev.ItemDelete) -> None:
         try:

@@ -10,6 +10,9 @@ from typing import Any
 
 from ..realtime import events as ev
 
+#: The model of a session that names none (the agents SDKs' default).
+DEFAULT_MODEL = "gpt-realtime-2.1"
+
 
 def default_session(model: str | None = None) -> ev.Session:
     """The settings a new call starts with (before the client's own)."""
@@ -17,7 +20,7 @@ def default_session(model: str | None = None) -> ev.Session:
         type="realtime",
         id=ev.new_id("sess"),
         object="realtime.session",
-        model=model or "gpt-realtime",
+        model=model or DEFAULT_MODEL,
         instructions="",
         output_modalities=["audio"],
         audio=ev.SessionAudio(
@@ -32,6 +35,32 @@ def default_session(model: str | None = None) -> ev.Session:
         tools=[],
         tool_choice="auto",
         max_output_tokens="inf",
+    )
+
+
+#: Top-level keys only the flat beta session has.
+BETA_SESSION_KEYS = frozenset(
+    {
+        "voice",
+        "modalities",
+        "turn_detection",
+        "input_audio_format",
+        "output_audio_format",
+        "input_audio_transcription",
+        "input_audio_noise_reduction",
+        "max_response_output_tokens",
+    }
+)
+#: api.openai.com's answer to the beta shape, since the beta API was shut down.
+BETA_DISABLED = (
+    "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+)
+
+
+def is_beta_shape(raw: dict[str, Any]) -> bool:
+    """A session in the flat beta shape (no GA ``type``, or beta-only keys)."""
+    return raw.get("type") not in ("realtime", "transcription") or bool(
+        BETA_SESSION_KEYS & raw.keys()
     )
 
 

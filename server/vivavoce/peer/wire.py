@@ -3,7 +3,9 @@
 * :func:`parse_client_message` turns one message into a client event, or raises
   :class:`ClientEventError` (which the session answers with an ``error`` event).
 * :func:`encode_server_event` writes a server event in the call's dialect: beta has no
-  ``conversation.item.done`` and names assistant content parts ``audio``/``text``.
+  ``conversation.item.done`` and names assistant content parts ``audio``/``text``. Keys the
+  official clients' schemas require are written even when null: ``previous_item_id`` of an
+  added/done/committed item, and ``transcript`` of a user's ``input_audio`` part.
 * :class:`OutputAudioDone` models an event the shared events module has no model for.
 * :class:`SessionLink` is what the parts of a session (its input audio, its responses) use of
   the session: its items, its settings as they are now, sending events, starting tasks.
@@ -103,8 +105,26 @@ def encode_server_event(event: BaseModel, dialect: ev.Dialect, call: str) -> str
     except ProtocolError as exc:
         log.warning("%s: cannot send %s: %s", call, getattr(event, "type", "?"), exc)
         text = ev.encode(ev.ErrorEvent(error=ev.ErrorDetail(type="server_error", message=str(exc))))
+    if isinstance(event, _KEEP_NULLS):
+        text = _with_required_nulls(text)
     conformance.record_server(text, dialect)
     return text
+
+
+_KEEP_NULLS = (ev.ItemAdded, ev.ItemDone, ev.ItemRetrieved, ev.InputCommitted)
+
+
+def _with_required_nulls(text: str) -> str:
+    """``encode`` drops None; put back the nulls clients' schemas require (module docstring)."""
+    data = json.loads(text)
+    if data["type"] != "conversation.item.retrieved":
+        data.setdefault("previous_item_id", None)
+    item = data.get("item")
+    if isinstance(item, dict):
+        for part in item.get("content") or []:
+            if isinstance(part, dict) and part.get("type") == "input_audio":
+                part.setdefault("transcript", None)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _to_beta_content(event: BaseModel) -> BaseModel:

@@ -369,6 +369,22 @@ class ItemDeleted(_ServerEvent):
     item_id: str
 
 
+class ItemRetrieved(_ServerEvent):
+    """``conversation.item.retrieved``: the item as the server holds it."""
+
+    type: Literal["conversation.item.retrieved"] = "conversation.item.retrieved"
+    item: Item
+
+
+class InputTimeoutTriggered(_ServerEvent):
+    """``input_audio_buffer.timeout_triggered``: server_vad's ``idle_timeout_ms`` passed."""
+
+    type: Literal["input_audio_buffer.timeout_triggered"] = "input_audio_buffer.timeout_triggered"
+    audio_start_ms: int = 0
+    audio_end_ms: int = 0
+    item_id: str
+
+
 class InputTranscriptionDelta(_ServerEvent):
     type: Literal["conversation.item.input_audio_transcription.delta"] = (
         "conversation.item.input_audio_transcription.delta"
@@ -528,6 +544,8 @@ KnownServerEvent = Annotated[
     | ItemDone
     | ItemTruncated
     | ItemDeleted
+    | ItemRetrieved
+    | InputTimeoutTriggered
     | InputTranscriptionDelta
     | InputTranscriptionCompleted
     | InputTranscriptionFailed
@@ -587,6 +605,11 @@ class ItemDelete(_ClientEvent):
     item_id: str
 
 
+class ItemRetrieve(_ClientEvent):
+    type: Literal["conversation.item.retrieve"] = "conversation.item.retrieve"
+    item_id: str
+
+
 class ResponseCreate(_ClientEvent):
     type: Literal["response.create"] = "response.create"
     response: dict[str, Any] | None = None
@@ -614,6 +637,7 @@ KnownClientEvent = Annotated[
     | ItemCreate
     | ItemTruncate
     | ItemDelete
+    | ItemRetrieve
     | ResponseCreate
     | ResponseCancel
     | InputCommit
