@@ -45,13 +45,20 @@ async def _collect(call: Call, *, finals: int, timeout: float = 30) -> list[Tran
     return updates
 
 
+#: Beta servers predate today's models: a beta call asks for one of its time.
+DIALECTS: dict[str, dict[str, Any]] = {
+    "ga": {"dialect": "ga"},
+    "beta": {"dialect": "beta", "model": "gpt-4o-realtime-preview"},
+}
+
+
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 async def test_call_goes_live_and_closes_cleanly(
     peer: Any, settings: Settings, dialect: str
 ) -> None:
     states: list[CallState] = []
     call = call_for(
-        settings.with_changes({"dialect": dialect}),
+        settings.with_changes(DIALECTS[dialect]),
         base_url=peer.base_url,
         on_state=lambda s, _: states.append(s),
     )
@@ -95,7 +102,7 @@ async def test_typed_message_gets_a_spoken_reply(
 ) -> None:
     sink = MemorySink()
     async with call_for(
-        settings.with_changes({"dialect": dialect}), base_url=peer.base_url, sink=sink
+        settings.with_changes(DIALECTS[dialect]), base_url=peer.base_url, sink=sink
     ) as call:
         collecting = asyncio.ensure_future(_collect(call, finals=1))
         await call.send_text("tell me about the weather")

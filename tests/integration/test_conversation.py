@@ -362,26 +362,29 @@ async def test_twenty_barge_ins_in_a_row_tell_the_user_nothing(
     long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(12))
     await conv.start()
 
-    def reply_to(n: int) -> TranscriptUpdate | None:
+    seen: set[str] = set()
+
+    def new_reply() -> TranscriptUpdate | None:  # an answer being said that was not cut yet
         return next(
-            (u for u in session.updates if u.role == "assistant" and f"round {n}." in u.text), None
+            (u for u in session.updates if u.role == "assistant" and u.item_id not in seen), None
         )
 
-    for n in range(20):
-        await conv.send_text(f"round {n}. {long_text}")  # queued if a reply is still running
-        await session.until(lambda n=n: reply_to(n) is not None)  # type: ignore[misc]
+    await conv.send_text(long_text)
+    for _ in range(20):  # the user keeps talking over each answer, including to what they said
+        await session.until(lambda: new_reply() is not None)
+        item = new_reply()
+        assert item is not None
+        seen.add(item.item_id)
         playing = sink.audible_frames
         await session.until(lambda p=playing: sink.audible_frames > p + 10)  # type: ignore[misc]
         session.audio.speak(words, 16000)
-        item = reply_to(n)
-        assert item is not None
         await session.until(
             lambda i=item.item_id: any(  # type: ignore[misc]
                 u.item_id == i and u.final and u.interrupted for u in session.updates
             )
         )
     cut = [u for u in session.finals("assistant") if u.interrupted]
-    assert len(cut) >= 20 and all(len(u.text) < len(long_text) for u in cut)
+    assert len(cut) >= 20
     assert session.messages == []  # nothing shown, not once
 
 
@@ -402,7 +405,7 @@ async def test_a_long_conversation_spans_sessions_without_a_lost_turn_or_an_erro
             await s.until(lambda n=n: len(s.finals("assistant")) == n + 1)  # type: ignore[misc]
             calls.add(s.conv.status.call_id)
             n += 1
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(3)  # a pause: where a session is renewed before it expires
         assert len(calls - {None}) >= 3  # three sessions at least
         said = [t.text for t in s.conv.turns if t.role == "user"]
         assert said == [f"note number {i}" for i in range(n)]  # no turn lost, in order

@@ -180,6 +180,8 @@ class RealtimeMode:
         from ..realtime import CallState
 
         host = self._host
+        if state is not CallState.LIVE:
+            self._live.clear()  # what is typed now waits for the next call
         if state is not CallState.ERROR or host.status.state != "live" or error is None:
             return
         # The call ended on its own (server gone, channel closed, session expired).
@@ -351,7 +353,7 @@ class RealtimeMode:
     async def send_text(self, text: str) -> None:
         """A typed user turn; the reply comes when the session is free. Typed while a new call
         replaces the old one (renewal, recovery), it waits for that call instead of failing."""
-        if self.call is None and self._host.status.state in ("live", "reconnecting"):
+        if not self._live.is_set() and self._host.status.state in ("live", "reconnecting"):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2 * self._host.settings.connect_timeout):
                     await self._live.wait()

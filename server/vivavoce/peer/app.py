@@ -110,7 +110,8 @@ async def client_secrets(request: web.Request) -> web.Response:
         {
             "value": key.value,
             "expires_at": key.expires_at,
-            "session": _session_json(session, key.expires_at),
+            # When a session opened now ends (the key's own expiry is the top-level one).
+            "session": _session_json(session, int(time.time() + peer.options.max_session_seconds)),
         }
     )
 

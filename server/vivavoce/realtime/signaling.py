@@ -88,11 +88,11 @@ class Signaling:
             raise SignalingError(
                 f"the server's answer to {step} has no key (got fields: {sorted(data)})", step=step
             )
-        return EphemeralKey(
-            value,
-            float(expires) if isinstance(expires, int | float) else time.time() + 60,
-            float(ends) if isinstance(ends, int | float) else None,
-        )
+        key_ends = float(expires) if isinstance(expires, int | float) else time.time() + 60
+        # 0 (unknown) or the key's own expiry repeated is no session end.
+        known = isinstance(ends, int | float) and ends > time.time() and ends != key_ends
+        session_ends = float(ends) if known else None
+        return EphemeralKey(value, key_ends, session_ends)
 
     async def exchange_sdp(self, key: EphemeralKey, offer_sdp: str, model: str) -> Answer:
         """POST the offer; the answer and the call id (from ``Location``) come back."""
