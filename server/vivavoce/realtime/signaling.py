@@ -90,8 +90,9 @@ class Signaling:
             )
         key_ends = float(expires) if isinstance(expires, int | float) else time.time() + 60
         # 0 (unknown) or the key's own expiry repeated is no session end.
-        known = isinstance(ends, int | float) and ends > time.time() and ends != key_ends
-        session_ends = float(ends) if known else None
+        session_ends: float | None = None
+        if isinstance(ends, int | float) and time.time() < ends != key_ends:
+            session_ends = float(ends)
         return EphemeralKey(value, key_ends, session_ends)
 
     async def exchange_sdp(self, key: EphemeralKey, offer_sdp: str, model: str) -> Answer:
