@@ -416,3 +416,21 @@ async def test_a_long_conversation_spans_sessions_without_a_lost_turn_or_an_erro
     finally:
         await s.conv.close()
         await peer.close()
+
+
+async def test_typed_turns_while_the_assistant_speaks_are_answered_not_refused(
+    session: Session,
+) -> None:
+    """One response at a time: what is typed during a reply waits its turn and is answered;
+    the user never sees "conversation already has an active response"."""
+    conv = session.conv
+    await conv.start()
+    await conv.send_text("first, a long question about sentence number one and two and three")
+    await session.until(lambda: any(u.role == "assistant" for u in session.updates))
+    await conv.send_text("second")  # while the first reply runs
+    await conv.send_text("third")  # and again
+    await session.until(lambda: len(session.finals("user")) == 3)
+    await session.until(lambda: any("third" in u.text for u in session.finals("assistant")))
+    assert session.messages == []
+    said = [t.text for t in conv.turns if t.role == "user"]
+    assert said[1:] == ["second", "third"]
