@@ -42,6 +42,7 @@ from ..errors import (
     VivavoceError,
 )
 from ..rtc import ice
+from ..rtc.liveness import Liveness
 from ..rtc.tracks import AudioSink, NullSink, PcmSource, PcmSourceTrack
 from ..settings import Settings
 from ..tasks import CloseOnce, TaskSet
@@ -185,6 +186,8 @@ class Call:
         self._failed = asyncio.Event()
         self._done = asyncio.Event()
         self._t0 = 0.0
+        #: Notices a server gone silent in seconds (rtc/liveness.py says why this way).
+        self.liveness: Liveness | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -220,6 +223,8 @@ class Call:
                 raise error from exc
             raise
         self._set_state(CallState.LIVE)
+        self.liveness = Liveness(self._pc, lambda reason: self.fail(CallError(reason)))
+        self._tasks.spawn(self.liveness.run(), "liveness")
 
     async def send(self, event: ev.KnownClientEvent) -> None:
         """Send one client event (refused over 64 KiB, or when not live).

@@ -2,6 +2,7 @@
 
 * :mod:`.ice` keeps ICE on loopback for calls whose server is on loopback.
 * :mod:`.jitter` replaces aiortc's fixed 80 ms audio jitter buffer with an adaptive one.
+* :mod:`.liveness` notices in seconds that a live call's server is gone.
 * :mod:`.level` computes outgoing frames' RTP audio level with numpy (aiortc loops in Python).
 * :mod:`.tracks` holds audio tracks (a paced PCM source) and sinks (WAV, memory, none).
 
