@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from .errors import RefusedError
 
-__all__ = ["check_bind", "is_loopback", "loopback_address"]
+__all__ = ["addressed_here", "check_bind", "is_loopback", "loopback_address"]
 
 
 def _host(url_or_host: str) -> str:
@@ -68,6 +68,34 @@ def loopback_address(url_or_host: str) -> str | None:
 def is_loopback(url_or_host: str) -> bool:
     """True when ``url_or_host`` names this machine's loopback (the rule in the module doc)."""
     return loopback_address(url_or_host) is not None
+
+
+def addressed_here(host_header: str | None, bound: str) -> bool:
+    """Whether a request's ``Host`` header names this server, which listens on ``bound``.
+
+    The DNS-rebinding rule of every server vivavoce starts: a page on ``evil.example`` whose
+    name now resolves to 127.0.0.1 reaches a loopback port, but its requests say
+    ``Host: evil.example``. Admitted: a loopback name or address (:func:`is_loopback`, with
+    or without a port), or the host the server was told to bind (any host for a wildcard bind,
+    where only the key guards it). A missing header, or one that is not ``host[:port]``, is not.
+    """
+    if not host_header or any(c in host_header for c in "/@?#\\ \t"):
+        return False
+    if is_loopback(host_header):
+        return True
+    wanted = _canonical(bound)
+    if not wanted or (not isinstance(wanted, str) and wanted.is_unspecified):
+        return True  # a wildcard bind listens on every address
+    return _canonical(host_header) == wanted
+
+
+def _canonical(host: str) -> str | ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """A host's comparable form: an address, or a name in lower case."""
+    name = _host(host)
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return name.lower().rstrip(".")
 
 
 def check_bind(

@@ -199,7 +199,8 @@ def no_sound_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 async def peer() -> AsyncIterator[PeerProcess]:
-    """The local peer on 127.0.0.1, in its own process (overrides the in-process fixture here).
+    """The local peer on 127.0.0.1, in its own process (overrides the in-process fixture here),
+    with a random key (``peer.api_key``) as the language server starts it.
 
     With real devices the peer must not share our process: its recognition and synthesis hold
     the GIL long enough to starve PortAudio's callback thread (measured: 9–16 output underruns

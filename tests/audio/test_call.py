@@ -30,7 +30,7 @@ Speak = Callable[[str], Awaitable[np.ndarray]]
 
 def call_settings(peer: Any, **changes: Any) -> Settings:
     return Settings(
-        api_key="sk-local-test", peer="openai", base_url=str(peer.base_url), connect_timeout=10,
+        api_key=peer.api_key, peer="openai", base_url=str(peer.base_url), connect_timeout=10,
         **changes,
     )  # fmt: skip
 

@@ -22,7 +22,7 @@ from .test_call import audible_seconds
 async def test_doctor_passes_with_devices_and_a_server(
     pulse: Pulse, peer: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings(api_key="sk-secret-value-123", peer="openai", base_url=peer.base_url)
+    settings = Settings(api_key=peer.api_key, peer="openai", base_url=peer.base_url)
     noise = (np.random.default_rng(1).standard_normal(16000 * 6) * 3000).astype(np.int16)
     player = asyncio.create_task(pulse.play(noise, 16000))  # someone talks into the microphone
     await asyncio.sleep(0.5)
@@ -36,7 +36,7 @@ async def test_doctor_passes_with_devices_and_a_server(
     assert code == 0, out
     lines = out.strip().splitlines()
     assert len(lines) == 9 and all(line.startswith("PASS") for line in lines[:-1]), out
-    assert "sk-secret" not in out
+    assert peer.api_key not in out
     assert "answers (HTTP" in out
 
 

@@ -39,10 +39,10 @@ async def admin(base_url: str, **body: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def faulty_peer() -> AsyncIterator[Any]:
-    """A local peer with no fault yet (turn them on with :func:`admin`)."""
+    """A local peer with no fault yet and the admin route on (see :func:`admin`)."""
     from vivavoce.peer import start_peer
 
-    running = await start_peer(api_key=KEY, fault_sdp_delay=30)
+    running = await start_peer(api_key=KEY, fault_sdp_delay=30, fault_admin=True)
     try:
         yield running
     finally:

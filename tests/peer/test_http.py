@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -139,6 +140,47 @@ async def test_cors_preflight_and_headers_on_errors(peer) -> None:
     assert status == 401
     assert hdrs["Access-Control-Allow-Origin"] == "http://example.test"
     assert "Location" in hdrs["Access-Control-Expose-Headers"]
+
+
+async def test_only_a_real_preflight_gets_a_2xx_without_a_key(peer) -> None:
+    """A page's own OPTIONS request (no Access-Control-Request-Method) is not a preflight."""
+    async with aiohttp.ClientSession() as http:
+        async with http.options(
+            f"{peer.base_url}/models", headers={"Origin": "http://example.test"}
+        ) as resp:
+            assert resp.status == 405
+            assert resp.headers["Access-Control-Allow-Origin"] == "http://example.test"
+
+
+async def test_requests_must_name_the_peer_in_their_host_header(peer) -> None:
+    port = peer.base_url.split(":")[-1].split("/")[0]
+    async with aiohttp.ClientSession() as http:
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "[::1]"):
+            async with http.get(f"{peer.base_url}/models", headers={**AUTH, "Host": host}) as r:
+                assert r.status == 200, host
+        for host in (f"evil.example:{port}", "127.0.0.1.evil.example", "a@127.0.0.1"):
+            async with http.get(f"{peer.base_url}/models", headers={**AUTH, "Host": host}) as r:
+                assert r.status == 421, host
+                assert (await r.json())["error"]["code"] == "misdirected_request"
+
+
+async def test_the_fault_route_exists_only_when_asked_for(peer) -> None:
+    from vivavoce.peer import start_peer
+    from vivavoce.peer.cli import add_arguments
+
+    status, _, body = await _post(f"{peer.base_url}/_admin/faults", json={}, headers=AUTH)
+    assert status == 404 and body["error"]["code"] == "not_found"
+    async with await start_peer(api_key=KEY, fault_admin=True) as admin:
+        status, _, body = await _post(
+            f"{admin.base_url}/_admin/faults", json={"faults": ["key-500"]}, headers=AUTH
+        )
+        assert status == 200 and body["faults"] == ["key-500"]
+        status, _, _ = await _post(f"{admin.base_url}/_admin/faults", json={}, headers={})
+        assert status == 401
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["--faults"]).fault_admin
+    assert not parser.parse_args(["--fault", "key-500"]).fault_admin
 
 
 async def test_bad_requests_have_openai_error_bodies(peer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vivavoce.errors import ConfigError, RefusedError
-from vivavoce.netguard import check_bind, is_loopback, loopback_address
+from vivavoce.netguard import addressed_here, check_bind, is_loopback, loopback_address
 from vivavoce.rtc import ice
 
 # (what is given, the loopback address it names or None)
@@ -84,3 +84,37 @@ def test_a_server_that_takes_a_key_needs_it_on_another_address() -> None:
 def test_a_refusal_is_a_config_error() -> None:
     # ``vivavoce peer`` catches ConfigError around check_bind.
     assert issubclass(RefusedError, ConfigError)
+
+
+# (Host header, the host the server was bound to, admitted?)
+HOST_CASES = [
+    ("127.0.0.1:8765", "127.0.0.1", True),
+    ("localhost:8765", "127.0.0.1", True),
+    ("[::1]:8765", "127.0.0.1", True),  # any loopback name, whatever loopback address is bound
+    ("LOCALHOST", "::1", True),
+    ("192.168.1.5:80", "192.168.1.5", True),  # the configured host
+    ("[2001:db8::1]:80", "2001:db8:0:0::1", True),  # in another spelling
+    ("Box.Lan.", "box.lan", True),
+    ("anything.example", "0.0.0.0", True),  # a wildcard bind: only the key guards it
+    ("anything.example", "::", True),
+    # DNS rebinding: the page's own name, whatever it resolves to now.
+    ("evil.example", "127.0.0.1", False),
+    ("evil.example:8765", "127.0.0.1", False),
+    ("127.0.0.1.evil.example", "127.0.0.1", False),
+    ("localhost.evil.example", "127.0.0.1", False),
+    ("192.168.1.5", "127.0.0.1", False),
+    ("evil.example", "192.168.1.5", False),
+    # Not a host[:port]: refused rather than parsed leniently.
+    ("127.0.0.1@evil.example", "127.0.0.1", False),
+    ("evil.example/127.0.0.1", "127.0.0.1", False),
+    ("127.0.0.1 evil.example", "127.0.0.1", False),
+    ("", "127.0.0.1", False),
+    (None, "127.0.0.1", False),
+]
+
+
+@pytest.mark.parametrize(("header", "bound", "admitted"), HOST_CASES)
+def test_a_request_must_name_the_server_in_its_host_header(
+    header: str | None, bound: str, admitted: bool
+) -> None:
+    assert addressed_here(header, bound) is admitted

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import wave
@@ -36,7 +37,7 @@ from .conftest import OUTPUT, Running, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-#: The peer accepts any non-empty standard key when started without --api-key.
+#: The app's backend key: the peer requires it, the page gets only ephemeral keys minted with it.
 APP_KEY = "sk-vivavoce-agents-test"
 SPOKEN = "please open the main file"
 TYPED = "What is the capital of France?"
@@ -60,9 +61,11 @@ def agents_bundle() -> Path:
 
 @pytest.fixture
 async def peer(tmp_path: Path) -> AsyncIterator[Running]:
-    """``vivavoce peer --port 0`` as its own process, logging calls opened and closed."""
+    """``vivavoce peer --port 0`` as its own process, logging calls opened and closed, with a key
+    (from its environment) that only the app's backend holds."""
     args = [sys.executable, "-m", "vivavoce", "peer", "--port", "0", "--log-level", "INFO"]
-    async with running(args, tmp_path / "peer.err") as server:
+    env = {**os.environ, "VIVAVOCE_PEER_API_KEY": APP_KEY}
+    async with running(args, tmp_path / "peer.err", env) as server:
         yield server
 
 

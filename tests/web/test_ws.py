@@ -169,7 +169,7 @@ async def test_vivavoce_web_serves_the_page_and_admits_its_own_origin(
             assert missing.status == 404
         # DNS rebinding: a foreign Host name gets nothing.
         async with session.get(f"{origin}/", headers={"Host": "evil.example"}) as rebound:
-            assert rebound.status == 403
+            assert rebound.status == 421
         ws_url = f"ws://{web_server.address}/lsp?token={web_server.token}"
         client = Client(await connect(session, ws_url, origin=origin))
         await client.initialize()
@@ -211,6 +211,7 @@ def test_the_gate_wants_the_token_and_an_allowed_origin() -> None:
     gate = Gate("secret")
 
     def ask(path: str, **headers: str) -> tuple[int, str] | None:
+        headers.setdefault("Host", "127.0.0.1:8765")
         return gate.refusal(make_mocked_request("GET", path, headers=headers))
 
     assert ask("/?token=secret") is None  # no Origin: an editor or a script
@@ -225,6 +226,29 @@ def test_the_gate_wants_the_token_and_an_allowed_origin() -> None:
     assert ask("/?token=secret", Origin="https://example.com") is None
     gate.allow(["*"])
     assert ask("/?token=secret", Origin="http://anything") is None
+
+
+def test_the_gate_wants_a_host_that_names_the_server() -> None:
+    """DNS rebinding: a page on evil.example, now resolving to 127.0.0.1, is same-origin with
+    itself and could pass an Origin check; its Host header gives it away (421, before the
+    token is even looked at)."""
+    gate = Gate("secret")
+    refused = (421, "this server answers only requests addressed to it (Host)")
+
+    def ask(host: str | None) -> tuple[int, str] | None:
+        headers = {} if host is None else {"Host": host}
+        return gate.refusal(make_mocked_request("GET", "/?token=secret", headers=headers))
+
+    for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765", "LOCALHOST."):
+        assert ask(host) is None, host
+    for host in ("evil.example", "evil.example:8765", "127.0.0.1.evil.example", "", None):
+        assert ask(host) == refused, host
+    assert (
+        Gate("x", host="192.168.1.5").refusal(
+            make_mocked_request("GET", "/?token=x", headers={"Host": "192.168.1.5:1"})
+        )
+        is None
+    )
 
 
 def test_module_help_runs() -> None:

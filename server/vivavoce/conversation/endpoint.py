@@ -3,8 +3,9 @@
 :class:`Endpoint` owns the one ``httpx.AsyncClient`` of the conversation and the local peer
 (:mod:`vivavoce.peer.process`), and hands out what each mode needs to reach the server: a
 call's :class:`~vivavoce.realtime.CallOptions`, text mode's chat and speech clients. The key
-comes from :meth:`Settings.api_key_for <vivavoce.settings.Settings.api_key_for>`, the one place
-that decides it.
+is the local peer's own per-start key when the local peer is the server (the user's key never
+goes to it), else :meth:`Settings.api_key_for <vivavoce.settings.Settings.api_key_for>`, the one
+place that decides it.
 
 ``peer`` setting: ``auto`` (the local peer unless an API key is set), ``openai`` (``baseUrl``),
 ``embedded`` (the local peer), or a URL.
@@ -13,6 +14,7 @@ that decides it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -61,14 +63,18 @@ class Endpoint:
 
     async def base_url(self) -> str:
         """The server's base URL; starts the local peer on first use when it is the server."""
+        url, _ = await self._server()
+        return url
+
+    async def _server(self) -> tuple[str, str]:
+        """The server's base URL and the key to send it (starting the local peer if needed)."""
         settings = self._config.current
         peer = settings.peer
         if peer == "auto":
             peer = "openai" if settings.api_key else "embedded"
-        if peer == "openai":
-            return settings.base_url
         if peer != "embedded":
-            return peer
+            url = settings.base_url if peer == "openai" else peer
+            return url, settings.api_key_for(url)
         async with self._peer_lock:
             if self._peer is not None and not self._peer.running:
                 await self._peer.close()  # it ended (said already): a fresh one below
@@ -79,28 +85,28 @@ class Endpoint:
                 self._peer = await start_local_peer(
                     separate_process=self._separate_peer, on_exit=self._on_peer_exit
                 )
-            return self._peer.base_url
+            url = self._peer.base_url
+            return url, self._peer.api_key or settings.api_key_for(url)
 
     async def call_options(self) -> CallOptions:
         from ..realtime import CallOptions
 
-        return CallOptions.from_settings(self._config.current, await self.base_url())
+        url, key = await self._server()
+        options = CallOptions.from_settings(self._config.current, url)
+        return dataclasses.replace(options, api_key=key)
 
     async def chat(self) -> Chat:
         from ..text.chat import Chat
 
-        base_url = await self.base_url()
-        key = self._config.current.api_key_for(base_url)
-        return Chat(self.http(), base_url=base_url, api_key=key)
+        url, key = await self._server()
+        return Chat(self.http(), base_url=url, api_key=key)
 
     async def speech(self) -> Speech:
         from ..text.speech import Speech
 
-        base_url = await self.base_url()
-        settings = self._config.current
-        key = settings.api_key_for(base_url)
+        url, key = await self._server()
         return Speech(
-            self.http(), base_url=base_url, api_key=key, speech_model=settings.speech_model
+            self.http(), base_url=url, api_key=key, speech_model=self._config.current.speech_model
         )
 
     async def close(self) -> None:

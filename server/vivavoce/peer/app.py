@@ -1,6 +1,7 @@
 """The local peer's HTTP app: the realtime and fault-admin routes, and the running server.
 
-Routes (all under ``/v1``, all need a bearer key, see :mod:`.auth`):
+Routes (all under ``/v1``, all need a bearer key, see :mod:`.auth`; every request must name
+this server in its ``Host`` header, see :mod:`.http`):
 
 * GA realtime: ``POST /realtime/client_secrets``, ``POST /realtime/calls`` (``application/sdp``
   or multipart ``sdp`` + ``session``) → 201 + ``Location``, ``POST /realtime/calls/{id}/hangup``.
@@ -9,6 +10,8 @@ Routes (all under ``/v1``, all need a bearer key, see :mod:`.auth`):
   api.openai.com's 400 ``beta_api_shape_disabled``.
 * text: ``POST /chat/completions``, ``POST /audio/speech``, ``POST /audio/transcriptions``,
   ``GET /models`` (see :mod:`.textapi`).
+* fault admin, only on a peer started with ``fault_admin`` (``vivavoce peer --faults``):
+  ``GET``/``POST /_admin/faults``.
 
 What the routes share (the :class:`~vivavoce.peer.peer.Peer`, body readers, CORS and error
 middleware) is in :mod:`.http`. :func:`start_peer` runs the app in-process and returns a
@@ -297,8 +300,9 @@ def create_app(peer: Peer) -> web.Application:
     app.router.add_post("/v1/realtime/calls/{call_id}/hangup", hangup)
     app.router.add_post("/v1/realtime/sessions", beta_sessions)
     app.router.add_post("/v1/realtime", beta_call)
-    app.router.add_route("GET", "/v1/_admin/faults", admin_faults)
-    app.router.add_route("POST", "/v1/_admin/faults", admin_faults)
+    if peer.options.fault_admin:
+        app.router.add_route("GET", "/v1/_admin/faults", admin_faults)
+        app.router.add_route("POST", "/v1/_admin/faults", admin_faults)
     textapi.add_routes(app)
     return app
 
@@ -312,6 +316,8 @@ class RunningPeer:
         self.host = host
         self.port = port
         self.base_url = f"http://{host}:{port}/v1"
+        #: The key it requires (None: any); never log it.
+        self.api_key = peer.keys.api_key
         self.started_at = time.time()
         self._closing = CloseOnce()
 

@@ -4,6 +4,9 @@ The lead's CLI calls :func:`add_arguments` on its ``peer`` subparser and ``async
 (or :func:`main` with an argv list). Once serving, exactly one line goes to stdout:
 ``listening on http://HOST:PORT/v1``. The responder's key is read from the environment
 variable ``VIVAVOCE_RESPONDER_API_KEY`` (never from the command line, which others can see).
+The peer's own key may come from ``--api-key``, ``$VIVAVOCE_PEER_API_KEY`` or, with
+``--api-key-stdin``, the first line of stdin (how the language server hands a per-start key to
+the peer process it starts: no other user can read it, see :mod:`.process`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-key",
         default=os.environ.get(PEER_KEY_ENV) or None,
         help=f"require this bearer key (default ${PEER_KEY_ENV}, else accept any non-empty key)",
+    )
+    parser.add_argument(
+        "--api-key-stdin",
+        action="store_true",
+        help="read the bearer key from the first line of stdin (overrides --api-key)",
     )
     parser.add_argument(
         "--mode",
@@ -64,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="inject a fault (repeatable; see vivavoce.peer.faults), e.g. key-429",
+    )
+    parser.add_argument(
+        "--faults",
+        dest="fault_admin",
+        action="store_true",
+        help="serve POST /v1/_admin/faults (turn faults on and fire them at run time; tests)",
     )
     parser.add_argument(
         "--fault-delay",
@@ -123,6 +137,11 @@ async def run(args: argparse.Namespace) -> int:
     from .app import start_peer
     from .faults import check_names
 
+    if getattr(args, "api_key_stdin", False):
+        args.api_key = sys.stdin.readline().strip() or None
+        if args.api_key is None:
+            sys.stderr.write("vivavoce peer: --api-key-stdin: no key on stdin\n")
+            return 2
     try:
         check_bind(
             args.host,
@@ -144,6 +163,7 @@ async def run(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_mib * 1024 * 1024,
         faults=tuple(getattr(args, "fault", [])),
         fault_delay=getattr(args, "fault_delay", 1.0),
+        fault_admin=getattr(args, "fault_admin", False),
         transcription_lag=getattr(args, "transcription_lag", "after-response"),
         max_session_seconds=getattr(args, "max_session_seconds", MAX_SESSION_SECONDS),
         server_truncation=getattr(args, "server_truncation", True),

@@ -1,7 +1,8 @@
 """Fault injection: the local peer misbehaving on purpose, so clients can be tested against it.
 
 Faults are named; ``vivavoce peer --fault NAME`` (repeatable), ``start_peer(faults=[...])`` or
-``POST /v1/_admin/faults`` (loopback only) turn them on.
+``POST /v1/_admin/faults`` (only on a peer started with ``--faults`` / ``fault_admin``;
+loopback clients with the key) turn them on.
 
 HTTP faults (persist until turned off):
 

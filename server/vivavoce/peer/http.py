@@ -4,8 +4,12 @@
 :func:`json_body` and :func:`form_text` read request bodies; :func:`middleware` answers
 preflights, adds CORS headers and turns errors into OpenAI-shaped responses.
 
-Every response (errors included) carries ``Access-Control-Allow-Origin``; ``OPTIONS`` answers
-any preflight.
+Every response (errors included) carries ``Access-Control-Allow-Origin``, as the real API's do:
+a page may call a peer it holds a key for, and one without the key gets only 401s. ``OPTIONS``
+answers any preflight (and only preflights: a page's own ``OPTIONS`` request gets a 405).
+
+Before anything else, the ``Host`` header must name this server
+(:func:`vivavoce.netguard.addressed_here`): a DNS-rebinding page gets a 421 and nothing else.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..netguard import addressed_here
 from .errors import ApiError, error_body, error_response
 from .peer import Peer
 
@@ -42,8 +47,17 @@ def cors_headers(request: web.Request) -> dict[str, str]:
 async def middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if request.method == "OPTIONS":
-        resp: web.StreamResponse = web.Response(status=204)
+    if not addressed_here(request.headers.get("Host"), peer_of(request).host):
+        resp: web.StreamResponse = web.json_response(
+            error_body(
+                "Misdirected request: this server answers only requests addressed to it "
+                "(Host 127.0.0.1, localhost or the address it listens on).",
+                code="misdirected_request",
+            ),
+            status=421,
+        )
+    elif request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        resp = web.Response(status=204)
         resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         resp.headers["Access-Control-Allow-Headers"] = request.headers.get(
             "Access-Control-Request-Headers", DEFAULT_ALLOW_HEADERS

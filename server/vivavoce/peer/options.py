@@ -31,7 +31,9 @@ class PeerOptions:
     OpenAI-compatible chat completions URL (base ``…/v1`` or full URL) instead of the built-in
     responder; ``responder`` injects any :class:`~vivavoce.peer.responders.Responder` object.
     ``faults``: fault names to inject (see :mod:`vivavoce.peer.faults`), ``fault_delay``
-    seconds after ``session.created`` for call faults, ``fault_sdp_delay`` for ``sdp-slow``.
+    seconds after ``session.created`` for call faults, ``fault_sdp_delay`` for ``sdp-slow``;
+    ``fault_admin``: serve ``/v1/_admin/faults`` to change them at run time (off: the route
+    does not exist).
 
     How strict and disorderly the calls are (defaults: like the real API):
 
@@ -59,6 +61,7 @@ class PeerOptions:
     faults: Sequence[str] = ()
     fault_delay: float = 1.0
     fault_sdp_delay: float = 60.0
+    fault_admin: bool = False
     transcription_lag: TranscriptionLag = "after-response"
     server_truncation: bool = True
     max_session_seconds: float = MAX_SESSION_SECONDS

@@ -7,12 +7,19 @@ so the peer can be split out of this package without touching the conversation. 
   devices: speech recognition and synthesis would otherwise hold the GIL long enough to starve
   the sound callbacks;
 * in this process's event loop otherwise (tests, text-only editors): it starts faster.
+
+Either way it listens on 127.0.0.1 with a fresh random key (:func:`new_peer_key`) that only
+this handle knows: other local users and web pages can reach the port, not use it. A peer
+process gets its key on stdin (``--api-key-stdin``), never on its command line, which every
+user can read in ``ps``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Protocol
@@ -33,6 +40,11 @@ class LocalPeer(Protocol):
     base_url: str
 
     @property
+    def api_key(self) -> str | None:
+        """The bearer key it requires (None: it takes any key). Never log it."""
+        ...
+
+    @property
     def running(self) -> bool:
         """False once it ended, by :meth:`close` or on its own."""
         ...
@@ -45,12 +57,18 @@ class LocalPeer(Protocol):
 async def start_local_peer(
     *, separate_process: bool, on_exit: Callable[[int], None] = lambda _: None
 ) -> LocalPeer:
-    """A local peer on a free loopback port; ``on_exit`` hears of a peer process that died."""
+    """A local peer on a free loopback port, with a key of its own (:attr:`LocalPeer.api_key`);
+    ``on_exit`` hears of a peer process that died."""
     if separate_process:
         return await PeerProcess.start(on_exit=on_exit)
     from .app import start_peer
 
-    return await start_peer(host="127.0.0.1", port=0)
+    return await start_peer(host="127.0.0.1", port=0, api_key=new_peer_key())
+
+
+def new_peer_key() -> str:
+    """A fresh random key for one start of a local peer (256 bits)."""
+    return secrets.token_urlsafe(32)
 
 
 class PeerProcess:
@@ -64,10 +82,12 @@ class PeerProcess:
         self,
         proc: asyncio.subprocess.Process,
         base_url: str,
+        api_key: str,
         on_exit: Callable[[int], None] = lambda _: None,
     ) -> None:
         self._proc = proc
         self.base_url = base_url
+        self._api_key = api_key
         self._on_exit = on_exit
         self._closing = CloseOnce()
         self._tasks = TaskSet("vivavoce peer process")
@@ -83,13 +103,29 @@ class PeerProcess:
     def running(self) -> bool:
         return self._proc.returncode is None
 
+    @property
+    def api_key(self) -> str:
+        return self._api_key
+
+    def __repr__(self) -> str:
+        return f"PeerProcess({self.base_url!r}, pid={self._proc.pid})"  # no key
+
     @classmethod
-    async def start(cls, on_exit: Callable[[int], None] = lambda _: None) -> PeerProcess:
+    async def start(
+        cls, on_exit: Callable[[int], None] = lambda _: None, api_key: str | None = None
+    ) -> PeerProcess:
+        """``vivavoce peer`` with ``api_key`` (default: a new random one) given on its stdin."""
+        key = api_key or new_peer_key()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "vivavoce", "peer", "--host", "127.0.0.1", "--port", "0",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            "--api-key-stdin",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        assert proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(f"{key}\n".encode())
+        with contextlib.suppress(ConnectionError):  # it died at once: said below
+            await proc.stdin.drain()
+        proc.stdin.close()
         try:
             line = (await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)).decode()
         except TimeoutError:
@@ -98,7 +134,7 @@ class PeerProcess:
             proc.kill()
             await proc.wait()
             raise CallError("the local peer did not start (run `vivavoce peer` to see why)")
-        return cls(proc, line.split()[-1], on_exit)
+        return cls(proc, line.split()[-1], key, on_exit)
 
     async def close(self) -> None:
         await self._closing.run(self._close)

@@ -1,5 +1,10 @@
 """Who may use the WebSocket server: a per-start token, an Origin allow-list, loopback only.
 
+* The ``Host`` header must name this server (:func:`vivavoce.netguard.addressed_here`: a
+  loopback name or address, or the host it listens on); otherwise 421. A DNS-rebinding page
+  (``evil.example`` now resolving to 127.0.0.1) sends its own name, and its own Origin, which
+  is same-origin with itself: only the Host check stops it before the token is even asked for.
+
 Cheap to import (no aiohttp, no pygls): the ``vivavoce`` command's argument parsing uses it.
 
 * The token is made at every start and printed once; a browser passes it as ``?token=…`` (it
@@ -19,6 +24,8 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from ..netguard import addressed_here
 
 __all__ = ["FILE_ORIGINS", "Gate", "new_token", "normalize_origin"]
 
@@ -41,16 +48,20 @@ def normalize_origin(origin: str) -> str:
 
 @dataclass
 class Gate:
-    """Who may open a connection: the token, and the allowed ``Origin`` values."""
+    """Who may open a connection: the token, the allowed ``Origin`` values, the ``Host``."""
 
     token: str
     allowed_origins: set[str] = field(default_factory=lambda: set(FILE_ORIGINS))
+    #: The host the server listens on (requests may also name loopback).
+    host: str = "127.0.0.1"
 
     def allow(self, origins: Iterable[str]) -> None:
         self.allowed_origins.update(normalize_origin(o) for o in origins)
 
     def refusal(self, request: BaseRequest) -> tuple[int, str] | None:
         """``(HTTP status, one-line reason)`` if the request must be refused, else None."""
+        if not self.addressed(request):
+            return 421, "this server answers only requests addressed to it (Host)"
         given = request.query.get("token", "")
         auth = request.headers.get("Authorization", "")
         if not given and auth.lower().startswith("bearer "):
@@ -63,3 +74,7 @@ class Gate:
             if "*" not in allowed and normalize_origin(origin) not in allowed:
                 return 403, f"origin {origin!r} is not allowed"
         return None
+
+    def addressed(self, request: BaseRequest) -> bool:
+        """Whether the request's ``Host`` names this server (the DNS-rebinding check)."""
+        return addressed_here(request.headers.get("Host"), self.host)

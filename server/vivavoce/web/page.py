@@ -9,7 +9,8 @@ One aiohttp app on one loopback port serves
 and the browser is opened on ``http://127.0.0.1:PORT/?token=…&peer=…``. The page reads the
 token (and the peer to ask for) from its own address; the HTML itself holds no secret. The page's
 own origin is what the WebSocket admits (besides ``null``/``file://`` and ``--allow-origin``), and
-the static files answer only to a loopback ``Host`` header, so a DNS-rebinding page learns nothing.
+the static files, like the WebSocket, answer only to a ``Host`` header that names this server
+(:meth:`Gate.addressed <.access.Gate.addressed>`), so a DNS-rebinding page learns nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import webbrowser
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: The files served, and their content types.
 FILES = {"index.html": "text/html", "vivavoce-chat.js": "text/javascript"}
+#: The answer to a request whose Host does not name this server (DNS rebinding).
+MISDIRECTED = "vivavoce: this page answers only requests addressed to it\n"
 
 
 def find_assets(explicit: Path | None = None) -> Path:
@@ -49,13 +52,10 @@ def find_assets(explicit: Path | None = None) -> Path:
     raise RefusedError(f"the web page's files are missing (looked in {where})")
 
 
-def _static(
-    assets: Path, allow_remote: bool
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _static(assets: Path, gate: Gate) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
-        host = urlsplit(f"//{request.host}").hostname or ""
-        if not allow_remote and not is_loopback(host):
-            return web.Response(status=403, text="vivavoce: this page answers on loopback only\n")
+        if not gate.addressed(request):
+            return web.Response(status=421, text=MISDIRECTED)
         name = request.match_info.get("name") or "index.html"
         if name not in FILES:
             raise web.HTTPNotFound()
@@ -87,11 +87,11 @@ async def serve_web(
     """Serve the page and the WebSocket until cancelled; ``on_ready`` gets the page's URL."""
     check_bind(host, allow_remote=allow_remote)
     folder = find_assets(assets)
-    gate = Gate(token, set(FILE_ORIGINS))
+    gate = Gate(token, set(FILE_ORIGINS), host)
     gate.allow(allowed_origins)
     endpoint = Endpoint(new_server, gate)
     app = web.Application()
-    static = _static(folder, allow_remote)
+    static = _static(folder, gate)
     app.router.add_get("/lsp", endpoint.handle)
     app.router.add_get("/", static)
     app.router.add_get("/{name}", static)

@@ -7,7 +7,8 @@ binary frames (a browser receives Blobs), needs the ``websockets`` package, and 
 This module runs on aiohttp, which vivavoce already depends on.
 
 Who may connect is checked at the HTTP upgrade, before any JSON-RPC (:mod:`.access`): the
-per-start token (401 without it), the ``Origin`` allow-list (403), loopback unless allowed.
+``Host`` (421 unless it names this server), the per-start token (401 without it), the
+``Origin`` allow-list (403), loopback unless allowed.
 
 One connection at a time: a newer one (the page was reloaded, say) takes over; the older one is
 closed with code 4000 and its call ended first. Each connection gets a fresh server from the
@@ -231,7 +232,7 @@ async def serve_ws(
     ``on_ready`` gets the URL to connect to, token included, once the socket listens.
     """
     check_bind(host, allow_remote=allow_remote)
-    gate = Gate(token, {normalize_origin(o) for o in allowed_origins})
+    gate = Gate(token, {normalize_origin(o) for o in allowed_origins}, host)
     endpoint = Endpoint(new_server, gate)
     app = web.Application()
     app.router.add_get("/", endpoint.handle)
