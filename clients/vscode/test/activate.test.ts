@@ -72,7 +72,7 @@ test("status bar click starts, a typed turn streams into the transcript, click s
   const transcript = fake.channels.get("vivavoce transcript");
   assert.ok(transcript);
   await until(() => /assistant: .*\n$/.test(transcript.text));
-  assert.match(transcript.text, /— live, voice mode \(gpt-realtime, alloy\) —\nyou: what about the tests\nassistant: .+\n/);
+  assert.match(transcript.text, /— live, voice mode \(gpt-realtime-2.1, alloy\) —\nyou: what about the tests\nassistant: .+\n/);
 
   await fake.run("vivavoce.pushToTalk");
   await until(() => item.text.includes("talking"));
