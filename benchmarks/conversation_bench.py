@@ -55,8 +55,13 @@ class Audio:
         self.source = PcmSource()
         self.sink = StampSink()
         self.muted = False
+        self.on_problem: list[Any] = []
+        self.on_dropped: list[Any] = []
 
     def play(self, samples: Any, rate: int) -> None:
+        pass
+
+    def start_recording(self, path: Any) -> None:
         pass
 
     def flush(self) -> float:
