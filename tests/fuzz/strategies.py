@@ -21,3 +21,61 @@ def objects_with(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     return st.dictionaries(
         st.sampled_from(keys) | st.text(max_size=10), json_values, max_size=len(keys) + 2
     )
+
+
+class Blob(str):
+    """A large generated string that reports as its size (Hypothesis prints what it drew)."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} chars: {str.__repr__(self[:30])}…>"
+
+
+class BlobBytes(bytes):
+    """Like :class:`Blob`, for bytes."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes: {bytes.__repr__(self[:30])}…>"
+
+
+def compact(data: bytes) -> bytes:
+    """``data``, printed short when it is large."""
+    return BlobBytes(data) if len(data) > 2000 else data
+
+
+#: Strings large enough to cross buffer and message limits.
+huge_text = st.builds(
+    lambda c, n: Blob(c * n),
+    st.sampled_from('aé\u20ac\U0001f600 \\"'),
+    st.sampled_from([70_000, 300_000, 1_100_000]),
+)
+#: JSON nested deeper than any parser's recursion limit.
+deep_json = st.builds(
+    lambda n, kind: Blob(kind[0] * n + "1" + kind[1] * n),
+    st.sampled_from([1_100, 100_000]),
+    st.sampled_from([("[", "]"), ('{"a":', "}")]),
+)
+
+
+@st.composite
+def mutated_lines(draw: st.DrawFn, lines: list[str]) -> str:
+    """``lines`` (a real message) with a few lines dropped, duplicated, cut or replaced."""
+    out = list(lines)
+    for _ in range(draw(st.integers(1, 4))):
+        if not out:
+            break
+        i = draw(st.integers(0, len(out) - 1))
+        op = draw(st.sampled_from(["drop", "dup", "cut", "replace", "insert", "swap"]))
+        if op == "drop":
+            del out[i]
+        elif op == "dup":
+            out.insert(i, out[i])
+        elif op == "cut":
+            out[i] = out[i][: draw(st.integers(0, len(out[i])))]
+        elif op == "replace":
+            out[i] = draw(st.text(max_size=40))
+        elif op == "insert":
+            out.insert(i, draw(st.text(max_size=40)))
+        else:
+            j = draw(st.integers(0, len(out) - 1))
+            out[i], out[j] = out[j], out[i]
+    return "\r\n".join(out)

@@ -30,7 +30,7 @@ from ..tasks import CloseOnce
 from . import textapi
 from .errors import ApiError
 from .faults import CALL_FAULTS, GARBLED_SDP, check_names, unreachable
-from .http import PEER_KEY, form_text, json_body, middleware, peer_of
+from .http import PEER_KEY, PeerRunner, expect, form_body, form_text, json_body, middleware, peer_of
 from .models import check_model
 from .options import PeerOptions
 from .peer import Peer
@@ -125,7 +125,7 @@ async def _read_offer(request: web.Request) -> tuple[str, Any]:
             raise ApiError(413, "The SDP offer is too large.", param="sdp")
         return raw.decode(errors="replace"), None
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.post()
+        form = await form_body(request)
         sdp = form_text(form.get("sdp"))
         if sdp is None:
             raise ApiError(
@@ -292,14 +292,18 @@ def create_app(peer: Peer) -> web.Application:
         middlewares=[middleware], client_max_size=peer.options.max_upload_bytes + 64 * 1024
     )
     app[PEER_KEY] = peer
-    app.router.add_post("/v1/realtime/client_secrets", client_secrets)
-    app.router.add_post("/v1/realtime/calls", create_call)
-    app.router.add_post("/v1/realtime/calls/{call_id}/hangup", hangup)
-    app.router.add_post("/v1/realtime/sessions", beta_sessions)
-    app.router.add_post("/v1/realtime", beta_call)
-    app.router.add_route("GET", "/v1/_admin/faults", admin_faults)
-    app.router.add_route("POST", "/v1/_admin/faults", admin_faults)
-    textapi.add_routes(app)
+    routes = [
+        ("POST", "/v1/realtime/client_secrets", client_secrets),
+        ("POST", "/v1/realtime/calls", create_call),
+        ("POST", "/v1/realtime/calls/{call_id}/hangup", hangup),
+        ("POST", "/v1/realtime/sessions", beta_sessions),
+        ("POST", "/v1/realtime", beta_call),
+        ("GET", "/v1/_admin/faults", admin_faults),
+        ("POST", "/v1/_admin/faults", admin_faults),
+        *textapi.ROUTES,
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler, expect_handler=expect)
     return app
 
 
@@ -345,7 +349,7 @@ async def start_peer(
     """Serve a local peer on ``host:port`` (0 = a free port); see :class:`PeerOptions`."""
     opts = PeerOptions(**options)
     peer = Peer(opts, api_key, host)  # ValueError for an unknown fault name
-    runner = web.AppRunner(create_app(peer), access_log=None, handle_signals=False)
+    runner = PeerRunner(create_app(peer), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
