@@ -76,6 +76,12 @@ def _session_from(peer: Peer, raw: Any, base: Session, param: str) -> Session:
     return session
 
 
+def _model_in(raw: Any) -> str | None:
+    """A posted session's model, when it is a string (:func:`_session_from` refuses others)."""
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return model if isinstance(model, str) else None
+
+
 def _session_json(session: Session, expires_at: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = session.model_dump(mode="json", exclude_none=True)
     data["id"] = session.id or new_id("sess")
@@ -103,7 +109,7 @@ async def client_secrets(request: web.Request) -> web.Response:
             code="invalid_value",
         )
     raw = body.get("session") or {"type": "realtime"}
-    base = default_session(raw.get("model") if isinstance(raw, dict) else None)
+    base = default_session(_model_in(raw))
     session = _session_from(peer, raw, base, "session")
     key = peer.keys.mint(session, seconds, "ga")
     return web.json_response(
@@ -200,7 +206,7 @@ async def beta_sessions(request: web.Request) -> web.Response:
     if (malformed := peer.faults.check_key()) is not None:
         return web.json_response(malformed)
     body = await json_body(request)
-    session = _session_from(peer, body, default_session(body.get("model")), "session")
+    session = _session_from(peer, body, default_session(_model_in(body)), "session")
     key = peer.keys.mint(session, BETA_EXPIRY, "beta")
     data = session_to_beta(session)
     data.update(

@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from .errors import ApiError, error_body, error_response
@@ -110,9 +111,9 @@ async def form_body(request: web.Request) -> Any:
     """The posted form (multipart or urlencoded); 400 when it cannot be parsed."""
     try:
         return await request.post()
-    except ValueError as exc:  # e.g. multipart/form-data without a boundary
-        message = f"The request body is not a valid form: {exc}".splitlines()[0]
-        raise ApiError(400, message, code="invalid_form") from None
+    except (ValueError, HttpProcessingError) as exc:  # no boundary, a part's bad header
+        detail = " ".join(str(getattr(exc, "message", None) or exc).split())
+        raise ApiError(400, f"The request body is not a valid form: {detail}") from None
 
 
 def form_text(value: Any) -> str | None:
