@@ -707,7 +707,15 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     if data["type"] not in _CLIENT_TYPES:
         return _unknown(data)
     if data["type"] == "session.update" and isinstance(data.get("session"), dict):
-        data["session"] = session_from_beta(data["session"]).model_dump(exclude_unset=True)
+        try:
+            session = session_from_beta(data["session"])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(["session", *(str(p) for p in first["loc"])])
+            raise ProtocolError(f"malformed session.update event: {where}: {first['msg']}") from exc
+        except TypeError as exc:  # a beta field of the wrong type (e.g. modalities: 5)
+            raise ProtocolError(f"malformed session.update event: session: {exc}") from exc
+        data["session"] = session.model_dump(exclude_unset=True)
     event: ClientEvent = _validate(_CLIENT, data)
     return event
 
