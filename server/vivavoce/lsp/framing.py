@@ -108,17 +108,18 @@ def handle(
         log.warning("a message that is not JSON: %s", detail)
         reply(_error(None, -32700, f"parse error: {detail}"))
         return "not json"
-    problem = _invalid(raw)
+    problem, code = _invalid(raw), -32600
     if problem is None:
         try:
             message = protocol.structure_message(raw)
         except Exception as exc:  # pygls could not structure it (wrong member types)
             problem = " ".join(str(exc).split()) or type(exc).__name__
+            code = getattr(exc, "code", code)  # e.g. -32602 for params of the wrong shape
     if problem is not None:
         log.warning("an invalid JSON-RPC message: %s", problem)
         msg_id = raw.get("id") if isinstance(raw, dict) else None
         valid_id = isinstance(msg_id, str | int) and not isinstance(msg_id, bool)
-        reply(_error(msg_id if valid_id else None, -32600, f"invalid request: {problem}"))
+        reply(_error(msg_id if valid_id else None, code, f"invalid request: {problem}"))
         return "ok"
     if keep_exit and raw.get("method") == "exit":
         return "exit"
@@ -138,9 +139,30 @@ def _invalid(raw: Any) -> str | None:
     msg_id = raw.get("id")
     if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int)):
         return "id must be a string, a number or null"
-    if "method" not in raw and "id" not in raw:
-        return "neither a request, a notification nor a response"
+    if "method" not in raw:
+        if "id" not in raw:
+            return "neither a request, a notification nor a response"
+        error = raw.get("error")
+        if "error" in raw and not (
+            isinstance(error, dict)
+            and isinstance(error.get("code"), int)
+            and isinstance(error.get("message"), str)
+        ):
+            return "a response's error must be an object with a code and a message"
+        if "error" not in raw and "result" not in raw:
+            return "a response needs a result or an error"
     return None
+
+
+class _QuietDeserializing(logging.Filter):
+    """pygls logs a traceback when it cannot structure a message; :func:`handle` says it in
+    one line (and answers the client), so that record is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to deserialize message")
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietDeserializing())
 
 
 def _error(msg_id: Any, code: int, message: str) -> dict[str, Any]:
