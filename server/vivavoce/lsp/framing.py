@@ -105,8 +105,8 @@ def handle(
         raw = json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         detail = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "nested too deep"
-        log.warning("a message that is not JSON: %s", detail)
         reply(_error(None, -32700, f"parse error: {detail}"))
+        log.warning("a message that is not JSON: %s", detail)  # after: the log reaches the client
         return "not json"
     problem, code = _invalid(raw), -32600
     if problem is None:
@@ -116,10 +116,10 @@ def handle(
             problem = " ".join(str(exc).split()) or type(exc).__name__
             code = getattr(exc, "code", code)  # e.g. -32602 for params of the wrong shape
     if problem is not None:
-        log.warning("an invalid JSON-RPC message: %s", problem)
         msg_id = raw.get("id") if isinstance(raw, dict) else None
         valid_id = isinstance(msg_id, str | int) and not isinstance(msg_id, bool)
         reply(_error(msg_id if valid_id else None, code, f"invalid request: {problem}"))
+        log.warning("an invalid JSON-RPC message: %s", problem)
         return "ok"
     if keep_exit and raw.get("method") == "exit":
         return "exit"
