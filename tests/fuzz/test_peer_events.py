@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.servers import LoopThread, Server, serving
@@ -126,12 +126,14 @@ def _send(channel: Channel, raw: Any, *, must: bool) -> None:
         assert phrase not in channel.server.stderr()[since:]
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(event=events())
 def test_real_types_with_random_fields_keep_the_call_up(channel: Channel, event: Any) -> None:
     must = not isinstance(event.get("type"), str) or event["type"] not in TYPES
     _send(channel, event, must=must)
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(
     message=st.text(max_size=200)
     | json_values.filter(lambda v: not isinstance(v, dict)).map(json.dumps)
@@ -147,6 +149,7 @@ def test_anything_not_an_event_gets_one_error(channel: Channel, message: str) ->
     _send(channel, message, must=True)
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(session=objects_with(FIELDS) | json_values)
 def test_session_updates_with_any_session_keep_the_call_up(channel: Channel, session: Any) -> None:
     _send(channel, {"type": "session.update", "session": session}, must=False)

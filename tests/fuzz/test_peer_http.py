@@ -17,7 +17,7 @@ from email.message import Message
 from http.client import HTTPResponse, RemoteDisconnected
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.servers import LoopThread, Server, serving
@@ -265,6 +265,7 @@ def lengths(draw: st.DrawFn, body: bytes) -> tuple[str | None, bool]:
 # --------------------------------------------------------------------------- tests
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(
     path=st.sampled_from(JSON_ROUTES),
     body=json_bodies,
@@ -324,6 +325,7 @@ def form(boundary: str, fields: list[tuple[str, bytes, str | None]]) -> bytes:
     return out + f"--{boundary}--\r\n".encode()
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(data=st.data(), headers=authorizations, path=st.sampled_from(CALL_ROUTES))
 def test_offers_as_sdp_or_forms_answer_without_a_5xx(
     peer: Server, offer: str, data: st.DataObject, headers: dict[str, str], path: str
@@ -338,6 +340,7 @@ def test_offers_as_sdp_or_forms_answer_without_a_5xx(
     check(peer, raw, half_close=half_close)
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(
     data=st.data(),
     file=st.binary(max_size=2000) | st.sampled_from([b"RIFF", b"RIFF\x00\x00\x00\x00WAVEfmt "]),
@@ -373,6 +376,7 @@ def test_transcriptions_answer_any_form_without_a_5xx(
     check(peer, raw, half_close=half_close)
 
 
+@settings(deadline=None)  # each exchange asserts its own time limit
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]),
     path=st.sampled_from([*JSON_ROUTES, *CALL_ROUTES, "/v1/models", "/v1/_admin/faults"])
