@@ -112,7 +112,7 @@ def exchange(server: Server, raw: bytes, *, half_close: bool = False) -> Answer 
             sock.sendall(raw)
             if half_close:
                 sock.shutdown(socket.SHUT_WR)
-        except ConnectionError:
+        except OSError:  # reset, or shut down (ENOTCONN) before we were done
             # Refused before the end of a body over the upload limit (its answer may be lost).
             assert len(raw) > UPLOAD_LIMIT, f"closed while sending {raw[:200]!r}"
             return None
