@@ -55,6 +55,7 @@ def one_line_error(body: Any) -> str:
         ("/realtime/client_secrets", "[" * 100_000 + "]" * 100_000, "application/json"),
         ("/realtime/sessions", '{"model": [null]}', "application/json"),
         ("/realtime/client_secrets", '{"session": {"model": 5}}', "application/json"),
+        ("/realtime/client_secrets", '{"session": {"modalities": null}}', "application/json"),
         ("/audio/transcriptions", "", "multipart/form-data"),
         ("/realtime/calls", "x", "multipart/form-data"),
         (
@@ -67,6 +68,7 @@ def one_line_error(body: Any) -> str:
         "deep-json",
         "model-not-a-string",
         "session-model-5",
+        "modalities-null",
         "no-boundary",
         "no-boundary-offer",
         "bad-part-header",
@@ -139,7 +141,13 @@ def test_error_messages_quote_a_clients_newline_escaped() -> None:
 
 
 @pytest.mark.parametrize(
-    "session", [{"instructions": {}}, {"modalities": 5}, {"type": "realtime", "audio": 5}]
+    "session",
+    [
+        {"instructions": {}},
+        {"modalities": 5},
+        {"modalities": None},
+        {"type": "realtime", "audio": 5},
+    ],
 )
 def test_a_session_update_with_a_bad_session_is_a_client_error(session: dict[str, Any]) -> None:
     with pytest.raises(ClientEventError) as info:
