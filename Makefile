@@ -59,8 +59,10 @@ check: lint
 bench: setup
 	$(BIN)/python -m benchmarks.run
 
-# Property-based fuzzing of LSP params, data-channel events and voice-tool calls: 10,000 cases
-# each (≈ 1 h on 2 cores; a test may take minutes, so the per-test timeout is lifted).
+# Property-based fuzzing of LSP params, data-channel events and voice-tool calls, and of every way
+# into the real servers: the peer's HTTP routes and a call's data channel, the LSP's framing over
+# stdio and WebSocket: 10,000 cases each (≈ 1.5 h on 2 cores; a test may take minutes, so the
+# per-test timeout is lifted).
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q --timeout=3600 tests/fuzz
 

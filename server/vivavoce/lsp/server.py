@@ -445,23 +445,24 @@ def _function(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def serve_stdio(server: VivavoceServer) -> None:
     """Serve over stdin/stdout until the client exits or stdin closes; then clean up."""
+    import os
     import sys
     from threading import Event
 
-    from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+    from pygls.io_ import StdoutWriter
+
+    from .framing import FrameReader, serve
 
     async def main() -> None:
         server._stop_event = Event()
-        reader = StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
-        server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+        loop = asyncio.get_running_loop()
+        stdin = sys.stdin.buffer.fileno()
+        reader = FrameReader(lambda n: loop.run_in_executor(server.thread_pool, os.read, stdin, n))
+        writer = StdoutWriter(sys.stdout.buffer)
+        server.protocol.set_writer(writer)
         try:
-            await run_async(
-                stop_event=server._stop_event,
-                reader=reader,
-                protocol=server.protocol,
-                logger=log,
-                error_handler=server.report_server_error,
-            )
+            # Not pygls' run_async: it loses every message after one bad frame (see .framing).
+            await serve(reader, server.protocol, server._stop_event, writer.write)
         finally:
             # stdin closed (the editor went away) or exit: end the call, free the microphone.
             await server.close()

@@ -33,7 +33,7 @@ from ..tasks import CloseOnce
 from . import textapi
 from .errors import ApiError
 from .faults import CALL_FAULTS, GARBLED_SDP, check_names, unreachable
-from .http import PEER_KEY, form_text, json_body, middleware, peer_of
+from .http import PEER_KEY, PeerRunner, expect, form_body, form_text, json_body, middleware, peer_of
 from .models import check_model
 from .options import PeerOptions
 from .peer import Peer
@@ -79,6 +79,12 @@ def _session_from(peer: Peer, raw: Any, base: Session, param: str) -> Session:
     return session
 
 
+def _model_in(raw: Any) -> str | None:
+    """A posted session's model, when it is a string (:func:`_session_from` refuses others)."""
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return model if isinstance(model, str) else None
+
+
 def _session_json(session: Session, expires_at: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = session.model_dump(mode="json", exclude_none=True)
     data["id"] = session.id or new_id("sess")
@@ -106,7 +112,7 @@ async def client_secrets(request: web.Request) -> web.Response:
             code="invalid_value",
         )
     raw = body.get("session") or {"type": "realtime"}
-    base = default_session(raw.get("model") if isinstance(raw, dict) else None)
+    base = default_session(_model_in(raw))
     session = _session_from(peer, raw, base, "session")
     key = peer.keys.mint(session, seconds, "ga")
     return web.json_response(
@@ -128,7 +134,7 @@ async def _read_offer(request: web.Request) -> tuple[str, Any]:
             raise ApiError(413, "The SDP offer is too large.", param="sdp")
         return raw.decode(errors="replace"), None
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.post()
+        form = await form_body(request)
         sdp = form_text(form.get("sdp"))
         if sdp is None:
             raise ApiError(
@@ -203,7 +209,7 @@ async def beta_sessions(request: web.Request) -> web.Response:
     if (malformed := peer.faults.check_key()) is not None:
         return web.json_response(malformed)
     body = await json_body(request)
-    session = _session_from(peer, body, default_session(body.get("model")), "session")
+    session = _session_from(peer, body, default_session(_model_in(body)), "session")
     key = peer.keys.mint(session, BETA_EXPIRY, "beta")
     data = session_to_beta(session)
     data.update(
@@ -295,15 +301,21 @@ def create_app(peer: Peer) -> web.Application:
         middlewares=[middleware], client_max_size=peer.options.max_upload_bytes + 64 * 1024
     )
     app[PEER_KEY] = peer
-    app.router.add_post("/v1/realtime/client_secrets", client_secrets)
-    app.router.add_post("/v1/realtime/calls", create_call)
-    app.router.add_post("/v1/realtime/calls/{call_id}/hangup", hangup)
-    app.router.add_post("/v1/realtime/sessions", beta_sessions)
-    app.router.add_post("/v1/realtime", beta_call)
-    if peer.options.fault_admin:
-        app.router.add_route("GET", "/v1/_admin/faults", admin_faults)
-        app.router.add_route("POST", "/v1/_admin/faults", admin_faults)
-    textapi.add_routes(app)
+    routes = [
+        ("POST", "/v1/realtime/client_secrets", client_secrets),
+        ("POST", "/v1/realtime/calls", create_call),
+        ("POST", "/v1/realtime/calls/{call_id}/hangup", hangup),
+        ("POST", "/v1/realtime/sessions", beta_sessions),
+        ("POST", "/v1/realtime", beta_call),
+        *textapi.ROUTES,
+    ]
+    if peer.options.fault_admin:  # the fault route exists only when asked for (--faults)
+        routes += [
+            ("GET", "/v1/_admin/faults", admin_faults),
+            ("POST", "/v1/_admin/faults", admin_faults),
+        ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler, expect_handler=expect)
     return app
 
 
@@ -351,7 +363,7 @@ async def start_peer(
     """Serve a local peer on ``host:port`` (0 = a free port); see :class:`PeerOptions`."""
     opts = PeerOptions(**options)
     peer = Peer(opts, api_key, host)  # ValueError for an unknown fault name
-    runner = web.AppRunner(create_app(peer), access_log=None, handle_signals=False)
+    runner = PeerRunner(create_app(peer), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
+
+#: Longest message the peer sends (a client's value quoted in one stays readable).
+MAX_MESSAGE_CHARS = 1000
+_CONTROL = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: control characters (from a client's value quoted in it)
+    escaped, and at most :data:`MAX_MESSAGE_CHARS` long."""
+    line = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), message)
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 class ApiError(Exception):
@@ -35,7 +48,7 @@ def error_body(
     param: str | None = None,
     code: str | None = None,
 ) -> dict[str, dict[str, str | None]]:
-    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+    return {"error": {"message": one_line(message), "type": type, "param": param, "code": code}}
 
 
 def error_response(exc: ApiError) -> web.Response:

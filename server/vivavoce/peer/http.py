@@ -1,8 +1,11 @@
 """What every HTTP route of the peer shares: the peer, request bodies, CORS and errors.
 
 :func:`peer_of` finds the :class:`~vivavoce.peer.peer.Peer` behind a request;
-:func:`json_body` and :func:`form_text` read request bodies; :func:`middleware` answers
-preflights, adds CORS headers and turns errors into OpenAI-shaped responses.
+:func:`json_body`, :func:`form_body` and :func:`form_text` read request bodies;
+:func:`middleware` answers preflights, adds CORS headers and turns errors into OpenAI-shaped
+responses. What never reaches a route is answered in the same shape: an ``Expect`` header other
+than ``100-continue`` (:func:`expect`), and a request aiohttp's parser refuses (a lying
+``Content-Length``, huge headers: :class:`PeerRunner`).
 
 Every response (errors included) carries ``Access-Control-Allow-Origin``, as the real API's do:
 a page may call a peer it holds a key for, and one without the key gets only 401s. ``OPTIONS``
@@ -17,9 +20,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from ..netguard import addressed_here
 from .errors import ApiError, error_body, error_response
@@ -77,6 +83,11 @@ async def middleware(
                 ),
                 status=413,
             )
+        except ConnectionResetError:
+            # The client stopped sending the body it announced; it may still read this.
+            resp = error_response(
+                ApiError(400, "The request body ended before its Content-Length.")
+            )
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -103,11 +114,20 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json allows
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
     return body
+
+
+async def form_body(request: web.Request) -> Any:
+    """The posted form (multipart or urlencoded); 400 when it cannot be parsed."""
+    try:
+        return await request.post()
+    except (ValueError, HttpProcessingError) as exc:  # no boundary, a part's bad header
+        detail = " ".join(str(getattr(exc, "message", None) or exc).split())
+        raise ApiError(400, f"The request body is not a valid form: {detail}") from None
 
 
 def form_text(value: Any) -> str | None:
@@ -119,3 +139,64 @@ def form_text(value: Any) -> str | None:
     if isinstance(value, web.FileField):
         return bytes(value.file.read()).decode(errors="replace")
     return None
+
+
+async def expect(request: web.Request) -> web.StreamResponse | None:
+    """The routes' ``Expect`` handler: ``100-continue`` as aiohttp does, any other value a 417
+    in the OpenAI shape (aiohttp's own answer is plain text and skips the middleware)."""
+    value = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return None
+    if value.lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # as aiohttp's handler: the body has not started
+        return None
+    resp = web.json_response(
+        error_body(f"Unsupported Expect header: {value!r}.".splitlines()[0]), status=417
+    )
+    resp.headers.update(cors_headers(request))
+    return resp
+
+
+class _Handler(RequestHandler):
+    """aiohttp's connection handler, refusing what its parser refuses in the OpenAI shape."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """One line in the OpenAI error shape, and one log line (not aiohttp's traceback)."""
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response has started; cannot send the error")
+        if status >= 500:
+            log.error("failed to handle %s %s", request.method, request.path, exc_info=exc)
+            body = error_body("The local peer failed to handle the request.", "server_error")
+        else:
+            first = (message or HTTPStatus(status).phrase).strip().splitlines()[0].rstrip(":")
+            log.info("refused a malformed request from %s: %s", request.remote, first)
+            body = error_body(f"Invalid HTTP request: {first}", code="invalid_request")
+        resp = web.json_response(body, status=status)
+        resp.force_close()
+        return resp
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        handler = super().__call__()
+        handler.__class__ = _Handler  # same slots, one method overridden
+        return handler
+
+
+class PeerRunner(web.AppRunner):
+    """An :class:`~aiohttp.web.AppRunner` whose connections answer requests aiohttp's parser
+    refuses (a lying ``Content-Length``, huge headers) in the OpenAI error shape."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # the connection factory: same state, one method more
+        return server

@@ -78,6 +78,14 @@ class Peer:
             raise ApiError(503, "The server is shutting down.", type="server_error")
         if "v=0" not in offer or "m=" not in offer:
             raise ApiError(400, "The SDP offer is not valid.", param="sdp", code="invalid_offer")
+        if not _sections_named(offer):
+            # aiortc fails inside (and leaves a failed task behind) on such an offer.
+            raise ApiError(
+                400,
+                "The SDP offer is not valid: every m= section needs one a=mid of its own.",
+                param="sdp",
+                code="invalid_offer",
+            )
         self.warm_up()
         call = PeerCall(
             new_id("rtc"),
@@ -120,3 +128,20 @@ class Peer:
             await call.close()
         await self._tasks.cancel_all()
         await self.services.responder.aclose()
+
+
+def _sections_named(offer: str) -> bool:
+    """Each media section of ``offer`` names one mid of its own, and the BUNDLE group names
+    only those (JSEP offers always do; aiortc fails inside on an offer that does not)."""
+    lines = offer.replace("\r\n", "\n").split("\n")
+    sections: list[list[str]] = []
+    bundle: list[str] = []
+    for line in lines:
+        if line.startswith("m="):
+            sections.append([])
+        elif line.startswith("a=mid:") and sections:
+            sections[-1].append(line.removeprefix("a=mid:").strip())
+        elif line.startswith("a=group:BUNDLE") and not sections:
+            bundle = line.split()[1:]
+    mids = [mids[0] for mids in sections if len(mids) == 1]
+    return len(mids) == len(sections) == len(set(mids)) and set(bundle) <= set(mids)

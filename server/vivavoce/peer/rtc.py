@@ -267,8 +267,8 @@ class PeerCall:
             if self._pc is not None:
                 try:
                     await self._pc.close()
-                except Exception:
-                    log.exception("%s: closing the peer connection failed", self.id)
+                except Exception as exc:  # e.g. aiortc after an offer it could not answer
+                    log.warning("%s: closing the peer connection failed: %r", self.id, exc)
         finally:
             self.closed.set()
             if self._on_closed is not None:

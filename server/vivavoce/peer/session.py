@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
 from ..tasks import CloseOnce, TaskSet
+from .errors import one_line
 from .input_audio import InputAudio
 from .items import ConversationItems, UnknownItem
 from .options import PeerOptions
@@ -150,7 +151,7 @@ class RealtimeSession:
                 error=ev.ErrorDetail(
                     type="invalid_request_error",
                     code=code,
-                    message=message,
+                    message=one_line(message),
                     param=param,
                     event_id=event_id,
                 )

@@ -24,7 +24,7 @@ from aiohttp import web
 from ..rtc.tracks import wav_bytes
 from .audio import AudioDecodeError, decode_audio, resample
 from .errors import ApiError
-from .http import cors_headers, form_text, json_body, peer_of
+from .http import cors_headers, form_body, form_text, json_body, peer_of
 from .items import Message, Role, ToolCall
 from .models import ALL_MODELS, check_model
 from .responders import ResponderError
@@ -299,7 +299,7 @@ async def transcriptions(request: web.Request) -> web.Response:
             "Post the audio as multipart/form-data with a 'file' field.",
             code="unsupported_content_type",
         )
-    form = await request.post()
+    form = await form_body(request)
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
         raise ApiError(
@@ -374,8 +374,10 @@ async def models(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", chat_completions)
-    app.router.add_post("/v1/audio/speech", speech)
-    app.router.add_post("/v1/audio/transcriptions", transcriptions)
-    app.router.add_get("/v1/models", models)
+#: (method, path, handler) of this module's routes; ``app.create_app`` adds them.
+ROUTES = [
+    ("POST", "/v1/chat/completions", chat_completions),
+    ("POST", "/v1/audio/speech", speech),
+    ("POST", "/v1/audio/transcriptions", transcriptions),
+    ("GET", "/v1/models", models),
+]

@@ -207,6 +207,8 @@ def session_from_beta(raw: dict[str, Any]) -> Session:
         k: raw[k] for k in ("id", "model", "instructions", "tools", "tool_choice") if k in raw
     }
     if "modalities" in raw:
+        if not isinstance(raw["modalities"], list):
+            raise ValueError("modalities must be an array")
         out["output_modalities"] = ["audio"] if "audio" in raw["modalities"] else ["text"]
     if "max_response_output_tokens" in raw:
         out["max_output_tokens"] = raw["max_response_output_tokens"]
@@ -707,7 +709,15 @@ def parse_client_event(message: str | bytes | dict[str, Any]) -> ClientEvent:
     if data["type"] not in _CLIENT_TYPES:
         return _unknown(data)
     if data["type"] == "session.update" and isinstance(data.get("session"), dict):
-        data["session"] = session_from_beta(data["session"]).model_dump(exclude_unset=True)
+        try:
+            session = session_from_beta(data["session"])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(["session", *(str(p) for p in first["loc"])])
+            raise ProtocolError(f"malformed session.update event: {where}: {first['msg']}") from exc
+        except (ValueError, TypeError) as exc:  # a beta field of the wrong type
+            raise ProtocolError(f"malformed session.update event: session: {exc}") from exc
+        data["session"] = session.model_dump(exclude_unset=True)
     event: ClientEvent = _validate(_CLIENT, data)
     return event
 

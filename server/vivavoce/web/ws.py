@@ -159,20 +159,14 @@ class Endpoint:
 
 
 def _handle(protocol: Any, data: str | bytes, writer: _TextFrameWriter) -> bool:
-    """Hand one frame to pygls; False once the client sent ``exit``."""
-    try:
-        message = json.loads(data, object_hook=protocol.structure_message)
-    except ValueError as exc:
-        error = {"code": -32700, "message": f"parse error: {exc}"}
-        writer.write(json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode())
-        return True
-    if getattr(message, "method", None) == "exit":
-        return False  # pygls would exit the process; here only this connection ends
-    try:
-        protocol.handle_message(message)
-    except Exception:
-        log.exception("could not handle a WebSocket message")
-    return True
+    """Hand one frame to pygls; False once the client sent ``exit`` (pygls would exit the
+    process; here only this connection ends)."""
+    from ..lsp.framing import handle
+
+    def reply(message: dict[str, Any]) -> None:
+        writer.write(json.dumps(message).encode())
+
+    return handle(protocol, data, reply, keep_exit=True) != "exit"
 
 
 async def _close_server(server: LanguageServer) -> None:
