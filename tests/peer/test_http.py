@@ -317,3 +317,19 @@ async def test_transcription_route_hears_flite(peer) -> None:
     status, _, body = await _post(f"{peer.base_url}/audio/transcriptions", data=form, headers=AUTH)
     assert status == 200
     assert "main file" in body
+
+
+async def test_speech_of_text_with_a_nul_character_is_spoken_not_a_500(peer) -> None:
+    # Found by fuzzing: the text reached flite's argv, and exec refuses an embedded NUL.
+    import httpx
+
+    from tests.peer.conftest import KEY
+
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{peer.base_url}/audio/speech",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": "gpt-4o-mini-tts", "input": "hello\u0000world", "voice": "alloy"},
+        )
+    assert response.status_code == 200, response.text
+    assert len(response.content) > 1000  # speech came back

@@ -83,7 +83,8 @@ class Synthesizer:
 
     async def synthesize(self, text: str, voice: str | None = None, speed: float = 1.0) -> Pcm:
         """16 kHz mono int16 speech for ``text`` (empty for blank text)."""
-        text = " ".join(text.split())[:MAX_TEXT_CHARS]
+        # A NUL cannot be a process argument (exec refuses it); nothing speaks it anyway.
+        text = " ".join(text.replace("\0", " ").split())[:MAX_TEXT_CHARS]
         if not text:
             return np.zeros(0, dtype=np.int16)
         exe = shutil.which(self.binary)
