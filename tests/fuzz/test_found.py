@@ -208,6 +208,13 @@ async def test_a_bad_frame_does_not_hide_the_next_message(bad: bytes) -> None:
     assert json.loads((await bodies(bad + frame(VALID)))[-1]) == VALID
 
 
+async def test_the_last_content_length_of_a_header_block_counts() -> None:
+    """A body sent without its blank line, then a header with a bad length: the block is
+    skipped, not read with the first length (which swallowed what came next)."""
+    glued = b'Content-Length: 30\r\n{"jsonrpc": "2.0", "id": null}Content-Length: -1\r\n\r\n'
+    assert [json.loads(b) for b in await bodies(glued + frame(VALID))] == [VALID]
+
+
 async def test_a_too_long_frame_gives_back_the_messages_it_swallowed() -> None:
     got = await bodies(b"Content-Length: 80\r\n\r\n{}" + frame(VALID) * 3)
     assert sum(json.loads(b) == VALID for b in got if b.startswith(b'{"j')) == 3

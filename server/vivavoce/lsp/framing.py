@@ -76,12 +76,15 @@ class FrameReader:
 
 
 def _content_length(header: bytes) -> int | None:
-    """The last valid ``Content-Length`` of a header block (garbage may precede it)."""
-    found = _LENGTH.findall(header[-MAX_HEADER_BYTES:])
-    if not found:
+    """The ``Content-Length`` of a header block: its last one (what precedes it is garbage,
+    e.g. a body sent without the blank line), if that one is valid."""
+    header = header[-MAX_HEADER_BYTES:]
+    last = header.lower().rfind(b"content-length:")
+    found = _LENGTH.match(header, last) if last >= 0 else None
+    if found is None:
         log.warning("skipped a message header with no valid Content-Length: %.80r", header)
         return None
-    length = int(found[-1])
+    length = int(found.group(1))
     if length > MAX_MESSAGE_BYTES:
         log.warning("skipped a message of %d bytes (the limit is %d)", length, MAX_MESSAGE_BYTES)
         return None
