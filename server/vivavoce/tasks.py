@@ -58,9 +58,6 @@ class TaskSet:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def __iter__(self) -> Any:
-        return iter(list(self._tasks))
-
     async def wait(self) -> None:
         """Wait for the running tasks (other than the caller) to end by themselves."""
         tasks = self._others()

@@ -14,7 +14,6 @@ place that decides it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -92,8 +91,7 @@ class Endpoint:
         from ..realtime import CallOptions
 
         url, key = await self._server()
-        options = CallOptions.from_settings(self._config.current, url)
-        return dataclasses.replace(options, api_key=key)
+        return CallOptions.from_settings(self._config.current, url, api_key=key)
 
     async def chat(self) -> Chat:
         from ..text.chat import Chat

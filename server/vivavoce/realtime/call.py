@@ -118,8 +118,11 @@ class CallOptions:
     ice_servers: tuple[str, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: Settings, base_url: str | None = None) -> CallOptions:
-        """Options for a call to ``base_url`` (default: the configured one).
+    def from_settings(
+        cls, settings: Settings, base_url: str | None = None, api_key: str | None = None
+    ) -> CallOptions:
+        """Options for a call to ``base_url`` (default: the configured one), with ``api_key``
+        (default: the one the settings give for that URL).
 
         Raises AuthenticationError when a remote server needs a key and none is set.
         """
@@ -132,7 +135,7 @@ class CallOptions:
             )
         return cls(
             base_url=url,
-            api_key=settings.api_key_for(url),
+            api_key=api_key or settings.api_key_for(url),
             dialect=settings.dialect,
             connect_timeout=settings.connect_timeout,
             ice_servers=tuple(settings.ice_servers),
