@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: More calls than this dropping within a minute: the server is broken; stop reconnecting.
 MAX_DROPS_PER_MINUTE = 5
+#: Taken off the played time of a truncate, so it never passes the audio the server sent.
+TRUNCATE_MARGIN_MS = 50
 #: How long a session lasts when the server does not say (api.openai.com: 60 minutes).
 SESSION_SECONDS = 3600.0
 #: Renew this long before the session ends (at most a quarter of its life).
@@ -382,7 +384,10 @@ class RealtimeMode:
         if self._assistant_item is not None:
             # What was played: never more than the server sent (it paces audio in real time
             # and its audio began before we heard of it), so the truncate is never refused.
-            heard_ms = max(0, int((time.monotonic() - started - dropped) * 1000))
+            # Less a margin: our clock starts when we hear of the audio, the server's when it
+            # sent it, and a truncate even 1 ms past what was sent is refused.
+            elapsed = time.monotonic() - started - dropped
+            heard_ms = max(0, int(elapsed * 1000) - TRUNCATE_MARGIN_MS)
             await call.send(ev.ItemTruncate(item_id=self._assistant_item, audio_end_ms=heard_ms))
 
     async def push_to_talk(self, pressed: bool) -> None:
