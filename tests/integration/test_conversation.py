@@ -278,6 +278,57 @@ async def test_interrupt_stops_the_voice_and_marks_the_turn(session: Session) ->
     assert session.audio.flushes >= 1
 
 
+async def test_an_interrupt_truncates_to_no_more_than_the_server_sent(
+    peer: Any, session: Session
+) -> None:
+    """Interrupting just as the voice begins (our clock against the frames the server sent) and
+    again after a pause in a slow reply (the server does not count the silence it filled it
+    with): the server accepts each truncate, and one it refuses anyway (a race with its own) is
+    logged, not shown."""
+    from vivavoce.realtime import events as ev
+
+    synthesizer = peer.peer.services.synthesizer
+    fast = synthesizer.synthesize
+
+    async def slow_after_the_first(text: str, *args: Any) -> Any:
+        if not text.startswith("This is sentence number 0 "):
+            await asyncio.sleep(2.0)  # longer than one sentence plays: a pause in the voice
+        return await fast(text, *args)
+
+    synthesizer.synthesize = slow_after_the_first
+    await session.conv.start()
+    call = session.conv.realtime.call
+    assert call is not None
+    seen: list[ev.ServerEvent] = []
+
+    async def watch() -> None:
+        async for event in call.events():
+            seen.append(event)
+            session.changed.set()
+
+    watcher = asyncio.create_task(watch())
+    long_text = " ".join(f"This is sentence number {n} of a long answer." for n in range(8))
+
+    def count(kind: type[ev.ServerEvent]) -> int:
+        return sum(isinstance(e, kind) for e in seen)
+
+    for round_, wait_frames in enumerate((1, 250)):  # 250 frames: 5 s, past the pause
+        await session.conv.send_text(long_text)
+        await session.until(lambda r=round_: count(ev.OutputAudioStarted) > r)  # type: ignore[misc]
+        frames = session.audio.sink.audible_frames
+        await session.until(lambda f=frames + wait_frames: session.audio.sink.audible_frames >= f)  # type: ignore[misc]
+        await session.conv.interrupt()
+        await session.until(lambda r=round_: count(ev.ItemTruncated) + count(ev.ErrorEvent) > r)  # type: ignore[misc]
+    assert count(ev.ErrorEvent) == 0
+    # A truncate past the audio (what a racing one looks like) is refused and not shown.
+    item = next(e.item_id for e in seen if isinstance(e, ev.ItemTruncated))
+    await call.send(ev.ItemTruncate(item_id=item, audio_end_ms=3_600_000))
+    await session.until(lambda: count(ev.ErrorEvent) == 1)
+    await asyncio.sleep(0.2)
+    assert session.messages == []
+    watcher.cancel()
+
+
 async def test_changing_the_voice_mid_call_reconnects_and_keeps_the_conversation(
     session: Session,
 ) -> None:

@@ -38,10 +38,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Taken off the heard time of a truncate: our clock starts when we hear that the audio began,
+#: the server counts the 20-ms frames it sent, and a truncate 1 ms past them is refused.
+TRUNCATE_MARGIN_MS = 40
+
 #: More calls than this dropping within a minute: the server is broken; stop reconnecting.
 MAX_DROPS_PER_MINUTE = 5
-#: Taken off the played time of a truncate, so it never passes the audio the server sent.
-TRUNCATE_MARGIN_MS = 50
 #: How long a session lasts when the server does not say (api.openai.com: 60 minutes).
 SESSION_SECONDS = 3600.0
 #: Renew this long before the session ends (at most a quarter of its life).
@@ -89,9 +91,11 @@ class RealtimeMode:
         self._said_errors: set[str] = set()
         self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
         self._responses: ResponseQueue | None = None  # the current call's
-        # What the assistant is saying now (for interruption): its item, when its audio began.
+        # What the assistant is saying now (for interruption): its item, when its audio began
+        # (our clock) and how much of the call's audio had been received by then.
         self._assistant_item: str | None = None
         self._audio_started: float | None = None
+        self._audio_mark = 0.0
         self._user_speaking = False
         #: Set at turn boundaries: nobody speaks, no reply runs or waits.
         self._between_turns = asyncio.Event()
@@ -297,6 +301,7 @@ class RealtimeMode:
                 self._assistant_item = item.id
             case ev.OutputAudioStarted():
                 self._audio_started = time.monotonic()
+                self._audio_mark = call.audio_received
             case ev.OutputAudioStopped() | ev.OutputAudioCleared():
                 self._audio_started = None
             case ev.ResponseDone(response=response):
@@ -327,6 +332,11 @@ class RealtimeMode:
         kind = ev.error_kind(error)
         if error.code == "session_expired" or kind in self._said_errors or not error.message:
             return  # an expired session is renewed; a kind already said is not said again
+        if error.param == "audio_end_ms" or "is already shorter than" in error.message:
+            # A truncate that raced the server's own (it stops and cuts its audio itself):
+            # the user heard the voice stop either way.
+            log.info("truncate refused (%s): %s", call.error_cause(error), error.message)
+            return
         self._said_errors.add(kind)
         cause = call.error_cause(error)
         refused = f"the server refused {cause}" if cause else "the server said"
@@ -382,13 +392,22 @@ class RealtimeMode:
             return  # nothing is playing: nothing to clear or truncate
         await call.send(ev.OutputAudioClear())
         if self._assistant_item is not None:
-            # What was played: never more than the server sent (it paces audio in real time
-            # and its audio began before we heard of it), so the truncate is never refused.
-            # Less a margin: our clock starts when we hear of the audio, the server's when it
-            # sent it, and a truncate even 1 ms past what was sent is refused.
-            elapsed = time.monotonic() - started - dropped
-            heard_ms = max(0, int(elapsed * 1000) - TRUNCATE_MARGIN_MS)
-            await call.send(ev.ItemTruncate(item_id=self._assistant_item, audio_end_ms=heard_ms))
+            await call.send(
+                ev.ItemTruncate(
+                    item_id=self._assistant_item,
+                    audio_end_ms=self._heard_ms(call, started, dropped),
+                )
+            )
+
+    def _heard_ms(self, call: Call, started: float, dropped: float) -> int:
+        """How much of the reply the user heard, as the server counts its item's audio: the time
+        since the audio began, but never more than the sound received since (the server does not
+        count the silence it fills a slow reply's gaps with, and a truncate 1 ms past what it
+        counts is refused: "Audio content of X ms is already shorter than Y ms"), less what our
+        speaker still held."""
+        elapsed = time.monotonic() - started
+        received = call.audio_received - self._audio_mark
+        return max(0, int((min(elapsed, received) - dropped) * 1000) - TRUNCATE_MARGIN_MS)
 
     async def push_to_talk(self, pressed: bool) -> None:
         """Press: no more automatic turns, stop the assistant, clear the input. Release: the

@@ -169,6 +169,9 @@ class Call:
         self.expires_at: float | None = None
         #: Milliseconds from start() to the end of each step.
         self.timings: dict[str, float] = {}
+        #: Seconds of the server's sound received so far: frames that are not all zeros (the
+        #: filler a server sends between replies). The server has sent at least this much.
+        self.audio_received = 0.0
         #: Server events that could not be parsed (logged, never fatal).
         self.protocol_errors: list[ProtocolError] = []
         self._own_http = http is None
@@ -398,6 +401,8 @@ class Call:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if frame.to_ndarray().any():
+                self.audio_received += frame.samples / frame.sample_rate
             self.sink.write(frame)
 
     def _on_connection_state(self) -> None:
