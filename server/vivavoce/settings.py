@@ -88,9 +88,11 @@ class Settings(BaseSettings):
     model: str = Field("gpt-realtime-2.1", description="Realtime model.")
     text_model: str = Field("gpt-5.4-mini", description="Chat model of text mode.")
     speech_model: str = Field(
-        "gpt-4o-mini-tts",
-        description="Text-to-speech model of text mode (POST /audio/speech). OpenAI shuts its "
-        "speech models down on 2027-01-06; a compatible server can be named here.",
+        "gpt-realtime-2.1-mini",
+        description="Voice of text mode's replies: a realtime model reads each sentence aloud "
+        "over a Realtime call (the default; no microphone is sent), or a text-to-speech model "
+        "(gpt-4o-mini-tts, tts-1, or a compatible local server) through POST /audio/speech. "
+        "OpenAI shuts its text-to-speech models down on 2027-01-06.",
     )
     voice: str = Field(DEFAULT_VOICE, description="Voice of the assistant.")
     instructions: str = Field(

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import overlap
 from vivavoce.conversation import Conversation, Status
+from vivavoce.peer.audio import resample
+from vivavoce.peer.stt import Recognizer
 from vivavoce.realtime import TranscriptUpdate
 from vivavoce.rtc.tracks import MemorySink, PcmSource, rms_dbfs
 from vivavoce.settings import Settings
@@ -115,9 +117,38 @@ async def test_text_turn_streams_and_the_reply_is_spoken(session: Session) -> No
     assert "the build is broken" in reply
     deltas = [u.delta for u in session.updates if u.role == "assistant" and u.delta]
     assert len(deltas) >= 2 and "".join(deltas) == reply
-    await session.until(lambda: len(session.audio.played) >= 2)  # one per sentence
-    speech = np.concatenate(session.audio.played)
-    assert speech.size > 24000 * 1.0 and rms_dbfs(speech) > -40  # over a second, audible
+    # Said by the default speech model, a realtime one, over a call of its own: the words of
+    # the reply, read as written, reach the speaker; that call adds no turn to the transcript.
+    sink = session.audio.sink
+    await session.until(lambda: sink.audible_frames > 100)  # two seconds of voice
+    heard_frames = -1
+    while sink.audible_frames != heard_frames:  # until it has been quiet for 1.5 s
+        heard_frames = sink.audible_frames
+        await asyncio.sleep(1.5)
+    heard = await Recognizer().transcribe(resample(sink.samples(), 48000, 16000))
+    assert overlap(reply, heard) >= 0.6, heard
+    assert len(heard.split()) <= len(reply.split()) + 2, heard  # read as written, not answered
+    assert {u.item_id for u in session.updates if u.role == "assistant"} == {
+        session.finals("assistant")[0].item_id
+    }
+    assert session.audio.played == [] and session.messages == []
+
+
+async def test_text_mode_speaks_through_a_text_to_speech_model_when_one_is_set(
+    peer: Any,
+) -> None:
+    """``speechModel`` naming a text-to-speech model (or a local server's): POST /audio/speech,
+    one request per sentence, played on the speaker."""
+    session = Session(Settings(peer=peer.base_url, api_key=None, speech_model="gpt-4o-mini-tts"))
+    try:
+        await session.conv.start(mode="text")
+        await session.conv.send_text("the build is broken")
+        await session.until(lambda: len(session.audio.played) >= 2)  # one per sentence
+        speech = np.concatenate(session.audio.played)
+        assert speech.size > 24000 * 1.0 and rms_dbfs(speech) > -40  # over a second, audible
+        assert session.audio.sink.frames == 0  # no call was opened for it
+    finally:
+        await session.conv.close()
 
 
 async def test_toggling_both_ways_keeps_one_conversation(session: Session) -> None:

@@ -222,6 +222,58 @@ async def test_refusals_of_the_real_api(peer, make_call: CallFactory) -> None:
     assert all(r["remaining"] <= r["limit"] for r in limits["rate_limits"])
 
 
+async def test_out_of_band_responses_answer_their_input_and_stay_out_of_the_conversation(
+    peer, make_call: CallFactory
+) -> None:
+    """``conversation: "none"`` with an ``input``: the reply answers that input only, its item
+    is announced as the response's output but never added to the conversation; instructions
+    that ask for word-for-word reading make the built-in responder read the text as it is."""
+    call = await make_call(peer.base_url)
+    call.ask("my name is Ada")
+    await call.wait_for("response.done")
+    mark = len(call.events)
+    sentence = "The build is broken in three places."
+    call.send(
+        {
+            "type": "response.create",
+            "response": {
+                "conversation": "none",
+                "instructions": "Read the user's text aloud word for word.",
+                "output_modalities": ["text"],
+                "input": [
+                    {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": sentence}],
+                    }
+                ],
+            },
+        }
+    )
+    done = await call.wait_for("response.done", after=mark)
+    assert done["response"].get("conversation_id") is None
+    [item] = done["response"]["output"]
+    assert item["content"][0]["text"] == sentence  # read, not answered
+    after = call.events[mark:]
+    assert not [e for e in after if e["type"].startswith("conversation.item.")]
+    # The conversation did not see it: the next in-band reply knows only the first turn.
+    call.ask("what did I say")
+    mark = len(call.events)
+    done = await call.wait_for("response.done", after=mark - 1)
+    text = done["response"]["output"][0]["content"][0]["text"]
+    assert "my name is Ada" in text and "broken" not in text
+    # An input that refers to an item that does not exist is refused.
+    call.send(
+        {
+            "type": "response.create",
+            "event_id": "evt_ref",
+            "response": {"conversation": "none", "input": [{"type": "item_reference", "id": "x"}]},
+        }
+    )
+    err = await call.wait_for("error")
+    assert err["error"]["event_id"] == "evt_ref" and err["error"]["param"] == "response.input"
+
+
 async def test_idle_timeout_triggers_after_the_assistant_finished(
     peer, make_call: CallFactory
 ) -> None:

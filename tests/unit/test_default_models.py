@@ -48,16 +48,9 @@ def test_the_deprecation_notes_are_found() -> None:
         ("transcription", Settings().transcription.model),
         ("transcription (HTTP)", Settings().transcription.model),
         ("text chat", Settings().text_model),
-        pytest.param(
-            "speech",
-            Settings().speech_model,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="every /audio/speech model in openai 3.60 is deprecated (shutdown "
-                "2027-01-06); OpenAI's replacement is gpt-realtime-2.1-mini over the Realtime "
-                "API, a different workflow text mode does not have yet",
-            ),
-        ),
+        # Text mode's voice: a realtime model reading aloud (OpenAI's replacement for its
+        # text-to-speech models, all deprecated in openai 3.60).
+        ("realtime", Settings().speech_model),
     ],
 )
 def test_no_default_model_is_deprecated(kind: str, default: str) -> None:
@@ -67,3 +60,11 @@ def test_no_default_model_is_deprecated(kind: str, default: str) -> None:
 def test_older_names_stay_accepted() -> None:
     settings = Settings(model="gpt-realtime", text_model="gpt-4o-mini")
     assert (settings.model, settings.text_model) == ("gpt-realtime", "gpt-4o-mini")
+
+
+def test_the_speech_default_is_a_realtime_model_and_tts_names_still_work() -> None:
+    from vivavoce.text.voice import is_realtime_model
+
+    assert is_realtime_model(Settings().speech_model)
+    assert Settings().speech_model not in deprecated(SOURCES["speech"])
+    assert not is_realtime_model(Settings(speech_model="gpt-4o-mini-tts").speech_model)

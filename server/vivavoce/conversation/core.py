@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the call, its events and audio load when a call starts
     from ..realtime import TranscriptUpdate
     from ..realtime import events as ev
     from ..store import ConversationLog
+    from ..text.voice import Voice
     from ..tools import Toolbox
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class Conversation:
         self.busy = asyncio.Lock()
         self.realtime = RealtimeMode(self)
         self._text_tasks = TaskSet("vivavoce text")
+        #: Text mode's voice, and the (speech model, voice) it speaks with.
+        self._voice: Voice | None = None
+        self._voice_of: tuple[str, str] | None = None
         self._ptt = False
         self._recordings = 0
         self._closing = CloseOnce()
@@ -169,6 +173,7 @@ class Conversation:
         async with self.busy:
             await self.realtime.close()
             await self._stop_text()
+            await self._close_voice()
             await self._close_audio()
             self._ptt = False
             if self._status.state != "idle":
@@ -185,6 +190,7 @@ class Conversation:
                 self._enter("text", state=state, call_id=None, push_to_talk=False)
                 return self._status
             await self._stop_text()
+            await self._close_voice()  # one call at a time
             # A live text conversation becomes a call being opened: never "realtime, live"
             # before the call is (an editor would show LIVE while it still connects).
             self._enter("realtime", state="connecting" if was_live else self._status.state)
@@ -255,6 +261,7 @@ class Conversation:
     async def _close(self) -> None:
         await self.realtime.close()
         await self._stop_text()
+        await self._close_voice()
         await self._close_audio()
         await self.endpoint.close()
         if self.history is not None:
@@ -271,6 +278,8 @@ class Conversation:
     async def _stop_text(self) -> None:
         """Cancel a text reply being written or spoken, and silence the speaker."""
         await self._text_tasks.cancel_all()
+        if self._voice is not None:
+            await self._voice.hush()
         if self._io is not None:
             self._io.flush()
 
@@ -303,10 +312,34 @@ class Conversation:
             on_message=lambda line: self.say("warning", line),
         )
         io = self._io
-        speech = await self.endpoint.speech() if io is not None else None
-        await reply.run(
-            self._text_tasks, speech, self.choices.voice("text"), io.play if io else None
-        )
+        await reply.run(self._text_tasks, await self._text_voice(io) if io else None)
+
+    async def _text_voice(self, io: AudioIO) -> Voice:
+        """Text mode's voice (kept while its model and voice stay the same)."""
+        from ..text.voice import HttpVoice, RealtimeVoice, is_realtime_model
+
+        model, name = self.settings.speech_model, self.choices.voice("text")
+        if self._voice is not None and self._voice_of == (model, name):
+            return self._voice
+        await self._close_voice()
+        voice: Voice
+        if is_realtime_model(model):
+            voice = RealtimeVoice(
+                await self.endpoint.call_options(),
+                model=model,
+                voice=self.choices.voices.catalog.map(name, "realtime"),
+                sink=io.sink,
+                http=self.endpoint.http(),
+            )
+        else:
+            voice = HttpVoice(await self.endpoint.speech(), name, io.play)
+        self._voice, self._voice_of = voice, (model, name)
+        return voice
+
+    async def _close_voice(self) -> None:
+        voice, self._voice = self._voice, None
+        if voice is not None:
+            await voice.close()
 
     async def _dictate(self, pressed: bool) -> None:
         """Text mode's push-to-talk: the press records, the release transcribes a turn."""

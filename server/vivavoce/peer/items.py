@@ -63,6 +63,9 @@ class ConversationItems:
         #: sent yet (the responder reads them; the items keep ``transcript: null`` until then).
         self.heard: dict[str, str] = {}
 
+    def __contains__(self, item_id: object) -> bool:
+        return any(item.id == item_id for item in self.items)
+
     def get(self, item_id: str) -> Item:
         for item in self.items:
             if item.id == item_id:

@@ -4,7 +4,9 @@
   understood of the last user turn and says how that relates to earlier turns, in one or two
   short sentences. Tests rely on the exact shape: ``"You said: <text>."`` followed by
   ``"That is the first thing you said."`` or ``"Before that you said: <previous>."``.
-  With no user words: ``"Sorry, I did not catch that."``.
+  With no user words: ``"Sorry, I did not catch that."``. Instructions that ask for the text
+  to be read word for word (or verbatim) make it say the last user text as it is, as a real
+  model does when used as a text-to-speech voice (vivavoce's text mode does so).
 * :class:`ChatResponder`: forwards the conversation to an OpenAI-compatible
   ``/chat/completions`` URL (streamed) with httpx and yields the text as it arrives.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     from .items import Message, ToolCall
 
 log = logging.getLogger(__name__)
+
+#: Instructions that ask for the user's text to be read aloud as it is.
+_READ_ALOUD = re.compile(r"\bword for word\b|\bverbatim\b", re.IGNORECASE)
 
 
 class Responder(Protocol):
@@ -73,6 +79,9 @@ class BuiltinResponder:
             yield intents.describe(last.name, last.text)
             return
         users = [m.text for m in conversation if m.role == "user" and _clean(m.text)]
+        if users and _READ_ALOUD.search(instructions):
+            yield users[-1].strip()
+            return
         if not users:
             yield "Sorry, I did not catch that."
             return

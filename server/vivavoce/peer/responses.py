@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
-from .items import ToolCall, UnknownItem
+from .items import Message, ToolCall, UnknownItem, item_text
 from .responders import Responder
 from .tts import RATE as TTS_RATE
 from .tts import Synthesizer
@@ -83,7 +83,11 @@ class Reply:
     audio_started: bool = False
     text: str = ""
     metadata: Any = None
-    added: bool = False  # its item is in the conversation (output_item.added was sent)
+    added: bool = False  # its item was announced (output_item.added was sent)
+    #: ``conversation: "none"``: an out-of-band response, its item kept out of the conversation.
+    out_of_band: bool = False
+    #: ``input``: what the reply answers instead of the conversation (None: the conversation).
+    input: list[Message] | None = None
     muted: bool = False  # output_audio_buffer.clear: write on, play nothing more
 
 
@@ -197,7 +201,7 @@ class Responses:
         self.clear_audio()
         if self.active is not None and self.active.audio:
             self.cancel("turn_detected", audio_cleared=True)
-        if truncate and item_id is not None:
+        if truncate and item_id is not None and item_id in self.link.items:
             self._truncate(self.link.items.get(item_id), 0, played)
 
     def clear_output_audio(self) -> None:
@@ -288,17 +292,51 @@ class Responses:
             voice=voice if isinstance(voice, str) else None,
             speed=float(session.audio.output.speed or 1.0),
             metadata=options.get("metadata"),
+            out_of_band=options.get("conversation") == "none",
+            input=self._input(options.get("input")),
         )
         self.active = reply
         self._idle.clear()
         self.link.send(
             ev.ResponseCreated(
                 response=ev.Response(
-                    id=rid, status="in_progress", output=[], conversation_id="conv_local"
+                    id=rid,
+                    status="in_progress",
+                    output=[],
+                    conversation_id=None if reply.out_of_band else "conv_local",
                 )
             )
         )
         reply.task = self.link.spawn(self._run(reply), f"response:{rid}")
+
+    def _input(self, raw: Any) -> list[Message] | None:
+        """``response.create``'s ``input``: items given whole, or references to the
+        conversation's (refused when unknown, as the real API does)."""
+        if not isinstance(raw, list):
+            return None
+        out: list[Message] = []
+        for entry in raw:
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("type") == "item_reference":
+                try:
+                    item = self.link.items.get(str(entry.get("id")))
+                except UnknownItem:
+                    raise ClientEventError(
+                        "invalid_value",
+                        f"Item with id '{entry.get('id')}' not found in the conversation.",
+                        "response.input",
+                    ) from None
+            else:
+                try:
+                    item = ev.Item.model_validate(entry)
+                except ValueError:
+                    raise ClientEventError(
+                        "invalid_value", "Invalid item in response.input.", "response.input"
+                    ) from None
+            if item.role is not None and (text := item_text(item)):
+                out.append(Message(item.role, text))
+        return out
 
     def _part(self, r: Reply, *, done: bool) -> ev.ContentPart:
         if r.audio:
@@ -317,16 +355,17 @@ class Responses:
         try:
             await self._transcribed()
             # The reply being written is not part of what the responder reads.
-            messages = self.link.items.messages()
+            messages = self.link.items.messages() if r.input is None else r.input
             tools = self._declared_tools()
             call = await self.responder.call_tool(messages, tools) if tools else None
             if call is not None:
                 self._function_call(r, call)
                 return
-            prev = self.link.items.add(r.item)
             r.added = True
             self.link.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
-            self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
+            if not r.out_of_band:
+                prev = self.link.items.add(r.item)
+                self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
             self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
             chunks = self.responder.reply(messages, r.instructions)
             if r.audio:
@@ -432,8 +471,9 @@ class Responses:
             self.link.send(ev.ContentPartDone(**common, part=self._part(r, done=True)))
         if message and r.added:
             self.link.send(ev.OutputItemDone(response_id=r.id, item=r.item))
-            prev = self.link.items.previous_of(r.item.id)
-            self.link.send(ev.ItemDone(previous_item_id=prev, item=r.item))
+            if not r.out_of_band:
+                prev = self.link.items.previous_of(r.item.id)
+                self.link.send(ev.ItemDone(previous_item_id=prev, item=r.item))
         details: dict[str, Any] | None = None
         if status == "failed":
             details = {"type": "failed", "error": {"type": "server_error", "message": error}}
@@ -447,7 +487,7 @@ class Responses:
                     status=status,
                     status_details=details,
                     output=[r.item] if r.added else [],
-                    conversation_id="conv_local",
+                    conversation_id=None if r.out_of_band else "conv_local",
                     usage=_usage(in_words, len(r.text.split())),
                     metadata=r.metadata,
                 )

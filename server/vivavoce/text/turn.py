@@ -3,8 +3,8 @@
 :class:`TextReply` asks :class:`~vivavoce.text.chat.Chat` for the reply to the conversation so
 far, streams it into the transcript as it is written, runs the voice tools the model calls
 (at most :data:`MAX_TOOL_ROUNDS` rounds, then the model must answer in words) and hands each
-finished sentence to :func:`speak`, which synthesizes it and queues it on the speaker while the
-next one is still being written.
+finished sentence to :func:`speak`, which has text mode's :class:`~vivavoce.text.voice.Voice`
+say it while the next one is still being written.
 
 Both run as tasks of the conversation's text task set, so stopping the conversation or
 interrupting the reply cancels them; the reply is then final, marked ``interrupted``, with what
@@ -26,7 +26,7 @@ from .chat import Chat, Message, ToolCallRequest, ToolSpec
 
 if TYPE_CHECKING:
     from ..tasks import TaskSet
-    from .speech import Speech
+    from .voice import Voice
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,14 @@ class TextReply:
         #: Finished sentences for :func:`speak`; None ends them.
         self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
 
-    async def run(self, tasks: TaskSet, speech: Speech | None, voice: str,
-                  play: Callable[[Any, int], None] | None) -> None:  # fmt: skip
-        """Write the reply (and speak it when ``play`` is given) until done or cancelled.
+    async def run(self, tasks: TaskSet, voice: Voice | None) -> None:
+        """Write the reply (and say it when there is a ``voice``) until done or cancelled.
 
         Raises the error of a reply that failed before it said anything: that error is the
         answer. A reply that broke off midway is kept, marked interrupted, and the user told.
         """
-        if speech is not None and play is not None:
-            tasks.spawn(speak(self.sentences, speech, voice, play, self._on_message), "speak reply")
+        if voice is not None:
+            tasks.spawn(speak(self.sentences, voice, self._on_message), "speak reply")
         writing = tasks.spawn(self._write(), "write reply")
         interrupted = False
         try:
@@ -130,21 +129,14 @@ class TextReply:
 
 
 async def speak(
-    sentences: asyncio.Queue[str | None],
-    speech: Speech,
-    voice: str,
-    play: Callable[[Any, int], None],
-    on_message: Callable[[str], None],
+    sentences: asyncio.Queue[str | None], voice: Voice, on_message: Callable[[str], None]
 ) -> None:
-    """Speak a reply sentence by sentence, as it is written."""
-    from .speech import SPEECH_RATE
-
+    """Say a reply sentence by sentence, as it is written."""
     while (sentence := await sentences.get()) is not None:
         if not sentence.strip():
             continue
         try:
-            samples = await speech.synthesize(sentence, voice)
+            await voice.say(sentence)
         except VivavoceError as exc:
             on_message(f"vivavoce: the reply cannot be spoken: {exc}")
             return
-        play(samples, SPEECH_RATE)
