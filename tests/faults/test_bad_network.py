@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import call_for, overlap, watched
 from tests.faults.conftest import settings_for
-from tests.netsim import Impairment, NetSim
+from tests.netsim import BAD_NETWORK, Impairment, NetSim
 from vivavoce.realtime import Call, CallState
 from vivavoce.realtime.transcript import TranscriptUpdate
 from vivavoce.rtc.tracks import MemorySink
@@ -25,7 +25,7 @@ from vivavoce.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 #: The issue's impairment: 5 % loss, 40 ms ± 30 ms, some packets held back a further 50 ms.
-BAD = Impairment(loss=0.05, delay=0.04, jitter=0.03, reorder=0.02, duplicate=0.01)
+BAD = BAD_NETWORK
 SENTENCE = "please open the main file"
 
 
