@@ -19,6 +19,9 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
   after both are up. CPU % of one core = CPU seconds / wall seconds over the window; "total"
   counts both processes of a side (client + server), "client" the calling process only.
   Peak RSS is each process's high-water mark (VmHWM, imports included).
+* impaired — the rtt task through ``tests.netsim``'s relay at ``BAD_NETWORK`` (5 % loss,
+  40 ± 30 ms, reordering): mouth-to-ear (burst → echo onset) and the audio that never reached
+  the sink (RTP-time holes), product vs aiortc's default buffer. See ``bench_impaired``.
 
 Writes ``--out`` (metric → product, baseline, unit, ratio, target, pass; informational metrics
 have target and pass null), a ``*.details.json`` next to it (raw samples, call timings, jitter
