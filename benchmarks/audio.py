@@ -121,18 +121,47 @@ class OnsetDetector:
 
 @dataclass
 class ReceiveMeter:
-    """An audio sink (``write``/``close``) that timestamps onsets of every received frame."""
+    """An audio sink (``write``/``close``) that timestamps onsets of every received frame.
+
+    It also counts the holes in what it was given: a frame whose RTP time (``pts``) is later
+    than the previous frame's end is a gap, audio that never reached the application (a packet
+    lost or given up by the jitter buffer; neither aiortc nor vivavoce conceals it, so a player
+    plays silence or nothing there).
+    """
 
     detector: OnsetDetector = field(default_factory=OnsetDetector)
     frames: int = 0
     first_frame_at: float | None = None
+    gaps: int = 0
+    missing_s: float = 0.0
+    audio_s: float = 0.0
+    _next_pts: int | None = None
 
     def write(self, frame: Any) -> None:
         now = time.perf_counter()
         if self.first_frame_at is None:
             self.first_frame_at = now
         self.frames += 1
+        self._count_gap(frame)
         self.detector.feed(to_mono(frame), now)
+
+    def _count_gap(self, frame: Any) -> None:
+        rate = frame.sample_rate or RATE
+        self.audio_s += frame.samples / rate
+        if frame.pts is None:
+            return
+        if self._next_pts is not None and frame.pts > self._next_pts:
+            self.gaps += 1
+            self.missing_s += (frame.pts - self._next_pts) / rate
+        self._next_pts = frame.pts + frame.samples
+
+    def gap_stats(self) -> dict[str, float]:
+        """Gaps and missing audio, and how much audio arrived (for the JSON result)."""
+        return {
+            "gaps": self.gaps,
+            "missing_ms": round(self.missing_s * 1000.0, 1),
+            "audio_s": round(self.audio_s, 3),
+        }
 
     def close(self) -> None:
         pass

@@ -95,6 +95,7 @@ async def run(args: argparse.Namespace) -> None:
             sent=len(gen.sent_at),
             onsets=len(meter.detector.onsets),
             frames=meter.frames,
+            **meter.gap_stats(),
             jitter=jitter_counters(call),
         )
         await call.close()

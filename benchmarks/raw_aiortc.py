@@ -214,6 +214,7 @@ async def run_offerer(args: argparse.Namespace) -> None:
                 sent=len(gen.sent_at),
                 onsets=len(meter.detector.onsets),
                 frames=meter.frames,
+                **meter.gap_stats(),
             )
             await conn.close()
         else:  # duplex

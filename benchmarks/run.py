@@ -19,6 +19,9 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
   after both are up. CPU % of one core = CPU seconds / wall seconds over the window; "total"
   counts both processes of a side (client + server), "client" the calling process only.
   Peak RSS is each process's high-water mark (VmHWM, imports included).
+* impaired — the rtt task through ``tests.netsim``'s relay at ``BAD_NETWORK`` (5 % loss,
+  40 ± 30 ms, reordering): mouth-to-ear (burst → echo onset) and the audio that never reached
+  the sink (RTP-time holes), product vs aiortc's default buffer. See ``bench_impaired``.
 
 Writes ``--out`` (metric → product, baseline, unit, ratio, target, pass; informational metrics
 have target and pass null), a ``*.details.json`` next to it (raw samples, call timings, jitter
@@ -41,12 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import conversation_bench, devices_bench, lsp_bench
-from benchmarks.harness import Child, measure_window, serving
+from benchmarks.harness import LISTENING, START_LIMIT, Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices",
+    "toggle", "devices", "impaired",
 )  # fmt: skip
 
 
@@ -57,6 +60,7 @@ class Config:
     bursts: int  # rtt: bursts per side
     period: float  # rtt: seconds between bursts
     duration: float  # duplex: seconds measured
+    impaired_bursts: int  # impaired: bursts per side through the bad network
 
     def client_args(self, task: str) -> list[str]:
         return [
@@ -65,8 +69,11 @@ class Config:
         ]  # fmt: skip
 
 
-FULL = Config(rounds=3, runs=10, bursts=20, period=0.5, duration=60.0)
-QUICK = Config(rounds=2, runs=5, bursts=10, period=0.5, duration=10.0)
+FULL = Config(rounds=3, runs=10, bursts=20, period=0.5, duration=60.0, impaired_bursts=40)
+QUICK = Config(rounds=2, runs=5, bursts=10, period=0.5, duration=10.0, impaired_bursts=20)
+#: impaired: seconds between bursts. Longer than any round trip seen through the bad network
+#: (aiortc's default buffer reached ≈ 0.8 s), so each echo pairs with its own burst.
+IMPAIRED_PERIOD = 1.5
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,37 @@ async def bench_duplex(cfg: Config) -> Pair:
     return results["baseline"], results["product"]
 
 
+async def bench_impaired(cfg: Config) -> Pair:
+    """The rtt task through :data:`tests.netsim.BAD_NETWORK`, one side after the other.
+
+    The runner starts each side's server, puts a :class:`tests.netsim.NetSim` relay (this
+    process, 127.0.0.1) in front of it and gives the client the relay's URL: every datagram of
+    the call, both ways, is impaired, and neither side knows another path. Same seed per side,
+    so both see the same sequence of random choices (not the same packets: timing differs).
+    """
+    from tests.netsim import BAD_NETWORK, NetSim
+
+    args = ["--task", "rtt", "--bursts", str(cfg.impaired_bursts), "--period"]
+    args.append(str(IMPAIRED_PERIOD))
+    out = []
+    for side in (BASELINE, PRODUCT):
+        server = await side.server().start()
+        try:
+            url = (await server.wait_for_pattern(LISTENING, START_LIMIT)).group(1)
+            async with NetSim(url, BAD_NETWORK, seed=17) as net:
+                client = await side.client(net.base_url, args).start()
+                try:
+                    limit = 90.0 + cfg.impaired_bursts * IMPAIRED_PERIOD
+                    result = await client.event("result", limit)
+                finally:
+                    await client.stop()
+                result["relay"] = dict(net.counts())
+                out.append(result)
+        finally:
+            await server.stop(terminate=True)
+    return out[0], out[1]
+
+
 def _step_medians(timings: list[dict[str, float]]) -> dict[str, float]:
     keys = list(timings[0]) if timings else []
     return {k: round(median([t[k] for t in timings if k in t]), 2) for k in keys}
@@ -207,6 +245,37 @@ def duplex_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def impaired_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
+    """Mouth-to-ear = a burst's echo round trip through the bad network (both ways impaired).
+
+    Gaps are counted per minute of the stream the sender sent (audio received + audio missing),
+    not of the audio received: a side that throws more away must not get a smaller divisor.
+    Neither side conceals or recovers a lost packet (aiortc: no FEC, no NACK for audio), so the
+    gap *count* follows the network's loss; how much audio each gap costs is the buffer's doing.
+    """
+    r, p = raw["rtt_ms"], prod["rtt_ms"]
+
+    def stream_min(result: dict[str, Any]) -> float:
+        return max(float(result["audio_s"]) + float(result["missing_ms"]) / 1000.0, 1e-9) / 60
+
+    def missing_pct(result: dict[str, Any]) -> float:
+        return float(result["missing_ms"]) / 600.0 / stream_min(result)
+
+    return {
+        "impaired_m2e_median_ms": record(median(p), median(r), "ms", 1.0),
+        "impaired_m2e_p95_ms": record(percentile(p, 95), percentile(r, 95), "ms", 1.0),
+        "impaired_audio_missing_pct": record(
+            missing_pct(prod), missing_pct(raw), "% of the stream", 1.0
+        ),
+        "impaired_gaps_per_min": record(
+            prod["gaps"] / stream_min(prod), raw["gaps"] / stream_min(raw), "gaps / min", None
+        ),
+        "impaired_echoes_heard_pct": record(
+            100.0 * len(p) / max(prod["sent"], 1), 100.0 * len(r) / max(raw["sent"], 1), "%", None
+        ),
+    }
+
+
 BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict[str, Any]]]] = {
     "connect": (bench_connect, connect_metrics),
     "rtt": (bench_rtt, rtt_metrics),
@@ -217,6 +286,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "interrupt": (conversation_bench.bench_interrupt, conversation_bench.interrupt_metrics),
     "toggle": (conversation_bench.bench_toggle, conversation_bench.toggle_metrics),
     "devices": (devices_bench.bench_devices, devices_bench.devices_metrics),
+    "impaired": (bench_impaired, impaired_metrics),
 }
 
 
@@ -227,7 +297,7 @@ def details_of(group: str, raw: dict[str, Any], prod: dict[str, Any]) -> dict[st
         out["product_summary"] = summary(prod["connect_ms"])
         out["baseline_step_medians_ms"] = _step_medians(raw.get("timings", []))
         out["product_step_medians_ms"] = _step_medians(prod.get("timings", []))
-    elif group == "rtt":
+    elif group in ("rtt", "impaired"):
         out["baseline_summary"] = summary(raw["rtt_ms"])
         out["product_summary"] = summary(prod["rtt_ms"])
     return out
@@ -272,6 +342,14 @@ def _notes(group: str, raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, s
             "rtt echoes matched (baseline, product)": f"{len(raw['rtt_ms'])}/{raw['sent']}, "
             f"{len(prod['rtt_ms'])}/{prod['sent']}",
             "rtt product jitter buffer": json.dumps(prod.get("jitter")),
+        }
+    if group == "impaired":
+        return {
+            "impaired echoes matched (baseline, product)": f"{len(raw['rtt_ms'])}/{raw['sent']}, "
+            f"{len(prod['rtt_ms'])}/{prod['sent']}",
+            "impaired m2e max (baseline, product)": f"{max(raw['rtt_ms'], default=math.nan):.0f}, "
+            f"{max(prod['rtt_ms'], default=math.nan):.0f} ms",
+            "impaired product jitter buffer": json.dumps(prod.get("jitter")),
         }
     ru, pu = raw["usage"], prod["usage"]
     return {

@@ -1,5 +1,7 @@
 """A bad network on loopback, for tests and benchmarks: this kernel has no netem.
 
+``benchmarks.run`` imports it from here (both run from the repository root).
+
 :class:`NetSim` puts two things between a client and a local peer, both on 127.0.0.1:
 
 * an HTTP proxy in front of the peer (``NetSim.base_url`` is what the client calls). It passes
@@ -59,6 +61,11 @@ class Impairment:
     @property
     def clean(self) -> bool:
         return self == Impairment()
+
+
+#: The bad network of issue 17, for the fault tests and ``make bench`` (group ``impaired``):
+#: 5 % loss, 40 ms ± 30 ms (uniform) each way, 2 % held back a further 50 ms, 1 % duplicated.
+BAD_NETWORK = Impairment(loss=0.05, delay=0.04, jitter=0.03, reorder=0.02, duplicate=0.01)
 
 
 def is_stun(data: bytes) -> bool:

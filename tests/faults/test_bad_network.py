@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import call_for, overlap, watched
 from tests.faults.conftest import settings_for
-from tests.netsim import Impairment, NetSim
+from tests.netsim import BAD_NETWORK, Impairment, NetSim
 from vivavoce.realtime import Call, CallState
 from vivavoce.realtime.transcript import TranscriptUpdate
 from vivavoce.rtc.tracks import MemorySink
@@ -25,8 +25,11 @@ from vivavoce.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 #: The issue's impairment: 5 % loss, 40 ms ± 30 ms, some packets held back a further 50 ms.
-BAD = Impairment(loss=0.05, delay=0.04, jitter=0.03, reorder=0.02, duplicate=0.01)
+BAD = BAD_NETWORK
 SENTENCE = "please open the main file"
+#: Seconds of clean network after which the jitter buffer waits for nothing again
+#: (rtc/jitter.py: 6–8 s in simulation; the real call's packets arrive at the same pace).
+RELAXED_WITHIN = 10.0
 
 
 class GapSink(MemorySink):
@@ -135,11 +138,12 @@ async def _impaired_then_clean(
 
     bad_net.impairment = Impairment()
     cleaned = time.monotonic()
-    while buffer.depth >= peak and time.monotonic() - cleaned < 15:
+    while buffer.depth > 0 and time.monotonic() - cleaned < RELAXED_WITHIN + 5:
         await asyncio.sleep(0.1)
     shrunk_after = time.monotonic() - cleaned
     print(f"clean again: depth {peak} → {buffer.depth} after {shrunk_after:.1f} s")
-    assert buffer.depth < peak, "the jitter buffer did not shrink back on a clean network"
+    assert buffer.depth == 0, "the jitter buffer did not shrink back on a clean network"
+    assert shrunk_after <= RELAXED_WITHIN, f"the jitter buffer took {shrunk_after:.1f} s to relax"
     assert call.liveness is not None and call.liveness.probes_sent == 0, "a false alarm"
     assert call.state is CallState.LIVE
 
