@@ -223,6 +223,34 @@ def test_history_opens_or_an_older_server_is_said_politely(session: dict[str, An
     assert len(said) <= 1
 
 
+def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
+    """Every statusline the session saw (and the ones it made) is one the help page shows."""
+    doc = (PLUGIN / "doc" / "vivavoce.txt").read_text()
+    shapes = {
+        " ".join(word for word in line.split() if word not in "▁▂▃▄▅▆▇█")
+        for line in [
+            *session["statuslines"],
+            session["muted_statusline"],
+            session["ptt_statusline"],
+            session["text_statusline"],
+            session["no_audio_statusline"],
+        ]
+        if line
+    }
+    assert shapes
+    for shape in shapes:
+        words = shape.split()
+        # The help's examples use verse (spoken) and echo (verse's speech voice in text mode).
+        example = " ".join({"LIVE": "verse", "TEXT": "echo"}.get(words[0], w) if i == 1 else w
+                           for i, w in enumerate(words))  # fmt: skip
+        assert f"`{example}" in doc, (shape, example)
+    for label in ("connecting", "reconnecting", "closing", "error"):
+        assert f"`vivavoce: {label}`" in doc
+    # The offline peer is a server setting: the help shows it inside settings = {…}.
+    assert 'setup({ settings = { peer = "embedded" } })' in doc
+    assert ":checkhealth vivavoce" in doc
+
+
 def test_checkhealth_reports_the_server_command(session: dict[str, Any]) -> None:
     health = "\n".join(session["health"])
     assert "server command:" in health and "vivavoce lsp" in health, health
@@ -232,6 +260,8 @@ def test_checkhealth_reports_the_server_command(session: dict[str, Any]) -> None
 def test_help_page_has_tags_and_the_command_completes(session: dict[str, Any]) -> None:
     _completed(session)
     assert all(h["ok"] for h in session["help"]), session["help"]
+    # doc/tags is shipped (`:help vivavoce` works without :helptags) and matches the doc.
+    assert session["tags_shipped"] == session["tags_made"], "regenerate clients/neovim/doc/tags"
     for sub in ("start", "stop", "toggle", "ptt", "mute", "interrupt", "devices", "history"):
         assert sub in session["completion"]
     assert session["completion_start"] == ["realtime", "text"]
