@@ -114,6 +114,9 @@ local function session()
   vim.wait(300)
   test.phase = "crash send"
   vivavoce.send_text("anyone there?")
+  vim.cmd("checkhealth vivavoce")
+  result.health = api.nvim_buf_get_lines(0, 0, -1, false)
+  vim.cmd("bwipeout!")
 
   -- Now a working server: the settings it is given, then changed while it runs.
   test.phase = "settings start"

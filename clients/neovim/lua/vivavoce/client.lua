@@ -88,6 +88,11 @@ function M.is_running()
   return M.get() ~= nil
 end
 
+--- Why the last server went away without being asked (one line), or nil.
+function M.last_exit()
+  return last_exit
+end
+
 local function send_context(buf)
   local client = M.get()
   if client and ready and vim.lsp.buf_is_attached(buf, client.id) then
@@ -334,8 +339,9 @@ function M.change_settings(changes)
   end
   local client = M.get()
   if client then
-    -- Neovim 0.7 answers workspace/configuration from client.config.settings, 0.11 from
-    -- client.settings: both hold the new section, so the server's next pull keeps the change.
+    -- Neovim 0.11 answers workspace/configuration (and sends its own didChangeConfiguration
+    -- after initialize) from client.settings, 0.7 reads client.config.settings: both hold the
+    -- new section, so the server's next pull keeps the change instead of undoing it.
     local section = { vivavoce = opts.settings }
     client.config.settings = section
     client.settings = section
