@@ -53,19 +53,23 @@ end
 
 local function session()
   step("help")
-  local doc = scratch .. "/doc"
-  vim.fn.mkdir(doc, "p")
-  vim.fn.writefile(vim.fn.readfile(plugin .. "/doc/vivavoce.txt"), doc .. "/vivavoce.txt")
-  vim.cmd("helptags " .. vim.fn.fnameescape(doc))
-  vim.opt.runtimepath:append(scratch)
+  -- From the plugin's own runtimepath entry (neovim_init.lua prepends it): its shipped doc/tags.
   result.help = {}
-  for _, tag in ipairs({ "vivavoce", "vivavoce-setup", ":Vivavoce", "vivavoce.statusline()" }) do
+  for _, tag in ipairs({ "vivavoce", "vivavoce-setup", ":Vivavoce", "vivavoce.statusline()", "vivavoce-health", "vivavoce-offline" }) do
     local ok = pcall(vim.cmd, "help " .. tag)
-    table.insert(result.help, { tag = tag, ok = ok and vim.bo.filetype == "help" })
+    local shown = ok and vim.bo.filetype == "help" and vim.fn.expand("%:p") == plugin .. "/doc/vivavoce.txt"
+    table.insert(result.help, { tag = tag, ok = shown })
     if ok then
       vim.cmd("helpclose")
     end
   end
+  -- doc/tags is what :helptags makes of the doc as it is now.
+  local doc = scratch .. "/doc"
+  vim.fn.mkdir(doc, "p")
+  vim.fn.writefile(vim.fn.readfile(plugin .. "/doc/vivavoce.txt"), doc .. "/vivavoce.txt")
+  vim.cmd("helptags " .. vim.fn.fnameescape(doc))
+  result.tags_made = vim.fn.readfile(doc .. "/tags")
+  result.tags_shipped = vim.fn.filereadable(plugin .. "/doc/tags") == 1 and vim.fn.readfile(plugin .. "/doc/tags") or {}
 
   step("health")
   vim.cmd("checkhealth vivavoce")

@@ -223,6 +223,34 @@ def test_history_opens_or_an_older_server_is_said_politely(session: dict[str, An
     assert len(said) <= 1
 
 
+def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
+    """Every statusline the session saw (and the ones it made) is one the help page shows."""
+    doc = (PLUGIN / "doc" / "vivavoce.txt").read_text()
+    shapes = {
+        " ".join(word for word in line.split() if word not in "▁▂▃▄▅▆▇█")
+        for line in [
+            *session["statuslines"],
+            session["muted_statusline"],
+            session["ptt_statusline"],
+            session["text_statusline"],
+            session["no_audio_statusline"],
+        ]
+        if line
+    }
+    assert shapes
+    for shape in shapes:
+        words = shape.split()
+        # The help's examples use verse (spoken) and echo (verse's speech voice in text mode).
+        example = " ".join({"LIVE": "verse", "TEXT": "echo"}.get(words[0], w) if i == 1 else w
+                           for i, w in enumerate(words))  # fmt: skip
+        assert f"`{example}" in doc, (shape, example)
+    for label in ("connecting", "reconnecting", "closing", "error"):
+        assert f"`vivavoce: {label}`" in doc
+    # The offline peer is a server setting: the help shows it inside settings = {…}.
+    assert 'setup({ settings = { peer = "embedded" } })' in doc
+    assert ":checkhealth vivavoce" in doc
+
+
 def test_checkhealth_reports_the_server_command(session: dict[str, Any]) -> None:
     health = "\n".join(session["health"])
     assert "server command:" in health and "vivavoce lsp" in health, health
@@ -232,6 +260,87 @@ def test_checkhealth_reports_the_server_command(session: dict[str, Any]) -> None
 def test_help_page_has_tags_and_the_command_completes(session: dict[str, Any]) -> None:
     _completed(session)
     assert all(h["ok"] for h in session["help"]), session["help"]
+    # doc/tags is shipped (`:help vivavoce` works without :helptags) and matches the doc.
+    assert session["tags_shipped"] == session["tags_made"], "regenerate clients/neovim/doc/tags"
     for sub in ("start", "stop", "toggle", "ptt", "mute", "interrupt", "devices", "history"):
         assert sub in session["completion"]
     assert session["completion_start"] == ["realtime", "text"]
+
+
+@pytest.fixture(scope="module", params=NEOVIMS)
+def lifecycle(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """``neovim_lifecycle.lua`` per Neovim: crashed servers, settings changes, no devices."""
+    result = run_neovim(request.param, tmp_path_factory.mktemp("nvim"), "neovim_lifecycle.lua")
+    tail = "\n".join(result.get("lsp_log_tail") or [])
+    assert result["failure"] is None, f"{result['failure']}\n--- lsp.log ---\n{tail}"
+    return result
+
+
+def _said(result: dict[str, Any], phase: str) -> list[tuple[str, str]]:
+    return [(n["level"], n["message"]) for n in result["notes"] if n["phase"] == phase]
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_code_and_last_words(
+    lifecycle: dict[str, Any],
+) -> None:
+    ours = [m for _, m in _said(lifecycle, "crash flag") if m.startswith("vivavoce:")]
+    assert ours == [
+        "vivavoce: the server exited at start (exit code 2): vivavoce: error: "
+        "unrecognized arguments: --no-such-flag; :Vivavoce start starts a new one"
+    ]
+    # `false` exits at once (on 0.7 before :Vivavoce start has returned, which then said "not
+    # running"): the exit is reported, and nothing else.
+    said = [(lvl, m) for lvl, m in _said(lifecycle, "crash false") if m.startswith("vivavoce:")]
+    assert said == [
+        ("ERROR", "vivavoce: the server exited at start (exit code 1); "
+         ":Vivavoce start starts a new one")
+    ]  # fmt: skip
+
+
+def test_start_after_a_crash_starts_a_fresh_server(lifecycle: dict[str, Any]) -> None:
+    again = [m for _, m in _said(lifecycle, "crash flag again") if m.startswith("vivavoce:")]
+    assert len(again) == 1 and "exit code 2" in again[0], again  # a new process failed again
+    assert not any("not running" in m for _, m in _said(lifecycle, "crash flag again"))
+    # Other commands say why nothing runs.
+    assert _said(lifecycle, "crash send") == [
+        (
+            "WARN",
+            "vivavoce: not running: the server exited at start (exit code 2): vivavoce: error: "
+            "unrecognized arguments: --no-such-flag (start it again with :Vivavoce start)",
+        )
+    ]
+    health = "\n".join(lifecycle["health"])  # :checkhealth says it too
+    assert "WARNING" in health and "exited at start (exit code 2)" in health, health
+    assert lifecycle["started_after_crash"]  # and with a working command, the call goes live
+
+
+def test_a_second_setup_reaches_the_running_server(lifecycle: dict[str, Any]) -> None:
+    # insertTranscripts "assistant" → "none" while the call runs: the reply stays out of the file.
+    assert lifecycle["file_after_none"] == ["# Notes", "first line"]
+    # voice "ash" → "verse" by setup(): the next call (a reconnect) speaks with verse.
+    assert lifecycle["voices"] == ["ash", "verse"]
+    if lifecycle["pulls"]:  # Neovim ≥ 0.8: the server pulled, and was answered the new values
+        after = [
+            c["answer"][0] for c in lifecycle["configurations"] if c["phase"] != "settings start"
+        ]
+        assert after and all(a["insertTranscripts"] == "none" for a in after), after
+
+
+def test_a_device_picked_with_the_command_survives_the_next_settings_pull(
+    lifecycle: dict[str, Any],
+) -> None:
+    assert [d["name"] for d in lifecycle["devices_offered"]] == ["vv-mic-a", "vv-mic-b"]
+    assert lifecycle["answer_now"][0]["inputDevice"] == "vv-mic-b"
+    pulled = [
+        c["answer"][0] for c in lifecycle["configurations"] if c["phase"] == "settings device"
+    ]
+    assert all(a["inputDevice"] == "vv-mic-b" for a in pulled), pulled
+
+
+def test_no_audio_devices_is_said_once_per_session(lifecycle: dict[str, Any]) -> None:
+    said = [n for n in lifecycle["notes"] if "no audio devices" in n["message"]]
+    assert len(said) == 1 and said[0]["level"] == "WARN", said
+    # The statusline keeps saying it while the call goes on without devices.
+    assert lifecycle["no_audio_statusline"].endswith(" no audio")

@@ -18,11 +18,22 @@ local GROUP = "vivavoce_client"
 local client_id = nil
 local ready = false
 local waiting = {} -- functions(client) to run once initialized
+local stopping = false -- we asked the server to stop: its exit is no news
+local last_exit = nil -- why the last server went away, when it was not asked to (one line)
+local log_start = 0 -- the size of Neovim's LSP log when the server started (its stderr lands there)
+local no_audio_said = false -- "no audio devices" is said once per Neovim session
 
 local MESSAGE_LEVELS = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
 
 local function on_show_message(_, result)
   if type(result) == "table" and result.message then
+    -- The server repeats it on every start and toggle; the statusline keeps saying "no audio".
+    if result.message:find("no audio devices", 1, true) then
+      if no_audio_said then
+        return vim.NIL
+      end
+      no_audio_said = true
+    end
     say.say(result.message, MESSAGE_LEVELS[result.type] or vim.log.levels.INFO)
   end
   return vim.NIL
@@ -77,6 +88,11 @@ function M.is_running()
   return M.get() ~= nil
 end
 
+--- Why the last server went away without being asked (one line), or nil.
+function M.last_exit()
+  return last_exit
+end
+
 local function send_context(buf)
   local client = M.get()
   if client and ready and vim.lsp.buf_is_attached(buf, client.id) then
@@ -98,10 +114,62 @@ function M.attach(buf)
 end
 
 local function forget()
-  client_id, ready, waiting = nil, false, {}
+  client_id, ready, waiting, stopping = nil, false, {}, false
   context.untrack_all()
   pcall(api.nvim_del_augroup_by_name, GROUP)
   status.reset()
+end
+
+local function log_path()
+  local ok, path = pcall(vim.lsp.get_log_path)
+  return ok and path or nil
+end
+
+-- vim.inspect's escapes back to the text.
+local ESCAPES = { n = "\n", t = "\t", r = "\r", ['"'] = '"', ["\\"] = "\\" }
+local function unescape(text)
+  return (text:gsub("\\(.)(%d?%d?)", function(char, digits)
+    if char:match("%d") then
+      return string.char(tonumber(char .. digits) % 256)
+    end
+    return (ESCAPES[char] or char) .. digits
+  end))
+end
+
+-- The last line the server wrote to stderr since it started: Neovim logs stderr in its LSP log
+-- (at ERROR, which the default level keeps) as `"rpc" <cmd> "stderr" "<chunk>"`.
+local function last_stderr_line(program)
+  local path = log_path()
+  local file = path and io.open(path, "r")
+  if not file then
+    return nil
+  end
+  local size = file:seek("end")
+  file:seek("set", math.max(log_start, size - 65536))
+  local text = file:read("*a") or ""
+  file:close()
+  local chunks = {}
+  for line in text:gmatch("[^\n]+") do
+    local who, chunk = line:match('"rpc"%s+(.-)%s+"stderr"%s+(".*")%s*$')
+    if chunk and (not program or who:find(program, 1, true)) then
+      table.insert(chunks, unescape(chunk:sub(2, -2)))
+    end
+  end
+  local last = nil
+  for out in table.concat(chunks):gmatch("[^\n]+") do
+    if out:match("%S") then
+      last = vim.trim(out)
+    end
+  end
+  return last
+end
+
+-- The server went away without being asked: say so, with its exit code and last stderr line.
+local function report_exit(code, signal, was_ready, program)
+  local how = signal ~= 0 and string.format("signal %d", signal) or string.format("exit code %d", code)
+  local line = last_stderr_line(program)
+  last_exit = string.format("the server exited %s(%s)%s", was_ready and "" or "at start ", how, line and (": " .. line) or "")
+  say.error(last_exit .. "; :Vivavoce start starts a new one")
 end
 
 local function server_config(opts)
@@ -127,10 +195,15 @@ local function server_config(opts)
         end
       end)
     end,
-    on_exit = function(_, _, id)
+    on_exit = function(code, signal, id)
       vim.schedule(function()
-        if id == client_id then
-          forget()
+        if id ~= client_id then
+          return
+        end
+        local was_ready, asked = ready, stopping
+        forget()
+        if not asked and (code ~= 0 or (signal or 0) ~= 0) then
+          report_exit(code or 0, signal or 0, was_ready, type(opts.cmd) == "table" and opts.cmd[1] or nil)
         end
       end)
     end,
@@ -158,12 +231,14 @@ function M.start(buf)
     return false
   end
   local target = (buf and context.attachable(buf)) and buf or nil
+  local path = log_path()
+  log_start = path and math.max(0, vim.fn.getfsize(path)) or 0
   local ok, id = pcall(compat.start_client, server_config(opts), target)
   if not ok or not id then
     say.error("cannot start the server" .. (ok and "" or (": " .. tostring(id))))
     return false
   end
-  client_id, ready, waiting = id, false, {}
+  client_id, ready, waiting, stopping, last_exit = id, false, {}, false, nil
   context.configure(send_context, opts.context_debounce)
   if target then
     context.track(target)
@@ -186,7 +261,13 @@ end
 function M.with_client(fn)
   local client = M.get()
   if not client then
-    say.warn("not running (start it with :Vivavoce start)")
+    if client_id then
+      return -- it has just exited; its on_exit says why
+    end
+    say.warn(
+      last_exit and ("not running: " .. last_exit .. " (start it again with :Vivavoce start)")
+        or "not running (start it with :Vivavoce start)"
+    )
     return
   end
   if ready then
@@ -258,7 +339,12 @@ function M.change_settings(changes)
   end
   local client = M.get()
   if client then
-    client.config.settings = { vivavoce = opts.settings }
+    -- Neovim 0.11 answers workspace/configuration (and sends its own didChangeConfiguration
+    -- after initialize) from client.settings, 0.7 reads client.config.settings: both hold the
+    -- new section, so the server's next pull keeps the change instead of undoing it.
+    local section = { vivavoce = opts.settings }
+    client.config.settings = section
+    client.settings = section
     if ready then
       compat.notify(client, "workspace/didChangeConfiguration", { settings = { vivavoce = changes } })
     end
@@ -269,6 +355,7 @@ end
 function M.shutdown()
   local client = M.get()
   if client then
+    stopping = true
     compat.stop(client)
   end
 end

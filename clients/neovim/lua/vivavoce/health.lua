@@ -36,9 +36,12 @@ function M.check()
   end
 
   local client = require("vivavoce.client").get()
+  local exited = require("vivavoce.client").last_exit()
   if client then
     local status = require("vivavoce.status").get()
     ok(string.format("server running (client id %d), call %s, mode %s", client.id, status.state, status.mode))
+  elseif exited then
+    warn(exited, { "check cmd in setup() (run it in a terminal to see the whole error)", ":Vivavoce start" })
   else
     info("server not running (:Vivavoce start)")
   end
