@@ -27,7 +27,7 @@ why() {
 if [ "${1:-}" = "--background" ]; then
 	[ -f "$DIR/.installed" ] && exit 0
 	mkdir -p "$CACHE"
-	setsid "$0" >/dev/null 2>&1 </dev/null &
+	setsid nice -n 10 "$0" >/dev/null 2>&1 </dev/null &
 	exit 0
 fi
 
