@@ -317,7 +317,11 @@ async def test_palette_start_send_text_transcript_and_stop(
 ) -> None:
     """Start from the palette → LIVE in the status bar → Send Text → both turns in the transcript
     channel → the status bar item stops the call; the server's log lines appear once each."""
-    user = {"vivavoce.server.command": _server_command(), "vivavoce.peer": "embedded"}
+    user = {
+        "vivavoce.server.command": _server_command(),
+        "vivavoce.peer": "embedded",
+        "vivavoce.logLevel": "info",  # the server logs each call to stderr and to the client
+    }
     async with workbench(code_server, vsix, tmp_path, user=user) as bench:
         await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$", 90)
         await bench.palette("vivavoce: Start Conversation")
