@@ -21,7 +21,8 @@ fail() {
 
 # The line of the log that says why (a compiler's or npm's error), else its last line.
 why() {
-	grep -m 1 -E 'fatal error|error:|ERR! (code|404)|ENOTFOUND|EAI_AGAIN' "$LOG" || tail -n 1 "$LOG"
+	grep -m 1 -E 'fatal error|request to .* failed|error:' "$LOG" || grep -m 1 'npm error code' "$LOG" ||
+		tail -n 1 "$LOG"
 }
 
 if [ "${1:-}" = "--background" ]; then
