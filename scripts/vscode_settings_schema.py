@@ -49,7 +49,10 @@ CLIENT_ONLY: dict[str, dict[str, Any]] = {
         "type": ["array", "string"],
         "items": {"type": "string"},
         "default": ["vivavoce", "lsp"],
-        "scope": "machine-overridable",
+        # window, not machine(-overridable): a remote window (Remote-SSH, WSL, containers,
+        # code-server) ignores machine-scoped values in User settings; a window-scoped one comes
+        # from User settings, overridden by the remote's own settings, then the workspace's.
+        "scope": "window",
         "markdownDescription": "Command that starts the language server, as an array "
         '(`["/path/to/.venv/bin/vivavoce", "lsp"]`) or one string. Takes effect after '
         "**vivavoce: Restart Server**.",

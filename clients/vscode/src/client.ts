@@ -5,6 +5,9 @@
  * the user set.
  */
 
+import * as readline from "node:readline";
+import type { Readable } from "node:stream";
+
 import * as vscode from "vscode";
 import {
   type DynamicFeature,
@@ -16,6 +19,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { EXTENSION_COMMANDS } from "./core/commands";
+import { ServerLog } from "./core/serverLog";
 import { type Flat, SECTION, initializationOptions, nest, serverCommand } from "./core/settings";
 
 const OWN_COMMANDS = new Set(EXTENSION_COMMANDS);
@@ -39,6 +43,27 @@ class VivavoceLanguageClient extends LanguageClient {
   }
 }
 
+/** `output`, telling `seen` each message the language client logs to it. */
+function withLogMessages(output: vscode.LogOutputChannel, seen: (text: string) => void): vscode.LogOutputChannel {
+  const logging = new Set<string | symbol>(["debug", "info", "warn", "error", "appendLine"]);
+  return new Proxy(output, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (!logging.has(key) || typeof value !== "function") {
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      }
+      return (message: unknown, ...rest: unknown[]) => {
+        if (typeof message === "string") seen(message);
+        return (value as (...args: unknown[]) => unknown).call(target, message, ...rest);
+      };
+    },
+  });
+}
+
+function eachLine(input: Readable, handle: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on("line", handle);
+}
+
 export function createClient(output: vscode.LogOutputChannel, explicit: () => Flat): LanguageClient {
   const config = vscode.workspace.getConfiguration(SECTION);
   const { command, args } = serverCommand(config.get("server.command"));
@@ -46,9 +71,19 @@ export function createClient(output: vscode.LogOutputChannel, explicit: () => Fl
   // No `transport`: TransportKind.stdio would append `--stdio`, which `vivavoce lsp` rejects.
   // Without it the client still speaks over the process's stdin/stdout.
   const serverOptions: ServerOptions = { command, args, options: cwd ? { cwd } : {} };
+  // The server writes its records to stderr and sends them as window/logMessage: show each once.
+  const log = new ServerLog((line) => { output[line.level](line.text); });
+  const logged = withLogMessages(output, (text) => { log.logMessage(text); });
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-    outputChannel: output,
+    outputChannel: logged,
+    stdioOptions: {
+      stdout: (input, channel) => { eachLine(input, (line) => { channel.info(line); }); },
+      stderr: (input) => {
+        eachLine(input, (line) => { log.stderr(line); });
+        input.on("close", () => { log.flush(); });
+      },
+    },
     initializationOptions: () => initializationOptions(explicit()),
     middleware: {
       workspace: {

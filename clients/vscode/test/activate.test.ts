@@ -81,6 +81,12 @@ test("status bar click starts, a typed turn streams into the transcript, click s
   await until(() => item.text === "$(mic) vivavoce");
   assert.match(transcript.text, /— ended —\n$/);
   assert.deepEqual(fake.errors, []);
+  // The server's log lines appear once each (window/logMessage), none of them as an error.
+  const log = fake.channels.get("vivavoce")?.text ?? "";
+  const lines = log.split("\n").filter((l) => l);
+  assert.ok(lines.length > 0);
+  assert.deepEqual(lines.filter((l, i) => lines.indexOf(l) !== i), [], log);
+  assert.deepEqual(lines.filter((l) => l.startsWith("[error]")), [], log);
 });
 
 test("server-only commands the server lacks fall back quietly", { timeout: 30_000 }, async () => {

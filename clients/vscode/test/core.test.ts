@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import { errorText, isUnknownCommand, requestFor, toggleConversation } from "../src/core/commands";
 import { deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "../src/core/devices";
 import { IDLE, type Status, type TranscriptUpdate, asStatus, asTranscript } from "../src/core/protocol";
+import { HOLD_MS, type LogLine, ServerLog } from "../src/core/serverLog";
 import { explicitSettings, initializationOptions, nest, serverCommand, settingsChange } from "../src/core/settings";
 import { statusView } from "../src/core/statusText";
 import { TranscriptText } from "../src/core/transcript";
@@ -208,5 +209,54 @@ describe("devices and history", () => {
     const recorded = { uri: "file:///h/x.jsonl", recordings: [{ uri: "file:///h/x-1.wav", path: "/h/x-1.wav" }, 7] };
     assert.deepEqual(historyRecordings(recorded), ["file:///h/x-1.wav"]);
     assert.deepEqual(historyRecordings({ uri: "file:///h/x.jsonl" }), []);
+  });
+});
+
+describe("server log", () => {
+  const R = "2026-01-02 03:04:05,678";
+  function merged(): { log: ServerLog; shown: LogLine[] } {
+    const shown: LogLine[] = [];
+    return { log: new ServerLog((line) => shown.push(line)), shown };
+  }
+
+  test("a record window/logMessage carried is not shown again from stderr, whichever comes first", async () => {
+    const { log, shown } = merged();
+    log.logMessage("call started");
+    log.stderr(`${R} INFO vivavoce.lsp.server: call started`);
+    log.stderr(`${R} WARNING vivavoce.audio: no audio devices`);
+    log.logMessage("no audio devices");
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS + 50));
+    assert.deepEqual(shown, []);
+  });
+
+  test("stderr-only records (the peer's, pygls') show once at their level; a traceback at its record's", async () => {
+    const { log, shown } = merged();
+    log.stderr(`${R} INFO pygls.server: shutting down`);
+    log.stderr(`${R} INFO vivavoce.peer.app: local peer on http://127.0.0.1:1/v1`);
+    await new Promise((resolve) => setTimeout(resolve, HOLD_MS + 50));
+    log.logMessage("the call failed");
+    log.stderr(`${R} ERROR vivavoce.lsp.server: the call failed`);
+    log.stderr("Traceback (most recent call last):");
+    log.stderr("");
+    assert.deepEqual(shown, [
+      { level: "info", text: "pygls.server: shutting down" },
+      { level: "info", text: "vivavoce.peer.app: local peer on http://127.0.0.1:1/v1" },
+      { level: "error", text: "Traceback (most recent call last):" },
+    ]);
+  });
+
+  test("a multi-line message is dropped whole; output before any record is an error", () => {
+    const { log, shown } = merged();
+    log.stderr("vivavoce: command not found");
+    log.logMessage("two\nlines");
+    log.stderr(`${R} WARNING vivavoce: two`);
+    log.stderr("lines");
+    log.stderr(`${R} DEBUG asyncio: x`);
+    log.stderr("  more");
+    assert.deepEqual(shown, [
+      { level: "error", text: "vivavoce: command not found" },
+      { level: "debug", text: "asyncio: x" },
+      { level: "debug", text: "  more" },
+    ]);
   });
 });
