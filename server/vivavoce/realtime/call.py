@@ -158,7 +158,6 @@ class Call:
     ) -> None:
         self.session = session
         self.options = options
-        self.base_url = options.base_url
         self.source = source or PcmSource()
         self.sink: AudioSink = sink or NullSink()
         self.transcript = Transcript()
@@ -295,7 +294,7 @@ class Call:
         options = self.options
         self._signaling = Signaling(
             self._http,
-            base_url=self.base_url,
+            base_url=self.options.base_url,
             api_key=options.api_key,
             dialect=options.dialect,
             timeout=options.connect_timeout,
@@ -316,7 +315,7 @@ class Call:
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
 
-        with ice.host_addresses(ice.loopback_hosts_for(self.base_url)):
+        with ice.host_addresses(ice.loopback_hosts_for(self.options.base_url)):
             await self._timed(
                 "gathering ICE candidates", pc.setLocalDescription(await pc.createOffer())
             )
