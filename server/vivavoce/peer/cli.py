@@ -68,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=MAX_CALLS,
         metavar="N",
-        help=f"calls open at once (default {MAX_CALLS}, what 2 cores carry with every turn "
-        "answered); one more gets HTTP 429 rate_limit_exceeded and the open calls go on",
+        help=f"calls open at once (default {MAX_CALLS}); one more gets HTTP 429 "
+        "rate_limit_exceeded and the open calls go on",
     )
     parser.add_argument(
         "--allow-remote",

@@ -21,8 +21,9 @@ TranscriptionLag = float | Literal["before", "after-response"]
 #: The real API ends every session after 60 minutes.
 MAX_SESSION_SECONDS = 3600.0
 
-#: Calls a peer carries at once by default: 16 keep every turn answered on 2 cores
-#: (``make bench``, group ``load``); the next one gets a 429 instead of slowing them all.
+#: Calls a peer carries at once by default; the next one gets a 429. ``make bench`` (group
+#: ``load``) measures what that many calls cost: on 2 shared cores 16 (even 8) calls with audio
+#: both ways do not yet keep every turn answered (silero VAD and Opus run on the one loop).
 MAX_CALLS = 16
 
 
