@@ -84,7 +84,7 @@ async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
         wall, usage = await sampler.stop()
         rss_end = _rss(peer.pid)
         client.tell_stop()
-        result = await client.event("result", 60.0)
+        result = await client.event("result", 120.0)
     finally:
         if client is not None:
             await client.stop()

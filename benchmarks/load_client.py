@@ -194,7 +194,9 @@ class LoadCall:
         turn = Turn(fed_at=time.monotonic())
         self.turns.append(turn)
         self.source.feed(pcm, 16000)
-        await self.source.drained.wait()
+        # A call the peer dropped no longer pulls its track: do not wait for it forever.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.source.drained.wait(), pcm.size / 16000 + 5.0)
         turn.spoken_until = time.monotonic()
 
     async def probe(self) -> None:
