@@ -126,6 +126,6 @@ def test_the_limit_is_a_cli_option_with_a_documented_default() -> None:
     add_arguments(parser)
     assert parser.parse_args([]).max_calls == MAX_CALLS == 16
     assert parser.parse_args(["--max-calls", "2"]).max_calls == 2
-    assert "default 16" in parser.format_help()
+    assert "(default 16)" in " ".join(parser.format_help().split())
     with pytest.raises(SystemExit):
         parser.parse_args(["--max-calls", "0"])
