@@ -43,13 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import conversation_bench, devices_bench, lsp_bench
+from benchmarks import conversation_bench, devices_bench, load_bench, lsp_bench
 from benchmarks.harness import LISTENING, START_LIMIT, Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices", "impaired",
+    "toggle", "devices", "impaired", "load",
 )  # fmt: skip
 
 
@@ -287,6 +287,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "toggle": (conversation_bench.bench_toggle, conversation_bench.toggle_metrics),
     "devices": (devices_bench.bench_devices, devices_bench.devices_metrics),
     "impaired": (bench_impaired, impaired_metrics),
+    "load": (load_bench.bench_load, load_bench.load_metrics),
 }
 
 

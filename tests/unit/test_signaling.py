@@ -161,6 +161,30 @@ async def test_rate_limit_carries_retry_after_seconds() -> None:
     assert info.value.retry_after == 1.5
 
 
+async def test_a_full_server_refusing_the_call_is_one_line_naming_too_many_calls() -> None:
+    """The local peer's 429 for a call beyond ``--max-calls`` (no retry-after: a call ends
+    when it ends), as the user reads it."""
+    body = {
+        "error": {
+            "message": "Too many simultaneous calls: this server takes 16 at a time (limit 16, "
+            "open 16, requested 1). Please try again when a call ends.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
+    with pytest.raises(RateLimitError) as info:
+        await _signaling(lambda _: httpx.Response(429, json=body)).exchange_sdp(
+            EphemeralKey("ek", 0), "v=0", "m"
+        )
+    assert str(info.value) == (
+        "rate limited by api.example.test while exchanging SDP (429): Too many simultaneous "
+        "calls: this server takes 16 at a time (limit 16, open 16, requested 1). Please try "
+        "again when a call ends."
+    )
+    assert info.value.error_code == "rate_limit_exceeded" and info.value.retry_after is None
+
+
 async def test_a_server_that_never_answers_times_out_naming_the_step() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("no answer", request=request)

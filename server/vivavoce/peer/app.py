@@ -5,6 +5,8 @@ this server in its ``Host`` header, see :mod:`.http`):
 
 * GA realtime: ``POST /realtime/client_secrets``, ``POST /realtime/calls`` (``application/sdp``
   or multipart ``sdp`` + ``session``) → 201 + ``Location``, ``POST /realtime/calls/{id}/hangup``.
+  With ``max_calls`` calls open, a new call (and a key for one) gets a 429
+  ``rate_limit_exceeded`` (:meth:`Peer.check_capacity`).
 * beta realtime: ``POST /realtime/sessions``, ``POST /realtime?model=…`` (calls made here speak
   beta event names). With ``ga_only`` they, and beta-shaped sessions on the GA routes, get
   api.openai.com's 400 ``beta_api_shape_disabled``.
@@ -99,6 +101,7 @@ async def client_secrets(request: web.Request) -> web.Response:
     peer.auth(request)
     if (malformed := peer.faults.check_key()) is not None:
         return web.json_response(malformed)
+    peer.check_capacity()  # a key for a call that would be refused now: say so at once
     body = await json_body(request)
     expires_after = body.get("expires_after") or {}
     seconds = (
@@ -208,6 +211,7 @@ async def beta_sessions(request: web.Request) -> web.Response:
     _refuse_beta(peer)
     if (malformed := peer.faults.check_key()) is not None:
         return web.json_response(malformed)
+    peer.check_capacity()
     body = await json_body(request)
     session = _session_from(peer, body, default_session(_model_in(body)), "session")
     key = peer.keys.mint(session, BETA_EXPIRY, "beta")

@@ -19,7 +19,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .options import MAX_SESSION_SECONDS, MAX_UPLOAD_BYTES, TranscriptionLag
+from .options import MAX_CALLS, MAX_SESSION_SECONDS, MAX_UPLOAD_BYTES, TranscriptionLag
 
 RESPONDER_KEY_ENV = "VIVAVOCE_RESPONDER_API_KEY"
 #: The peer's own key from the environment (the command line is visible to other users).
@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key",
         default=os.environ.get(PEER_KEY_ENV) or None,
-        help=f"require this bearer key (default ${PEER_KEY_ENV}, else accept any non-empty key)",
+        help=f"require this bearer key (default ${PEER_KEY_ENV}); without one any non-empty "
+        "key is accepted, so web pages are refused: a request whose Origin is not "
+        "http(s)://127.0.0.1 or localhost gets 403 (programs send no Origin)",
     )
     parser.add_argument(
         "--api-key-stdin",
@@ -60,6 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=MAX_UPLOAD_BYTES // (1024 * 1024),
         help="largest accepted upload in MiB (default 25)",
+    )
+    parser.add_argument(
+        "--max-calls",
+        type=_positive,
+        default=MAX_CALLS,
+        metavar="N",
+        help=f"calls open at once (default {MAX_CALLS}); one more gets HTTP 429 "
+        "rate_limit_exceeded and the open calls go on",
     )
     parser.add_argument(
         "--allow-remote",
@@ -116,6 +126,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="WARNING", help="logging level (stderr)")
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def _lag(value: str) -> TranscriptionLag:
     if value in ("before", "after-response"):
         return value  # type: ignore[return-value]
@@ -168,6 +188,7 @@ async def run(args: argparse.Namespace) -> int:
         max_session_seconds=getattr(args, "max_session_seconds", MAX_SESSION_SECONDS),
         server_truncation=getattr(args, "server_truncation", True),
         ga_only=getattr(args, "ga_only", False),
+        max_calls=getattr(args, "max_calls", MAX_CALLS),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

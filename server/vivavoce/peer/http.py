@@ -13,6 +13,12 @@ answers any preflight (and only preflights: a page's own ``OPTIONS`` request get
 
 Before anything else, the ``Host`` header must name this server
 (:func:`vivavoce.netguard.addressed_here`): a DNS-rebinding page gets a 421 and nothing else.
+
+A peer started without an API key takes any bearer, so no web page may use it: a request whose
+``Origin`` is not a loopback one (``http://127.0.0.1:…``, ``http://localhost:…``) gets a 403
+(:func:`foreign_page`), preflights included. Browsers send ``Origin`` on every cross-origin
+``POST`` and on every ``fetch`` that needs CORS; programs (``vivavoce lsp``, the SDKs, curl)
+send none and are served as before. A peer with a key answers pages as the real API does.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
-from ..netguard import addressed_here
-from .errors import ApiError, error_body, error_response
+from ..netguard import addressed_here, is_loopback
+from .errors import ApiError, error_body, error_response, one_line
 from .peer import Peer
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,15 @@ DEFAULT_ALLOW_HEADERS = "authorization, content-type, x-openai-agents-sdk, opena
 
 def peer_of(request: web.Request) -> Peer:
     return request.app[PEER_KEY]
+
+
+def foreign_page(request: web.Request) -> str | None:
+    """The ``Origin`` of a web page on another site, when this peer has no key; else None."""
+    origin = request.headers.get("Origin")
+    if origin is None or peer_of(request).keys.api_key is not None:
+        return None
+    scheme = origin.partition("://")[0].lower()
+    return None if scheme in ("http", "https") and is_loopback(origin) else origin
 
 
 def cors_headers(request: web.Request) -> dict[str, str]:
@@ -61,6 +76,16 @@ async def middleware(
                 code="misdirected_request",
             ),
             status=421,
+        )
+    elif (origin := foreign_page(request)) is not None:
+        log.warning("refused a request from the web page %s (no key)", one_line(origin)[:100])
+        resp = web.json_response(
+            error_body(
+                f"Forbidden: this peer has no API key, so it answers no web page (Origin "
+                f"{origin}); start it with --api-key to let pages use it.",
+                code="origin_not_allowed",
+            ),
+            status=403,
         )
     elif request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         resp = web.Response(status=204)

@@ -65,6 +65,22 @@ class Peer:
         except AuthError as exc:
             raise ApiError(401, exc.message, code=exc.code) from None
 
+    def check_capacity(self) -> None:
+        """Raise a 429 when ``max_calls`` calls are open (shaped as the API's rate-limit
+        error). Checked and followed by the call's registration with no await in between, so
+        simultaneous offers cannot both take the last place."""
+        limit = self.options.max_calls
+        if len(self.calls) >= limit:
+            log.warning("refused a call: %d of %d open", len(self.calls), limit)
+            raise ApiError(
+                429,
+                f"Too many simultaneous calls: this server takes {limit} at a time "
+                f"(limit {limit}, open {len(self.calls)}, requested 1). "
+                "Please try again when a call ends.",
+                type="requests",
+                code="rate_limit_exceeded",
+            )
+
     def warm_up(self) -> None:
         """Load a recognizer in the background when the first call arrives."""
         if not self._warming and self.options.mode == "assistant":
@@ -86,6 +102,7 @@ class Peer:
                 param="sdp",
                 code="invalid_offer",
             )
+        self.check_capacity()
         self.warm_up()
         call = PeerCall(
             new_id("rtc"),

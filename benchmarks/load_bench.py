@@ -1,0 +1,190 @@
+"""The ``load`` group: 16 simultaneous calls on one ``vivavoce peer`` (issue 17).
+
+    .venv/bin/python -m benchmarks.run --only load            # 2 × (2 min + set-up) ≈ 5 min
+    BENCH_LOAD_SECONDS=20 .venv/bin/python -m benchmarks.run --only load   # smoke, ≈ 1.5 min
+
+A fresh ``vivavoce peer --max-calls 16`` (assistant mode: VAD, recognition, the built-in
+responder, speech) and one client process (:mod:`benchmarks.load_client`) holding the calls:
+raw aiortc, audio both ways all the time, a flite sentence into each call's microphone track
+every 10 s (calls staggered), a data-channel probe every second. Product: 16 calls and a 17th
+offer, which must get the 429. Baseline: the same with one call, so the table shows what 15
+more calls cost each one.
+
+Metrics: turns answered (every turn asked must be answered, ``completed``); data-channel round
+trip p50/p99 (``conversation.item.retrieve`` → ``conversation.item.retrieved``: the peer's
+event loop under the load, both directions of the channel); turn latency p50/p99 (the end of
+the sentence leaving the client → ``response.created``, the peer's 500 ms of VAD silence
+included); the peer's RSS per call (RSS with all calls open − RSS with the first call open
+and warm, / the other calls; the shared recognizer and synthesizer are loaded by then, by a
+typed warm-up turn on the first call); CPU of the peer and the client over the window (% of
+one core); the status and body the 17th call got. ``BENCH_LOAD_SECONDS`` sets the window
+(default 120 full, 30 with ``--quick``), ``BENCH_LOAD_CALLS`` the number of calls (and the
+peer's limit; default 16).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from typing import Any, Protocol
+
+import psutil
+
+from benchmarks.harness import LISTENING, START_LIMIT, Child
+from benchmarks.procstat import MIB, UsageSampler
+from benchmarks.stats import median, percentile, record, summary
+
+PERIOD_S = 10.0
+
+
+class _Cfg(Protocol):
+    duration: float
+
+
+def _seconds(cfg: _Cfg) -> float:
+    default = 120.0 if cfg.duration >= 60 else 30.0  # the full and --quick configurations
+    return float(os.environ.get("BENCH_LOAD_SECONDS", default))
+
+
+def _calls() -> int:
+    return int(os.environ.get("BENCH_LOAD_CALLS", "16"))
+
+
+def _rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
+    from benchmarks.run import _peer_module
+
+    peer = Child(
+        f"load peer ({calls})", _peer_module(),
+        "--host", "127.0.0.1", "--port", "0", "--max-calls", str(limit),
+    )  # fmt: skip
+    await peer.start()
+    client: Child | None = None
+    try:
+        url = (await peer.wait_for_pattern(LISTENING, START_LIMIT)).group(1)
+        rss_idle = _rss(peer.pid)
+        client = await Child(
+            f"load client ({calls})", "benchmarks.load_client",
+            "--url", url, "--calls", str(calls), "--period", str(PERIOD_S),
+            "--limit", str(limit if calls == limit else 0),
+        ).start()  # fmt: skip
+        await client.event("first", 120.0)
+        rss_first = _rss(peer.pid)
+        assert client.proc is not None and client.proc.stdin is not None
+        client.proc.stdin.write(b"go\n")
+        live = await client.event("live", 60.0 + 5.0 * calls)
+        rss_live = _rss(peer.pid)
+        sampler = UsageSampler({"peer": peer.pid, "client": client.pid})
+        sampler.start()
+        await asyncio.sleep(seconds)
+        wall, usage = await sampler.stop()
+        rss_end = _rss(peer.pid)
+        client.tell_stop()
+        result = await client.event("result", 120.0)
+    finally:
+        if client is not None:
+            await client.stop()
+        await peer.stop(terminate=True)
+    others = max(1, calls - 1)
+    result.update(
+        wall_s=round(wall, 1),
+        usage={u.name: vars(u) for u in usage},
+        rss_mib={
+            "idle": rss_idle / MIB,
+            "first_call_warm": rss_first / MIB,
+            "all_calls_open": rss_live / MIB,
+            "end_of_window": rss_end / MIB,
+        },
+        rss_per_call_mib=(rss_live - rss_first) / others / MIB if calls > 1 else math.nan,
+        rss_per_call_end_mib=(rss_end - rss_first) / others / MIB if calls > 1 else math.nan,
+        live_connect_ms=live.get("connect_ms"),
+    )
+    return result
+
+
+async def bench_load(cfg: _Cfg) -> tuple[dict[str, Any], dict[str, Any]]:
+    seconds, calls = _seconds(cfg), _calls()
+    baseline = await _one_side(1, calls, seconds)
+    product = await _one_side(calls, calls, seconds)
+    refused = product.get("over_limit") or {}
+    body = refused.get("body") if isinstance(refused.get("body"), dict) else {}
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    product["notes"] = {
+        "load window (s), calls": f"{product['wall_s']}, {calls} (baseline 1)",
+        "load turns answered/asked (baseline, product)": (
+            f"{baseline['turns_answered']}/{baseline['turns_asked']}, "
+            f"{product['turns_answered']}/{product['turns_asked']} {product['turn_statuses']}"
+        ),
+        "load event rtt ms (baseline, product)": (
+            f"{summary(baseline['event_rtt_ms'])}, {summary(product['event_rtt_ms'])}"
+        ),
+        "load peer RSS MiB (idle, first call warm, all open, end)": (
+            ", ".join(f"{v:.1f}" for v in product["rss_mib"].values())
+        ),
+        "load assistant audio heard (s, baseline, product)": (
+            f"{baseline['audible_s']}, {product['audible_s']}"
+        ),
+        "load calls lost, errors (product)": f"{product['calls_lost']}, {product['errors'][:3]}",
+        "load connect ms of each call (product)": f"{product['live_connect_ms']}",
+        f"load call {calls + 1}": f"{refused.get('status')} {error.get('code')}: "
+        f"{error.get('message')}",
+    }
+    return baseline, product
+
+
+def load_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
+    def answered_pct(r: dict[str, Any]) -> float:
+        return 100.0 * r["turns_answered"] / r["turns_asked"] if r["turns_asked"] else math.nan
+
+    def cpu(r: dict[str, Any], who: str) -> float:
+        return float(r["usage"][who]["cpu_percent"])
+
+    every = record(answered_pct(prod), answered_pct(raw), "%", None)
+    every.update(
+        target="= 100 %",
+        **{
+            "pass": prod["turns_asked"] > 0
+            and not prod["calls_lost"]
+            and prod["turns_answered"] == prod["turns_asked"]
+            and raw["turns_answered"] == raw["turns_asked"]
+        },
+    )
+    refused = prod.get("over_limit") or {}
+    body = refused.get("body")
+    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    over = record(float(refused.get("status") or 0), math.nan, "HTTP status", None)
+    over.update(
+        target="429", **{"pass": refused.get("status") == 429 and code == "rate_limit_exceeded"}
+    )
+    n = prod["calls"]
+    return {
+        "load_turns_answered_pct": every,
+        "load_event_rtt_p50_ms": record(
+            median(prod["event_rtt_ms"]), median(raw["event_rtt_ms"]), "ms", None
+        ),
+        "load_event_rtt_p99_ms": record(
+            percentile(prod["event_rtt_ms"], 99), percentile(raw["event_rtt_ms"], 99), "ms", None
+        ),
+        "load_turn_latency_p50_ms": record(
+            median(prod["turn_latency_ms"]), median(raw["turn_latency_ms"]), "ms", None
+        ),
+        "load_turn_latency_p99_ms": record(
+            percentile(prod["turn_latency_ms"], 99),
+            percentile(raw["turn_latency_ms"], 99),
+            "ms",
+            None,
+        ),
+        "load_peer_rss_per_call_mib": record(prod["rss_per_call_mib"], math.nan, "MiB", None),
+        "load_peer_cpu_pct": record(cpu(prod, "peer"), cpu(raw, "peer"), "% of one core", None),
+        "load_peer_cpu_per_call_pct": record(
+            cpu(prod, "peer") / n, cpu(raw, "peer"), "% of one core", None
+        ),
+        "load_client_cpu_pct": record(
+            cpu(prod, "client"), cpu(raw, "client"), "% of one core", None
+        ),
+        "load_call_over_limit_status": over,
+    }
