@@ -1,16 +1,22 @@
 """Speech recognition for the local peer: pocketsphinx with its bundled English model.
 
-``Recognizer.transcribe(pcm16k)`` decodes one utterance in a worker thread (decoding takes
-about half the utterance's duration on these machines and must not block the event loop).
-Decoders take ≈ 0.6 s to load, so idle ones are pooled and shared by every call of the peer
-and the ``/v1/audio/transcriptions`` route; a decoder is used by one thread at a time.
+pocketsphinx holds the GIL for the whole of a decode (measured: a 4-s utterance decoded in a
+worker thread stopped every other thread, the event loop included, for as long as it took;
+loading a decoder stops them for ≈ 0.6–2.7 s). In a thread it therefore froze every call of
+the peer for seconds at each user turn, and 16 calls could not be carried. So decoding runs in
+worker processes: one pool per Python process (:func:`pool`), shared by every peer, call and
+the ``/v1/audio/transcriptions`` route, each worker keeping one loaded decoder. A worker that
+dies is replaced and the utterance decoded again once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
@@ -20,50 +26,87 @@ from ..rtc.tracks import Pcm
 log = logging.getLogger(__name__)
 
 RATE = 16000
+#: Worker processes: decoding is CPU work, one per core (at most 2: each holds a decoder).
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ProcessPoolExecutor:
+    """The recognition workers of this process (started on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            import multiprocessing
+
+            # spawn: a fork would copy the event loop's and aiortc's threads' state.
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
+        return _pool
+
+
+def _replace_pool(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+# ---------------------------------------------------------------------- in the worker process
+
+_decoder: Any = None
+
+
+def _worker_decoder() -> Any:
+    global _decoder
+    if _decoder is None:
+        from pocketsphinx import Decoder
+
+        _decoder = Decoder(loglevel="FATAL")
+    return _decoder
+
+
+def _decode(raw: bytes) -> str:
+    decoder = _worker_decoder()
+    decoder.start_utt()
+    decoder.process_raw(raw, full_utt=True)
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    return " ".join(str(hyp.hypstr if hyp is not None else "").split())
+
+
+def _load() -> None:
+    _worker_decoder()
+
+
+# ---------------------------------------------------------------------- in the peer
 
 
 class Recognizer:
-    """A pool of pocketsphinx decoders (16 kHz mono int16 in, lower-case words out)."""
+    """16 kHz mono int16 in, lower-case words out (decoded in the shared worker processes)."""
 
-    def __init__(self, max_idle: int = 4) -> None:
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
-        self._max_idle = max_idle
-
-    def _acquire(self) -> Any:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        from pocketsphinx import Decoder
-
-        return Decoder(loglevel="FATAL")
-
-    def _release(self, decoder: Any) -> None:
-        with self._lock:
-            if len(self._idle) < self._max_idle:
-                self._idle.append(decoder)
-
-    def _decode(self, pcm: Pcm) -> str:
-        decoder = self._acquire()
-        decoder.start_utt()
-        decoder.process_raw(np.ascontiguousarray(pcm, dtype=np.int16).tobytes(), full_utt=True)
-        decoder.end_utt()
-        hyp = decoder.hyp()
-        text = hyp.hypstr if hyp is not None else ""
-        # Only a decoder that finished its utterance is reused.
-        self._release(decoder)
-        return " ".join(str(text).split())
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            workers = pool()
+            try:
+                return await loop.run_in_executor(workers, fn, *args)
+            except BrokenProcessPool:
+                log.warning("a speech recognition worker died; starting another")
+                _replace_pool(workers)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def transcribe(self, pcm: Pcm) -> str:
         """The words heard in ``pcm`` (16 kHz mono int16); "" when nothing was recognized."""
         if pcm.size < RATE // 10:
             return ""
-        return await asyncio.to_thread(self._decode, pcm)
+        text: str = await self._run(_decode, np.ascontiguousarray(pcm, dtype=np.int16).tobytes())
+        return text
 
     async def warm_up(self) -> None:
-        """Load one decoder ahead of the first utterance (in a thread)."""
-
-        def load() -> None:
-            self._release(self._acquire())
-
-        await asyncio.to_thread(load)
+        """Start the workers and load their decoders ahead of the first utterance."""
+        await asyncio.gather(*(self._run(_load) for _ in range(WORKERS)))
