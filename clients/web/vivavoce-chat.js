@@ -23,7 +23,8 @@
  * Events (CustomEvent, detail = the notification's params):
  *   transcript   realtime/transcript  {itemId, previousItemId, role, text, delta?, final, interrupted?}
  *                role "user", "assistant" or "tool" (a voice tool the assistant used; final only)
- *   status       realtime/status      {state, mode, voice, model, muted, pushToTalk, inputLevel, callId, error?}
+ *   status       realtime/status      {state, mode, voice, model, muted, pushToTalk, inputLevel, callId,
+ *                                     audio, error?}
  *   connection   {state: "connecting"|"open"|"closed", error?}
  *
  * Behaviour worth knowing:
@@ -34,7 +35,11 @@
  *   - The mode toggle keeps the call state; the voice list follows the mode (the server maps
  *     the voice, e.g. verse → echo when switching to text).
  *   - Push to talk: hold the button (pointer down/up → realtime/pushToTalk {pressed}).
- *   - The level meter shows status.inputLevel (dBFS, −60…0) while live.
+ *   - The header says what the microphone is doing (status.audio): a red LIVE badge only while a
+ *     realtime call is open (the microphone streams to it, billed by the minute); a quiet TEXT
+ *     badge for a text conversation (its spoken replies come over a call that sends no
+ *     microphone: not LIVE); DICTATING while text mode's push-to-talk records a turn.
+ *   - The level meter shows status.inputLevel (dBFS, −60…0) while LIVE or DICTATING.
  *   - JSON-RPC: one message per WebSocket text frame, no Content-Length headers.
  */
 
@@ -46,7 +51,7 @@ const STYLE = `
 :host {
   --vv-bg: #fbfbfd; --vv-fg: #1d1d22; --vv-muted: #6b6b76; --vv-line: #dcdce3;
   --vv-user: #2f6fde; --vv-user-fg: #fff; --vv-assistant: #ececf2; --vv-live: #d92d2d;
-  --vv-tool: #8a6d1f;
+  --vv-tool: #8a6d1f; --vv-dictating: #a34f00;
   --vv-error: #b3261e; --vv-radius: 10px;
   display: flex; flex-direction: column; font: 14px/1.4 system-ui, sans-serif;
   color: var(--vv-fg); background: var(--vv-bg); border: 1px solid var(--vv-line);
@@ -61,6 +66,11 @@ header { border-bottom: 1px solid var(--vv-line); flex-wrap: wrap; }
 .live { background: var(--vv-live); color: #fff; font-size: 11px; font-weight: 700;
   letter-spacing: .08em; padding: 1px 6px; border-radius: 4px; animation: pulse 1.4s infinite; }
 .live[hidden] { display: none; }
+.indicator { color: var(--vv-muted); border: 1px solid currentColor; font-size: 11px;
+  font-weight: 600; letter-spacing: .08em; padding: 0 5px; border-radius: 4px; }
+.indicator.dictating { color: var(--vv-dictating); }
+.indicator.dictating::before { content: "● "; }
+.indicator[hidden] { display: none; }
 @keyframes pulse { 50% { opacity: .55; } }
 button, select, input { font: inherit; }
 button, select { border: 1px solid var(--vv-line); background: #fff; border-radius: 6px;
@@ -92,6 +102,7 @@ form input { flex: 1; padding: 6px 8px; border: 1px solid var(--vv-line); border
 const HTML = `
 <header>
   <span class="title">vivavoce <span class="live" part="live" hidden>LIVE</span>
+    <span class="indicator" part="indicator" hidden></span>
     <span class="state" part="state">offline</span></span>
   <button class="mode" title="Switch between a realtime call and text chat">Mode: realtime</button>
   <label>Voice <select class="voice" title="Voice of the current mode"></select></label>
@@ -110,6 +121,16 @@ const HTML = `
 </form>
 <div class="error" part="error" role="alert"></div>
 `;
+
+/**
+ * What the microphone is doing: "live" (a realtime call streams it), "dictating" (text mode's
+ * push-to-talk records a turn) or "off" — status.audio, or the same rule for an older server.
+ */
+function audioUse(s) {
+  if (["live", "dictating", "off"].includes(s.audio)) return s.audio;
+  if (s.mode === "text") return s.pushToTalk ? "dictating" : "off";
+  return s.state === "live" ? "live" : "off";
+}
 
 /** JSON-RPC 2.0 over one WebSocket: one message per frame. */
 class RpcSocket {
@@ -218,7 +239,8 @@ class VivavoceChat extends HTMLElement {
     this.shadowRoot.innerHTML = `<style>${STYLE}</style>${HTML}`;
     const $ = (sel) => this.shadowRoot.querySelector(sel);
     this.ui = {
-      live: $(".live"), state: $(".state"), mode: $(".mode"), voice: $(".voice"),
+      live: $(".live"), indicator: $(".indicator"), state: $(".state"), mode: $(".mode"),
+      voice: $(".voice"),
       start: $(".start"), log: $(".log"), empty: $(".empty"), mute: $(".mute"), ptt: $(".ptt"),
       meter: $(".meter > div"), level: $(".level"), form: $("form"), text: $(".text"),
       send: $(".send"), error: $(".error"),
@@ -481,9 +503,15 @@ class VivavoceChat extends HTMLElement {
     const ui = this.ui;
     const online = Boolean(this.rpc) && Boolean(this.status);
     const s = this.status ?? {};
-    const live = online && s.state === "live";
-    ui.live.hidden = !live;
-    if (online) this._setState(s.state);
+    const audio = online ? audioUse(s) : "off";
+    ui.live.hidden = audio !== "live";
+    const texting = online && s.mode === "text" && s.state === "live";
+    const quiet = audio === "dictating" ? "DICTATING" : texting ? "TEXT" : "";
+    ui.indicator.hidden = !quiet;
+    ui.indicator.textContent = quiet;
+    ui.indicator.classList.toggle("dictating", audio === "dictating");
+    // A text conversation is "ready", not "live": live is the realtime call's word.
+    if (online) this._setState(texting ? "ready" : s.state);
     else if (!this.rpc) this._setState("offline");
     for (const el of [ui.mode, ui.voice, ui.mute, ui.ptt, ui.text, ui.send]) {
       el.disabled = !online;
@@ -499,7 +527,7 @@ class VivavoceChat extends HTMLElement {
     this._renderVoices(mode, s.voice);
     // inputLevel is dBFS; without a live microphone there is no reading (the server sends 0.0).
     const level = s.inputLevel;
-    const reading = live && typeof level === "number" && level < 0;
+    const reading = audio !== "off" && typeof level === "number" && level < 0;
     const fraction = reading ? Math.max(0, 1 - level / METER_FLOOR_DB) : 0;
     ui.meter.style.width = `${Math.round(fraction * 100)}%`;
     ui.level.textContent = reading ? `${level.toFixed(1)} dBFS` : "— dBFS";

@@ -316,7 +316,8 @@ async def test_palette_start_send_text_transcript_and_stop(
     code_server: Path, vsix: Path, tmp_path: Path
 ) -> None:
     """Start from the palette → LIVE in the status bar → Send Text → both turns in the transcript
-    channel → the status bar item stops the call; the server's log lines appear once each."""
+    channel → the status bar item stops the call, starts it again → Toggle Mode shows TEXT, not
+    LIVE; the server's log lines appear once each."""
     user = {
         "vivavoce.server.command": _server_command(),
         "vivavoce.peer": "embedded",
@@ -353,6 +354,15 @@ async def test_palette_start_send_text_transcript_and_stop(
             what="the end of the call in the transcript",
         )
         await bench.click_status()  # and starts again
+        await bench.wait_status(r"codicon-mic-filled.*LIVE")
+        # A text conversation streams no microphone: TEXT, not LIVE.
+        await bench.palette("vivavoce: Toggle Mode (voice / text)")
+        item = await bench.wait_status(r"codicon-comment-discussion.* TEXT$")
+        assert "LIVE" not in item["text"] + item["label"], item
+        await bench.screenshot(
+            "vscode-status-bar-text.png", {"x": 0, "y": item["y"] - 14, "width": 640, "height": 28}
+        )
+        await bench.palette("vivavoce: Toggle Mode (voice / text)")  # back: a call, LIVE again
         await bench.wait_status(r"codicon-mic-filled.*LIVE")
         await bench.palette("vivavoce: Stop Conversation")
         await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$")

@@ -162,6 +162,7 @@ local function session()
     return vivavoce.status().mode == "text"
   end, "text mode")
   result.text_statusline = vivavoce.statusline()
+  result.text_status = vivavoce.status()
 
   step("send in text mode")
   vim.cmd("Vivavoce send and  the tests")
@@ -222,6 +223,15 @@ local function session()
   result.no_audio_statusline = vivavoce.statusline()
   status.update({ state = "live", mode = "realtime", voice = "verse" }) -- null: decoded as nil
   result.audio_statusline = vivavoce.statusline()
+  -- Dictation (text mode's push to talk) needs a microphone this session lacks: what the server
+  -- sends while the key records — in a text conversation, before one started, and from an older
+  -- server that sends no `audio`.
+  status.update({ state = "live", mode = "text", voice = "echo", pushToTalk = true, audio = "dictating", inputLevel = -20 })
+  result.dictating_statusline = vivavoce.statusline()
+  status.update({ state = "idle", mode = "text", voice = "echo", pushToTalk = true, audio = "dictating" })
+  result.dictating_idle_statusline = vivavoce.statusline()
+  status.update({ state = "live", mode = "text", voice = "echo", pushToTalk = true })
+  result.dictating_older_statusline = vivavoce.statusline()
   status.reset()
 end
 

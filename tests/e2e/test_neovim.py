@@ -157,6 +157,18 @@ def test_status_reaches_the_statusline_through_the_whole_session(session: dict[s
     assert session["audio_statusline"] == "LIVE verse"  # audioError null: the devices work
 
 
+def test_live_means_a_realtime_call_streams_the_microphone(session: dict[str, Any]) -> None:
+    """LIVE only while a realtime call is open; a text conversation is TEXT (its spoken replies
+    use a call that sends no microphone) and text mode's push to talk is DICTATING."""
+    _completed(session)
+    assert session["live"]["audio"] == "live"  # what the server says…
+    assert session["text_status"]["audio"] == "off"  # …in both modes
+    assert session["text_statusline"].split()[:1] == ["TEXT"]  # never LIVE
+    assert session["dictating_statusline"] == "DICTATING echo ▅"  # with the microphone's level
+    assert session["dictating_idle_statusline"] == "DICTATING echo"  # the press opened the mic
+    assert session["dictating_older_statusline"] == "DICTATING echo"  # no `audio`: same rule
+
+
 def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> None:
     _completed(session)
     assert _problems(session, allowed_phases=("devices", "history", "not running")) == []
@@ -234,6 +246,7 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
             session["ptt_statusline"],
             session["text_statusline"],
             session["no_audio_statusline"],
+            session["dictating_statusline"],
         ]
         if line
     }
@@ -241,8 +254,8 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
     for shape in shapes:
         words = shape.split()
         # The help's examples use verse (spoken) and echo (verse's speech voice in text mode).
-        example = " ".join({"LIVE": "verse", "TEXT": "echo"}.get(words[0], w) if i == 1 else w
-                           for i, w in enumerate(words))  # fmt: skip
+        voice = {"LIVE": "verse", "TEXT": "echo", "DICTATING": "echo"}
+        example = " ".join(voice.get(words[0], w) if i == 1 else w for i, w in enumerate(words))
         assert f"`{example}" in doc, (shape, example)
     for label in ("connecting", "reconnecting", "closing", "error"):
         assert f"`vivavoce: {label}`" in doc

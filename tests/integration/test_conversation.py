@@ -132,6 +132,8 @@ async def test_text_turn_streams_and_the_reply_is_spoken(session: Session) -> No
         session.finals("assistant")[0].item_id
     }
     assert session.audio.played == [] and session.messages == []
+    # That call reads aloud and sends no microphone: never LIVE (nothing streams, no minutes).
+    assert {s.wire()["audio"] for s in session.statuses} == {"off"}
 
 
 async def test_text_mode_speaks_through_a_text_to_speech_model_when_one_is_set(
@@ -156,8 +158,10 @@ async def test_toggling_both_ways_keeps_one_conversation(session: Session) -> No
     await session.conv.send_text("my name is Ada")
     await session.until(lambda: len(session.finals("assistant")) == 1)
 
+    assert session.conv.status.wire()["audio"] == "live"  # the microphone streams to the call
     status = await session.conv.toggle_mode()
     assert (status.mode, status.state, status.call_id) == ("text", "live", None)
+    assert status.wire()["audio"] == "off"  # a text conversation is not LIVE
     await session.conv.send_text("what is my name")
     assert "my name is Ada" in session.finals("assistant")[1].text  # the turns came along
 
@@ -167,6 +171,8 @@ async def test_toggling_both_ways_keeps_one_conversation(session: Session) -> No
     # Back to realtime: the editor sees the call being opened, never LIVE before it is.
     seen = [(s.mode, s.state) for s in session.statuses[before:]]
     assert seen[0] == ("realtime", "connecting") and seen[-1] == ("realtime", "live"), seen
+    audio = [s.audio for s in session.statuses[before:]]
+    assert audio[-1] == "live" and set(audio[:-1]) == {"off"}, audio  # LIVE once the call is
     await session.conv.send_text("and now")
     await session.until(lambda: len(session.finals("assistant")) == 3)
     # The new call was given the earlier turns: the peer's reply refers to them.
@@ -407,13 +413,17 @@ async def test_push_to_talk_in_text_mode_dictates_a_turn(
     session: Session, speak: Callable[[str], Awaitable[Any]]
 ) -> None:
     await session.conv.start(mode="text")
+    assert session.conv.status.wire()["audio"] == "off"
     await session.conv.push_to_talk(True)
+    # The key is down: the microphone records for dictation, which is not a LIVE call.
+    assert session.conv.status.wire()["audio"] == "dictating"
     session.audio.speak(await speak("please open the main file"), 16000)
     await session.conv.push_to_talk(False)  # → /audio/transcriptions → a typed turn
     user = session.finals("user")
     assert len(user) == 1 and overlap("please open the main file", user[0].text) >= 0.6
     assert user[0].text in session.finals("assistant")[0].text  # and it was answered
     assert session.conv.status.push_to_talk is False
+    assert session.conv.status.wire()["audio"] == "off"
 
 
 async def test_a_second_concurrent_close_returns_only_when_everything_is_released(

@@ -81,6 +81,15 @@ async def live_shown(page: Page) -> bool:
     return shown_
 
 
+async def indicator(page: Page) -> str:
+    """The quiet badge beside LIVE (TEXT, DICTATING), or "" when it is hidden."""
+    text: str = await page.eval(
+        f"(() => {{ const e = {ROOT}.querySelector('.indicator');"
+        " return !e || getComputedStyle(e).display === 'none' ? '' : e.textContent; })()"
+    )
+    return text
+
+
 async def turns(page: Page) -> list[tuple[str, str]]:
     found = await page.eval(
         f"[...{ROOT}.querySelectorAll('.turn')].map(t => [t.dataset.role, t.textContent])"
@@ -109,7 +118,7 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
     assert "token" not in await page.eval("location.href")  # out of the address bar
     assert await shown(page, ".mode") == "Mode: realtime"
     assert await voice_options(page) == REALTIME
-    assert not await live_shown(page)
+    assert not await live_shown(page) and await indicator(page) == ""
 
     # Realtime mode, idle: the first message starts the call, then the reply streams back.
     await type_and_send(page, "hello from the browser")
@@ -130,6 +139,7 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
     assert await turns(page) == [("user", "hello from the browser"), ("assistant", reply)]
     assert await page.eval(f"{ROOT}.querySelectorAll('.turn.streaming').length") == 0
     assert await live_shown(page) and await shown(page, ".state") == "live"
+    assert await indicator(page) == ""
 
     # A voice from the dropdown: the call reconnects in that voice.
     await choose_voice(page, "verse")
@@ -142,6 +152,10 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
     assert await voice_options(page) == TEXT
     assert await page.eval(f"{ROOT}.querySelector('.voice').value") == "echo"
     assert await shown(page, ".mode") == "Mode: text"
+    # A text conversation is not LIVE (no microphone streams, nothing billed by the minute).
+    await status_is(page, mode="text", state="live", audio="off")
+    assert not await live_shown(page)
+    assert await indicator(page) == "TEXT" and await shown(page, ".state") == "ready"
     await type_and_send(page, "and now in text")
     await page.wait_for(
         "window.__events.filter(e => e.type === 'transcript' && e.detail.final"
@@ -150,12 +164,20 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
         "the text-mode reply",
     )
     assert "and now in text" in (await finals(page, "assistant"))[1]
+    assert not await live_shown(page) and await indicator(page) == "TEXT"
+    await page.screenshot(OUTPUT / "chat-text-mode.png")
+    # Dictation (text mode's push to talk) needs a microphone, which this server lacks: the
+    # status the server sends while the key records, and the one an older server sends.
+    await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, pushToTalk: true, audio: 'dictating'}})")
+    assert not await live_shown(page) and await indicator(page) == "DICTATING"
+    await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, pushToTalk: false, audio: undefined}})")
+    assert not await live_shown(page) and await indicator(page) == "TEXT"
 
     # …and back: the realtime choice comes back exactly.
     await click(page, ".mode")
-    await status_is(page, mode="realtime", voice="verse", state="live")
+    await status_is(page, mode="realtime", voice="verse", state="live", audio="live")
     assert await voice_options(page) == REALTIME
-    assert await live_shown(page)
+    assert await live_shown(page) and await indicator(page) == ""
     await page.wait_for(f"{ROOT}.querySelector('.error').textContent === ''", 5, "no error")
     shot = await page.screenshot(OUTPUT / "chat.png")
     assert shot.stat().st_size > 10_000

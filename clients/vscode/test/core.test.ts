@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 
 import { errorText, isUnknownCommand, requestFor, toggleConversation } from "../src/core/commands";
 import { deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "../src/core/devices";
-import { IDLE, type Status, type TranscriptUpdate, asStatus, asTranscript } from "../src/core/protocol";
+import { IDLE, type Status, type TranscriptUpdate, asStatus, asTranscript, audioUse } from "../src/core/protocol";
 import { HOLD_MS, type LogLine, ServerLog } from "../src/core/serverLog";
 import { explicitSettings, initializationOptions, nest, serverCommand, settingsChange } from "../src/core/settings";
 import { statusView } from "../src/core/statusText";
@@ -71,8 +71,27 @@ describe("status bar", () => {
     assert.match(deaf.tooltip, /without sound: the microphone\/speaker streams stopped/);
   });
 
+  test("LIVE only while the microphone streams to a realtime call: TEXT and DICTATING otherwise", () => {
+    // A text conversation (its replies spoken over a call that sends no microphone) is not LIVE.
+    const text = statusView({ ...LIVE, mode: "text", voice: "echo", callId: null, audio: "off" });
+    assert.equal(text.text, "$(comment-discussion) TEXT");
+    assert.ok(!text.live && !text.tooltip.includes("live"));
+    // Text mode's push to talk records a turn to transcribe: DICTATING, still not LIVE.
+    const dictating = statusView({ ...LIVE, mode: "text", pushToTalk: true, audio: "dictating" });
+    assert.equal(dictating.text, "$(record) DICTATING");
+    assert.ok(!dictating.live);
+    // …even before the conversation was started (the press opens the microphone).
+    assert.equal(statusView({ ...IDLE, mode: "text", pushToTalk: true, audio: "dictating" }).text, "$(record) DICTATING");
+    // An older server sends no `audio`: the same rule from mode, state and pushToTalk.
+    assert.equal(audioUse({ ...LIVE, mode: "text" }), "off");
+    assert.equal(audioUse({ ...LIVE, mode: "text", pushToTalk: true }), "dictating");
+    assert.equal(audioUse(LIVE), "live");
+    assert.equal(audioUse({ ...LIVE, state: "reconnecting" }), "off");
+    assert.equal(statusView({ ...LIVE, mode: "text" }).text, "$(comment-discussion) TEXT");
+    assert.equal(statusView({ ...LIVE, audio: "live" }).text, "$(mic-filled) LIVE");
+  });
+
   test("text mode, connecting, error and a stopped server read differently", () => {
-    assert.equal(statusView({ ...LIVE, mode: "text" }).text, "$(comment-discussion) text mode");
     assert.equal(statusView({ ...LIVE, mode: "text" }).live, false);
     assert.equal(statusView({ ...IDLE, state: "connecting" }).text, "$(loading~spin) connecting");
     const failed = statusView({ ...IDLE, state: "error", error: "no API key" });

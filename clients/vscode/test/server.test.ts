@@ -55,6 +55,7 @@ test("start, a typed turn, streamed transcript, insertion at the cursor, stop", 
   await run("start");
   assert.equal(status.state, "live");
   assert.equal(status.voice, "verse");
+  assert.equal(status.audio, "live");
   assert.equal(statusView(status).text, "$(mic-filled) LIVE");
   assert.ok(server.statuses.some((s) => statusView(s).text === "$(loading~spin) connecting"));
 
@@ -109,7 +110,9 @@ test("toggle mode goes to text mode and back, and stop is idempotent", { timeout
   assert.equal(statusView(status).text, "$(comment) vivavoce");
   await run("start");
   assert.equal(status.state, "live");
-  assert.equal(statusView(status).text, "$(comment-discussion) text mode");
+  // The server says the microphone is not live in a text conversation: TEXT, never LIVE.
+  assert.equal(status.audio, "off");
+  assert.equal(statusView(status).text, "$(comment-discussion) TEXT");
   await run("stop");
   await run("stop");
   assert.equal(status.state, "idle");

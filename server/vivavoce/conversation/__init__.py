@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from .choices import Choices, session_for
 from .core import Conversation
-from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
+from .status import AudioFactory, AudioIO, AudioUse, FinalTurn, MessageLevel, Mode, Status, Turns
 
 __all__ = [
     "AudioFactory",
     "AudioIO",
+    "AudioUse",
     "Choices",
     "Conversation",
     "FinalTurn",

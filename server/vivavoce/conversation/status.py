@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 from pydantic.alias_generators import to_camel
 
 from ..voices import DEFAULT_VOICE, Mode
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AudioFactory",
     "AudioIO",
+    "AudioUse",
     "FinalTurn",
     "MessageLevel",
     "Mode",
@@ -38,6 +39,12 @@ __all__ = [
 State = Literal["idle", "connecting", "live", "reconnecting", "closing", "error"]
 MessageLevel = Literal["error", "warning", "info"]
 Role = Literal["user", "assistant", "tool"]
+#: What the microphone is doing for the conversation (``Status.audio``): ``live`` = a realtime
+#: call is open and the microphone streams to it, billed by the minute (the LIVE badge);
+#: ``dictating`` = text mode's push-to-talk key is down, the microphone records a turn that is
+#: transcribed on release (nothing streams); ``off`` = neither. Text mode reading its replies
+#: aloud over a realtime call of its own (:mod:`vivavoce.text.voice`) sends no microphone: ``off``.
+AudioUse = Literal["live", "dictating", "off"]
 
 
 class Status(BaseModel):
@@ -59,6 +66,15 @@ class Status(BaseModel):
     audio_error: str | None = None
     call_id: str | None = None
     error: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def audio(self) -> AudioUse:
+        """What the microphone is doing (:data:`AudioUse`): derived, so it is never out of step."""
+        if self.mode == "realtime":
+            # Muted, push-to-talk up or no devices: the call still streams (silence), still billed.
+            return "live" if self.state == "live" else "off"
+        return "dictating" if self.push_to_talk else "off"
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

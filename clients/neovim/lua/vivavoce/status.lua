@@ -48,29 +48,49 @@ local LABELS = {
   error = "vivavoce: error",
 }
 
---- Statusline text: "" when idle, e.g. "LIVE verse PTT ▅", "TEXT alloy muted" or
---- "LIVE verse no audio" (the microphone/speaker failed; the conversation goes on) otherwise.
+--- What the microphone is doing: "live" (a realtime call is open and the microphone streams
+--- to it, billed by the minute), "dictating" (text mode's push to talk records a turn) or "off".
+--- The server's `audio`, or the same rule for an older server that does not send it.
+function M.audio(s)
+  s = s or current
+  if s.audio == "live" or s.audio == "dictating" or s.audio == "off" then
+    return s.audio
+  end
+  if s.mode == "text" then
+    return s.pushToTalk and "dictating" or "off"
+  end
+  return s.state == "live" and "live" or "off"
+end
+
+--- Statusline text: "" when idle, e.g. "LIVE verse PTT ▅", "TEXT echo muted",
+--- "DICTATING echo ▅" or "LIVE verse no audio" (the microphone/speaker failed; the conversation
+--- goes on) otherwise. LIVE only while a realtime call streams the microphone.
 --- Safe to call from any statusline ('%' is escaped).
 function M.statusline()
   local s = current
-  if s.state == "idle" then
+  local audio = M.audio(s)
+  if s.state == "idle" and audio ~= "dictating" then
     return ""
   end
-  local parts = { LABELS[s.state] or (s.mode == "text" and "TEXT" or "LIVE") }
-  if s.state == "live" then
+  local label = LABELS[s.state] or (audio == "live" and "LIVE" or "TEXT")
+  if audio == "dictating" then
+    label = "DICTATING" -- the microphone records, whatever the conversation's state
+  end
+  local parts = { label }
+  if s.state == "live" or audio == "dictating" then
     if type(s.voice) == "string" and s.voice ~= "" then
       table.insert(parts, s.voice)
     end
     if s.muted then
       table.insert(parts, "muted")
     end
-    if s.pushToTalk then
+    if s.pushToTalk and audio == "live" then
       table.insert(parts, "PTT")
     end
     if type(s.audioError) == "string" then
       table.insert(parts, "no audio") -- the devices failed; the call goes on without them
     end
-    local bar = s.mode ~= "text" and not s.muted and level_bar(s.inputLevel)
+    local bar = audio ~= "off" and not s.muted and level_bar(s.inputLevel)
     if bar then
       table.insert(parts, bar)
     end

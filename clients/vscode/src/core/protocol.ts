@@ -7,6 +7,13 @@ export type State = "idle" | "connecting" | "live" | "reconnecting" | "closing" 
 export type Mode = "realtime" | "text";
 /** "tool": a line about a voice tool the assistant used (only ever a final, never deltas). */
 export type Role = "user" | "assistant" | "tool";
+/**
+ * What the microphone is doing: "live" = a realtime call is open and the microphone streams to
+ * it, billed by the minute (the only LIVE); "dictating" = text mode's push to talk records a turn,
+ * transcribed on release; "off" = neither (text mode's spoken replies use a call of their own
+ * that sends no microphone).
+ */
+export type AudioUse = "live" | "dictating" | "off";
 
 export interface Position {
   line: number;
@@ -34,6 +41,8 @@ export interface Status {
   /** Why the microphone/speaker are not in use (the conversation goes on without them). */
   audioError?: string | null;
   callId: string | null;
+  /** What the microphone is doing (absent: older server; see {@link audioUse}). */
+  audio?: AudioUse;
   error?: string | null;
 }
 
@@ -103,6 +112,17 @@ export function asStatus(value: unknown): Status | undefined {
     ...value,
     mode: value.mode === "text" ? "text" : "realtime",
   };
+}
+
+/** What the microphone is doing: the server's `audio`, or the same rule for an older server. */
+export function audioUse(status: Status): AudioUse {
+  if (status.audio === "live" || status.audio === "dictating" || status.audio === "off") {
+    return status.audio;
+  }
+  if (status.mode === "text") {
+    return status.pushToTalk ? "dictating" : "off";
+  }
+  return status.state === "live" ? "live" : "off";
 }
 
 /** A transcript update from the wire, or undefined. */

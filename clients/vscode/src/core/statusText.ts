@@ -3,7 +3,7 @@
  * whether it is an error. No `vscode` import.
  */
 
-import type { Status } from "./protocol";
+import { type Status, audioUse } from "./protocol";
 
 export interface StatusView {
   /** Status bar text; `$(name)` is a codicon, `~spin` animates it. */
@@ -29,6 +29,16 @@ export function statusView(status: Status, serverRunning = true): StatusView {
   }
   const about = [status.model, status.voice].filter((s) => s).join(", ");
   const detail = about ? ` (${about})` : "";
+  const audio = audioUse(status);
+  if (audio === "dictating") {
+    // Text mode's push to talk: the microphone records a turn; nothing streams, nothing billed.
+    return {
+      text: "$(record) DICTATING",
+      tooltip: `vivavoce: dictating in text mode${detail}\nPush to Talk again sends what you said`,
+      error: false,
+      live: false,
+    };
+  }
   switch (status.state) {
     case "connecting":
       return { text: "$(loading~spin) connecting", tooltip: `vivavoce: connecting${detail}`, error: false, live: false };
@@ -53,10 +63,11 @@ export function statusView(status: Status, serverRunning = true): StatusView {
     case "live":
       break;
   }
-  if (status.mode === "text") {
+  if (audio !== "live") {
+    // A text conversation: its spoken replies come over a call that sends no microphone.
     return {
-      text: "$(comment-discussion) text mode",
-      tooltip: `vivavoce: live in text mode${detail}\nClick to stop`,
+      text: "$(comment-discussion) TEXT",
+      tooltip: `vivavoce: text mode${detail}, no microphone streaming\nClick to stop`,
       error: false,
       live: false,
     };
