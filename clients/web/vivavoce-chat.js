@@ -66,10 +66,10 @@ header { border-bottom: 1px solid var(--vv-line); flex-wrap: wrap; }
   letter-spacing: .08em; padding: 1px 6px; border-radius: 4px; animation: pulse 1.4s infinite; }
 .live[hidden] { display: none; }
 @keyframes pulse { 50% { opacity: .55; } }
-button, select, input { font: inherit; }
+button, select, textarea { font: inherit; }
 button, select { border: 1px solid var(--vv-line); background: var(--vv-control, #fff);
   border-radius: 6px; padding: 4px 10px; cursor: pointer; color: var(--vv-control-fg, inherit); }
-button:disabled, select:disabled, input:disabled { opacity: .5; cursor: default; }
+button:disabled, select:disabled, textarea:disabled { opacity: .5; cursor: default; }
 button[aria-pressed="true"] { background: var(--vv-fg); color: var(--vv-bg); }
 .log { flex: 1; overflow-y: auto; padding: 10px; display: flex; flex-direction: column; gap: 6px; }
 .empty { color: var(--vv-muted); margin: auto; }
@@ -93,8 +93,9 @@ button[aria-pressed="true"] { background: var(--vv-fg); color: var(--vv-bg); }
 .level { font-size: 12px; color: var(--vv-muted); min-width: 64px; text-align: right;
   font-variant-numeric: tabular-nums; }
 form { border-top: 1px solid var(--vv-line); }
-form input { flex: 1; padding: 6px 8px; border: 1px solid var(--vv-line); border-radius: 6px;
-  background: var(--vv-input, #fff); color: var(--vv-input-fg, inherit); }
+form textarea { flex: 1; padding: 6px 8px; border: 1px solid var(--vv-line); border-radius: 6px;
+  background: var(--vv-input, #fff); color: var(--vv-input-fg, inherit); font: inherit;
+  resize: none; max-height: 8em; }
 .error { color: var(--vv-error); font-size: 12px; padding: 0 10px 6px; min-height: 1.4em;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 `;
@@ -115,7 +116,8 @@ const HTML = `
   <span class="level">— dBFS</span>
 </div>
 <form>
-  <input class="text" placeholder="Type a message…" autocomplete="off" aria-label="Message">
+  <textarea class="text" rows="1" placeholder="Type a message… (Shift+Enter: new line)"
+    autocomplete="off" aria-label="Message"></textarea>
   <button class="send" type="submit">Send</button>
 </form>
 <div class="error" part="error" role="alert"></div>
@@ -452,8 +454,17 @@ class VivavoceChat extends HTMLElement {
       const text = ui.text.value.trim();
       if (!text) return;
       ui.text.value = "";
+      this._fitText();
       await this.sendText(text);
     }));
+    // Enter sends, Shift+Enter is a new line (code can be pasted or typed); the box grows.
+    ui.text.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        ui.form.requestSubmit();
+      }
+    });
+    ui.text.addEventListener("input", () => this._fitText());
     ui.start.addEventListener("click", guard(async () => {
       if (!this.rpc) await (this._host ? this.attach(this._host) : this.connect()); // "Connect"
       else if (this._isActive()) await this.stop();
@@ -565,6 +576,12 @@ class VivavoceChat extends HTMLElement {
 
   _isActive() {
     return ["live", "connecting", "reconnecting"].includes(this.status?.state);
+  }
+
+  _fitText() {
+    const box = this.ui.text;
+    box.style.height = "auto";
+    box.style.height = `${box.scrollHeight + 2}px`;
   }
 
   _setState(text) {

@@ -26,7 +26,7 @@ vivavoce-chat {
   --vv-muted: var(--vscode-descriptionForeground);
   --vv-line: var(--vscode-widget-border, var(--vscode-panel-border, rgba(128, 128, 128, .35)));
   --vv-user: var(--vscode-button-background); --vv-user-fg: var(--vscode-button-foreground);
-  --vv-assistant: var(--vscode-editorWidget-background);
+  --vv-assistant: var(--vscode-editor-inactiveSelectionBackground, var(--vscode-editorWidget-background));
   --vv-tool: var(--vscode-textLink-foreground); --vv-error: var(--vscode-errorForeground);
   --vv-control: var(--vscode-button-secondaryBackground);
   --vv-control-fg: var(--vscode-button-secondaryForeground);
