@@ -40,7 +40,8 @@ test: setup
 	$(MAKE) test-vscode
 
 test-python: setup
-	$(BIN)/python -m pytest -q --ignore=tests/clients/test_vscode_in_code_server.py
+	$(BIN)/python -m pytest -q --ignore=tests/clients/test_vscode_in_code_server.py \
+	  --ignore=tests/clients/test_vscode_panel.py
 
 # The VS Code extension: lint, its node tests against the real `vivavoce lsp`, then the .vsix
 # inside a real VS Code (code-server in headless Chromium; waits for the install if it runs).
@@ -49,7 +50,8 @@ test-vscode: setup
 	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run lint && \
 	  VIVAVOCE_AUDIO_DEVICES=false VIVAVOCE_SERVER=$(CURDIR)/$(BIN)/vivavoce npm test
 	@scripts/code_server.sh >/dev/null
-	$(BIN)/python -m pytest -q tests/clients/test_vscode_in_code_server.py
+	$(BIN)/python -m pytest -q tests/clients/test_vscode_in_code_server.py \
+	  tests/clients/test_vscode_panel.py
 
 # The official @openai/agents-realtime client bundled for tests/web/test_agents_realtime.py (npm ci +
 # esbuild, cached on the lockfile's hash). The test builds it itself; run this first when the tests

@@ -19,13 +19,17 @@
  *   options   JSON initializationOptions; default {"vivavoce":{"peer":"embedded"}}
  *             (also settable as the JS property `options`, an object)
  *
- * Methods: connect(), disconnect(), start(), stop(), sendText(text), request(method, params).
+ * Methods: connect(), disconnect(), start(), stop(), sendText(text), request(method, params);
+ * attach(host) and notify(method, params) when a host carries the connection instead of a
+ * WebSocket (the VS Code extension's conversation panel: clients/vscode/src/webview/).
  * Events (CustomEvent, detail = the notification's params):
  *   transcript   realtime/transcript  {itemId, previousItemId, role, text, delta?, final, interrupted?}
  *                role "user", "assistant" or "tool" (a voice tool the assistant used; final only)
  *   status       realtime/status      {state, mode, voice, model, muted, pushToTalk, inputLevel, callId,
  *                                     audio, error?}
  *   connection   {state: "connecting"|"open"|"closed", error?}
+ *   insert       {code, language}: the Insert button of a code block (``` fences in a turn);
+ *                cancelable: unless a listener calls preventDefault() the code is copied
  *
  * Behaviour worth knowing:
  *   - Sending text with no live call first starts one (realtime/start) in the current mode.
@@ -72,11 +76,11 @@ header { border-bottom: 1px solid var(--vv-line); flex-wrap: wrap; }
 .indicator.dictating::before { content: "● "; }
 .indicator[hidden] { display: none; }
 @keyframes pulse { 50% { opacity: .55; } }
-button, select, input { font: inherit; }
-button, select { border: 1px solid var(--vv-line); background: #fff; border-radius: 6px;
-  padding: 4px 10px; cursor: pointer; color: inherit; }
-button:disabled, select:disabled, input:disabled { opacity: .5; cursor: default; }
-button[aria-pressed="true"] { background: var(--vv-fg); color: #fff; }
+button, select, textarea { font: inherit; }
+button, select { border: 1px solid var(--vv-line); background: var(--vv-control, #fff);
+  border-radius: 6px; padding: 4px 10px; cursor: pointer; color: var(--vv-control-fg, inherit); }
+button:disabled, select:disabled, textarea:disabled { opacity: .5; cursor: default; }
+button[aria-pressed="true"] { background: var(--vv-fg); color: var(--vv-bg); }
 .log { flex: 1; overflow-y: auto; padding: 10px; display: flex; flex-direction: column; gap: 6px; }
 .empty { color: var(--vv-muted); margin: auto; }
 .turn { max-width: 80%; padding: 6px 10px; border-radius: var(--vv-radius); white-space: pre-wrap;
@@ -88,13 +92,20 @@ button[aria-pressed="true"] { background: var(--vv-fg); color: #fff; }
 .turn.tool::before { content: "🔧 "; }
 .turn.streaming::after { content: "▍"; animation: pulse 1s infinite; }
 .turn.interrupted::after { content: " (interrupted)"; color: var(--vv-muted); font-size: 12px; }
+.code { margin: 4px 0; border: 1px solid var(--vv-line); border-radius: 6px; white-space: normal;
+  background: var(--vv-code-bg, #f4f4f8); color: var(--vv-code-fg, var(--vv-fg)); }
+.code pre { margin: 0; padding: 6px 8px; overflow-x: auto; white-space: pre;
+  font: 12px/1.4 var(--vv-mono, ui-monospace, monospace); }
+.code .insert { display: block; margin: 0 6px 6px auto; padding: 1px 8px; font-size: 12px; }
 .controls { border-top: 1px solid var(--vv-line); }
 .meter { flex: 1; height: 8px; background: var(--vv-line); border-radius: 4px; overflow: hidden; }
 .meter > div { height: 100%; width: 0; background: #2e9d4f; transition: width 80ms linear; }
 .level { font-size: 12px; color: var(--vv-muted); min-width: 64px; text-align: right;
   font-variant-numeric: tabular-nums; }
 form { border-top: 1px solid var(--vv-line); }
-form input { flex: 1; padding: 6px 8px; border: 1px solid var(--vv-line); border-radius: 6px; }
+form textarea { flex: 1; padding: 6px 8px; border: 1px solid var(--vv-line); border-radius: 6px;
+  background: var(--vv-input, #fff); color: var(--vv-input-fg, inherit); font: inherit;
+  resize: none; max-height: 8em; }
 .error { color: var(--vv-error); font-size: 12px; padding: 0 10px 6px; min-height: 1.4em;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 `;
@@ -116,7 +127,8 @@ const HTML = `
   <span class="level">— dBFS</span>
 </div>
 <form>
-  <input class="text" placeholder="Type a message…" autocomplete="off" aria-label="Message">
+  <textarea class="text" rows="1" placeholder="Type a message… (Shift+Enter: new line)"
+    autocomplete="off" aria-label="Message"></textarea>
   <button class="send" type="submit">Send</button>
 </form>
 <div class="error" part="error" role="alert"></div>
@@ -230,6 +242,36 @@ function displayUrl(url) {
   }
 }
 
+/** A fenced code block: ```lang, its lines, and ``` (or the end of a streaming text). */
+const FENCE = /```([\w+.#-]*)[^\n]*\n([\s\S]*?)(?:\n?```|$)/g;
+
+/** A turn's text as nodes: plain text, and each fenced block as code with an Insert button. */
+function textNodes(text, insert) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(FENCE)) {
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    const [, language, code] = match;
+    const block = document.createElement("div");
+    block.className = "code";
+    block.setAttribute("part", "code");
+    const pre = document.createElement("pre");
+    pre.append(document.createElement("code"));
+    pre.firstChild.textContent = code;
+    const button = document.createElement("button");
+    button.className = "insert";
+    button.type = "button";
+    button.textContent = "Insert";
+    button.title = "Insert at the cursor";
+    button.addEventListener("click", () => insert(code, language, button));
+    block.append(pre, button);
+    nodes.push(block);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
 class VivavoceChat extends HTMLElement {
   static observedAttributes = ["url", "token", "options"];
 
@@ -251,6 +293,8 @@ class VivavoceChat extends HTMLElement {
     this.turns = new Map();
     this._options = null;
     this._pttDown = false;
+    this._host = null;
+    this._insert = (code, language, button) => this._onInsert(code, language, button);
     this._wire();
     this._render();
   }
@@ -334,6 +378,42 @@ class VivavoceChat extends HTMLElement {
         initializationOptions: this.options,
       });
       rpc.notify("initialized", {});
+    } catch (err) {
+      if (this.rpc !== rpc) return;
+      this.rpc = null;
+      rpc.close();
+      this._failed(`${displayUrl(url)}: ${err.message}`);
+      return;
+    }
+    await this._load(rpc, displayUrl(url));
+  }
+
+  /**
+   * Talk through `host` instead of a WebSocket: an editor that runs the server already (the
+   * VS Code extension's panel). `host.request(method, params)` answers `realtime/*` requests and
+   * the host passes the server's notifications to notify(). No initialize: the host did that.
+   */
+  async attach(host) {
+    this.disconnect();
+    this._host = host;
+    const rpc = { request: (method, params) => host.request(method, params), close() {} };
+    this.rpc = rpc;
+    this._emit("connection", { state: "connecting" });
+    this._showError("");
+    this.status = null;
+    this._render();
+    this._setState("connecting…");
+    await this._load(rpc, "the editor");
+  }
+
+  /** A notification from the server, handed over by the host given to attach(). */
+  notify(method, params) {
+    this._onNotification(method, params);
+  }
+
+  /** The voice lists and the status, once connected. */
+  async _load(rpc, where) {
+    try {
       const [voices, status] = await Promise.all([
         rpc.request("realtime/voices"), rpc.request("realtime/status"),
       ]);
@@ -345,7 +425,7 @@ class VivavoceChat extends HTMLElement {
       if (this.rpc !== rpc) return;
       this.rpc = null;
       rpc.close();
-      this._failed(`${displayUrl(url)}: ${err.message}`);
+      this._failed(`${where}: ${err.message}`);
     }
   }
 
@@ -396,10 +476,19 @@ class VivavoceChat extends HTMLElement {
       const text = ui.text.value.trim();
       if (!text) return;
       ui.text.value = "";
+      this._fitText();
       await this.sendText(text);
     }));
+    // Enter sends, Shift+Enter is a new line (code can be pasted or typed); the box grows.
+    ui.text.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        ui.form.requestSubmit();
+      }
+    });
+    ui.text.addEventListener("input", () => this._fitText());
     ui.start.addEventListener("click", guard(async () => {
-      if (!this.rpc) await this.connect(); // offline: the button reads "Connect"
+      if (!this.rpc) await (this._host ? this.attach(this._host) : this.connect()); // "Connect"
       else if (this._isActive()) await this.stop();
       else await this.start();
     }));
@@ -469,12 +558,28 @@ class VivavoceChat extends HTMLElement {
       ui.empty.remove();
     }
     const nearBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
-    if (t.final || t.text) el.textContent = t.text;
-    else if (t.delta) el.textContent += t.delta;
+    const before = el.vvText ?? "";
+    el.vvText = t.final || t.text ? t.text : before + (t.delta ?? "");
+    if (el.vvText !== before || !el.firstChild) {
+      if (el.vvText.includes("```")) el.replaceChildren(...textNodes(el.vvText, this._insert));
+      else el.textContent = el.vvText;
+    }
     el.classList.toggle("streaming", !t.final);
     el.classList.toggle("interrupted", Boolean(t.interrupted));
     if (nearBottom) ui.log.scrollTop = ui.log.scrollHeight;
     this._emit("transcript", t);
+  }
+
+  /** A code block's Insert button: the host inserts it (preventDefault), or it is copied. */
+  _onInsert(code, language, button) {
+    const event = new CustomEvent("insert", {
+      detail: { code, language }, bubbles: true, composed: true, cancelable: true,
+    });
+    if (!this.dispatchEvent(event)) return;
+    navigator.clipboard?.writeText(code).then(
+      () => { button.textContent = "Copied"; },
+      (err) => this._showError(`could not copy: ${err.message}`),
+    );
   }
 
   _onClosed(rpc, error) {
@@ -493,6 +598,12 @@ class VivavoceChat extends HTMLElement {
 
   _isActive() {
     return ["live", "connecting", "reconnecting"].includes(this.status?.state);
+  }
+
+  _fitText() {
+    const box = this.ui.text;
+    box.style.height = "auto";
+    box.style.height = `${box.scrollHeight + 2}px`;
   }
 
   _setState(text) {

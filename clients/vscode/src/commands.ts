@@ -9,13 +9,14 @@ import { type RequestCommand, errorText, isUnknownCommand, toggleConversation } 
 import { type DeviceKind, SETTING, deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "./core/devices";
 import { ServerCommand } from "./core/protocol";
 import { SECTION } from "./core/settings";
+import { PANEL_VIEW } from "./panel";
 import type { ServerConnection } from "./serverConnection";
 
 export function registerCommands(connection: ServerConnection): vscode.Disposable[] {
   const request = (command: RequestCommand) => () => connection.run(command);
   const handlers: Record<string, (...args: unknown[]) => unknown> = {
-    "vivavoce.start": async () => {
-      const result = await connection.run("start");
+    "vivavoce.start": async (options?: unknown) => {
+      const result = await connection.run("start", undefined, voiceOf(options));
       if (result) connection.revealTranscript();
     },
     "vivavoce.stop": request("stop"),
@@ -28,10 +29,17 @@ export function registerCommands(connection: ServerConnection): vscode.Disposabl
     "vivavoce.selectMicrophone": () => selectDevice(connection, "input"),
     "vivavoce.selectSpeaker": () => selectDevice(connection, "output"),
     "vivavoce.showTranscript": () => { connection.revealTranscript(); },
+    "vivavoce.showPanel": () => vscode.commands.executeCommand(`${PANEL_VIEW}.focus`),
     "vivavoce.openHistory": () => openHistory(connection),
     "vivavoce.restartServer": () => connection.restartServer(),
   };
   return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
+}
+
+/** `{voice}` given to vivavoce.start (the panel's voice list): start in that voice. */
+function voiceOf(options: unknown): string | undefined {
+  const voice = (options as { voice?: unknown } | undefined)?.voice;
+  return typeof voice === "string" && voice ? voice : undefined;
 }
 
 /** Type to the assistant (works with the embedded peer and no microphone); starts a call if needed. */

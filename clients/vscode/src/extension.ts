@@ -6,6 +6,7 @@
 import * as vscode from "vscode";
 
 import { registerCommands } from "./commands";
+import { ConversationPanel, PANEL_VIEW } from "./panel";
 import { ServerConnection, type SettingProperties } from "./serverConnection";
 import { StatusBar, TranscriptChannel } from "./views";
 
@@ -18,11 +19,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Server
   const transcript = new TranscriptChannel();
   connection = new ServerConnection(packageJSON.contributes?.configuration?.properties ?? {}, output, statusBar, transcript);
   const current = connection;
+  const panel = new ConversationPanel(context.extensionUri, current);
+  current.conversationShown = () => panel.visible;
   context.subscriptions.push(
     output,
     statusBar,
     transcript,
     current,
+    panel,
+    vscode.window.registerWebviewViewProvider(PANEL_VIEW, panel),
+    current.onDidChangeStatus((status) => { panel.status(status); }),
+    current.onTranscript((update) => { panel.transcript(update); }),
     ...registerCommands(current),
     vscode.window.onDidChangeTextEditorSelection((event) => { current.selectionChanged(event.textEditor); }),
     vscode.workspace.onDidChangeConfiguration((event) => { current.settingsChanged(event); }),

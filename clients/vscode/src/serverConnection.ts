@@ -10,7 +10,7 @@ import { DidChangeConfigurationNotification, ExecuteCommandRequest, type Languag
 
 import { createClient } from "./client";
 import { type EditorContext, type RequestCommand, errorText, requestFor } from "./core/commands";
-import { type ContextParams, IDLE, Method, type Status, asStatus, asTranscript } from "./core/protocol";
+import { type ContextParams, IDLE, Method, type Status, type TranscriptUpdate, asStatus, asTranscript } from "./core/protocol";
 import { type Flat, SECTION, explicitSettings, settingsChange } from "./core/settings";
 import type { StatusBar, TranscriptChannel } from "./views";
 
@@ -23,6 +23,14 @@ export type SettingProperties = Record<string, { default?: unknown }>;
 
 export class ServerConnection implements vscode.Disposable {
   status: Status = IDLE;
+  /** Is the conversation panel on screen? Then starting a call does not reveal the transcript channel. */
+  conversationShown: () => boolean = () => false;
+  private readonly statusChanged = new vscode.EventEmitter<Status>();
+  private readonly transcribed = new vscode.EventEmitter<TranscriptUpdate>();
+  /** Every status: sent by the server, returned by a request, or idle when the server stops. */
+  readonly onDidChangeStatus = this.statusChanged.event;
+  /** Every transcript update the server sends. */
+  readonly onTranscript = this.transcribed.event;
   private client: LanguageClient | undefined;
   private sent: Flat = {};
   private contextTimer: ReturnType<typeof setTimeout> | undefined;
@@ -61,7 +69,10 @@ export class ServerConnection implements vscode.Disposable {
     client.onNotification(Method.status, (params: unknown) => { this.setStatus(asStatus(params)); });
     client.onNotification(Method.transcript, (params: unknown) => {
       const update = asTranscript(params);
-      if (update) this.transcript.add(update);
+      if (update) {
+        this.transcript.add(update);
+        this.transcribed.fire(update);
+      }
     });
     try {
       await client.start();
@@ -84,17 +95,18 @@ export class ServerConnection implements vscode.Disposable {
     this.client = undefined;
     this.status = IDLE;
     this.statusBar.show(this.status, false);
+    this.statusChanged.fire(this.status);
     if (client) {
       await client.dispose(2000).catch((error: unknown) => { this.output.warn(`stopping the server: ${errorText(error)}`); });
     }
   }
 
   /** Run one `realtime/*` request for a palette command; errors are shown, never thrown. */
-  async run(command: RequestCommand, text?: string): Promise<unknown> {
+  async run(command: RequestCommand, text?: string, voice?: string): Promise<unknown> {
     if (!(await this.startServer()) || !this.client) {
       return undefined;
     }
-    const { method, params } = requestFor(command, this.status, activeEditor(), text);
+    const { method, params } = requestFor(command, this.status, activeEditor(), text, voice);
     try {
       const result = await this.client.sendRequest(method, params);
       this.setStatus(asStatus(result));
@@ -103,6 +115,16 @@ export class ServerConnection implements vscode.Disposable {
       void vscode.window.showErrorMessage(`vivavoce: ${errorText(error)}`);
       return undefined;
     }
+  }
+
+  /** Any request (the conversation panel's voice list, push to talk); throws the server's error. */
+  async request(method: string, params: Record<string, unknown>): Promise<unknown> {
+    if (!(await this.startServer()) || !this.client) {
+      throw new Error("the vivavoce server is not running");
+    }
+    const result: unknown = await this.client.sendRequest(method, params);
+    this.setStatus(asStatus(result));
+    return result;
   }
 
   /** `workspace/executeCommand` for commands only newer servers have; throws the server's error. */
@@ -141,11 +163,13 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   revealTranscript(): void {
-    this.transcript.reveal();
+    if (!this.conversationShown()) this.transcript.reveal();
   }
 
   dispose(): void {
     clearTimeout(this.contextTimer);
+    this.statusChanged.dispose();
+    this.transcribed.dispose();
     void this.stopServer();
   }
 
@@ -156,6 +180,7 @@ export class ServerConnection implements vscode.Disposable {
     const before = this.status;
     this.status = status;
     this.statusBar.show(status, this.running);
+    this.statusChanged.fire(status);
     if (status.state === "live" && (before.state !== "live" || before.mode !== status.mode)) {
       const about = [status.model, status.voice].filter((s) => s).join(", ");
       this.transcript.note(`— live, ${status.mode === "text" ? "text" : "voice"} mode${about ? ` (${about})` : ""} —`);

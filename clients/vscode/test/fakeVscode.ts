@@ -55,6 +55,8 @@ export interface Fake {
   commands: Map<string, (...args: unknown[]) => unknown>;
   contexts: Map<string, unknown>;
   channels: Map<string, FakeChannel>;
+  /** Webview view providers by view id (registerWebviewViewProvider). */
+  views: Map<string, unknown>;
   errors: string[];
   /** Run a command as the palette or a keybinding would. */
   run(id: string, ...args: unknown[]): Promise<unknown>;
@@ -79,6 +81,7 @@ export function installFakeVscode(): Fake {
     commands: new Map(),
     contexts: new Map(),
     channels: new Map(),
+    views: new Map(),
     errors: [],
     run: (id, ...args) => vscode.commands.executeCommand(id, ...args),
     configure: (key, value) => vscode.workspace.getConfiguration("vivavoce").update(key, value, vscode.ConfigurationTarget.Global),
@@ -105,6 +108,10 @@ export function installFakeVscode(): Fake {
     const channel = new FakeChannel(name);
     fake.channels.set(name, channel);
     return channel;
+  };
+  vscode.window.registerWebviewViewProvider = (id: string, provider: unknown) => {
+    fake.views.set(id, provider);
+    return { dispose: () => fake.views.delete(id) };
   };
   vscode.window.showErrorMessage = (message: string) => {
     fake.errors.push(message);

@@ -45,6 +45,7 @@ export const EXTENSION_COMMANDS: readonly string[] = [
   "vivavoce.openHistory",
   "vivavoce.restartServer",
   "vivavoce.toggleConversation",
+  "vivavoce.showPanel",
 ];
 
 /**
@@ -56,12 +57,16 @@ export function requestFor(
   status: Status,
   editor?: EditorContext,
   text?: string,
+  voice?: string,
 ): Request {
   switch (command) {
     case "start":
       return {
         method: Method.start,
-        params: editor ? { textDocument: { uri: editor.uri }, position: editor.position } : {},
+        params: {
+          ...(editor ? { textDocument: { uri: editor.uri }, position: editor.position } : {}),
+          ...(voice ? { voice } : {}),
+        },
       };
     case "pushToTalk":
       // VS Code has no key-up event: each press flips between "talking" and "done".
