@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from tests.web.cdp import Page, chromium_path, launch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,17 @@ PANEL_TEXT = (
     ".replace(/\\u00a0/g, ' ')"  # Monaco renders spaces as no-break spaces
 )
 
-pytestmark = pytest.mark.timeout(300)
+#: The text of the open file's editor (the editor area, not the panel).
+EDITOR_TEXT = (
+    "[...document.querySelectorAll('.part.editor .view-lines')].map(e => e.innerText).join('\\n')"
+    ".replace(/\\u00a0/g, ' ')"
+)
+#: The status bar item when no call is running (voice mode), and during a voice call.
+IDLE = r"codicon-mic(?![-\w]).* vivavoce$"
+LIVE = r"codicon-mic-filled.*LIVE"
+
+# One code-server (≈ 20 s to a ready extension on 2 cores) serves every test of the module.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.asyncio(loop_scope="module")]
 
 
 def _fail(why: str) -> None:
@@ -179,6 +190,86 @@ class Workbench:
             await asyncio.sleep(0.1)
         raise AssertionError(f"{pattern!r} never in the {name!r} channel:\n{self.channel(name)}")
 
+    @property
+    def folder(self) -> Path:
+        """The workspace folder the window has open."""
+        return self.home / "folder"
+
+    async def wait_label(self, pattern: str, timeout: float = 30) -> dict[str, Any]:
+        """Wait for the status bar item's tooltip (its aria-label) to match ``pattern``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not re.search(pattern, (item := await self.status_item())["label"]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"status bar item {item} never said {pattern!r}")
+            await asyncio.sleep(0.1)
+        return item
+
+    async def quick_pick_rows(self) -> list[str]:
+        """The rows of the open quick pick (their aria-labels)."""
+        rows = await self.page.eval(
+            "[...document.querySelectorAll('.quick-input-list .monaco-list-row')]"
+            ".map(r => r.getAttribute('aria-label'))"
+        )
+        return [str(r) for r in rows]
+
+    async def open_file(self, name: str) -> None:
+        """Quick Open (Ctrl+P) a file of the folder; wait until its editor is active."""
+        await self.key("p", "KeyP", 80, modifiers=2)
+        await self.quick_input()
+        await self.type(name)
+        await self.page.wait_for(
+            "[...document.querySelectorAll('.quick-input-list .monaco-list-row')]"
+            f".some(r => r.getAttribute('aria-label')?.includes({json.dumps(name)}))",
+            what=f"{name} in Quick Open",
+        )
+        await self.enter()
+        await self.page.wait_for(
+            "document.querySelector('.part.editor .tab.active')?.getAttribute('aria-label')"
+            f"?.startsWith({json.dumps(name)}) && document.activeElement?.closest('.part.editor')"
+            " !== null",
+            what=f"the editor of {name}",
+        )
+
+    async def editor_text(self) -> str:
+        return str(await self.page.eval(EDITOR_TEXT))
+
+    async def click(self, x: float, y: float) -> None:
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            await self.page.mouse(kind, x, y)
+
+    async def box(self, expression: str) -> dict[str, float]:
+        """The centre of the element ``expression`` finds."""
+        found = await self.page.eval(
+            f"(() => {{ const r = ({expression}).getBoundingClientRect();"
+            " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
+        )
+        return {"x": float(found["x"]), "y": float(found["y"])}
+
+    async def choose_setting(self, key: str, value: str) -> None:
+        """Settings UI (the palette's "Preferences: Open Settings (UI)"): search for ``key``, open
+        its dropdown, click ``value``, and close the Settings editor (Escape)."""
+        await self.palette("Preferences: Open Settings (UI)")
+        await self.page.wait_for(
+            "document.activeElement?.closest('.settings-header-widget, .settings-header,"
+            " .suggest-input-container') != null",
+            what="Settings search",
+        )
+        await self.type(key)
+        select = f"document.querySelector('select[aria-label={json.dumps(key)}]')"
+        await self.page.wait_for(f"{select} !== null", what=f"{key} in the Settings UI")
+        option = (
+            "[...document.querySelectorAll('.select-box-dropdown-list-container .monaco-list-row')]"
+            f".find(r => r.innerText.split('\\n')[0] === {json.dumps(value)})"
+        )
+        for _ in range(10):  # the settings list re-renders under the pointer at first
+            await self.click(**await self.box(select))
+            with contextlib.suppress(TimeoutError):
+                await self.page.wait_for(f"{option} !== undefined", 1.5)
+                break
+        await self.click(**await self.box(option))
+        await self.page.wait_for(f"{select}.value === {json.dumps(value)}", what=f"{key} = {value}")
+        await self.key("Escape", "Escape", 27)
+
     async def screenshot(self, name: str, clip: dict[str, float] | None = None) -> None:
         params: dict[str, Any] = {"format": "png"}
         if clip:
@@ -224,6 +315,9 @@ async def workbench(
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSCODE_")}
     # The server the extension starts: no sound card; `vivavoce` is not on its PATH.
     env["VIVAVOCE_AUDIO_DEVICES"] = "false"
+    for name in ("OPENAI_API_KEY", "VIVAVOCE_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)  # module-scoped benches start before tests/conftest.py isolates
+    env["VIVAVOCE_HISTORY_DIR"] = str(home / "history")
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != VIVAVOCE.parent
     )
@@ -312,51 +406,217 @@ def _server_command() -> list[str]:
     return [str(VIVAVOCE), "lsp"]
 
 
-async def test_palette_start_send_text_transcript_and_stop(
-    code_server: Path, vsix: Path, tmp_path: Path
-) -> None:
+#: The User settings of the shared window.
+USER = {
+    "vivavoce.server.command": _server_command(),
+    "vivavoce.peer": "embedded",
+    "vivavoce.logLevel": "info",  # the server logs each call to stderr and to the client
+}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_bench(
+    code_server: Path, vsix: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Workbench]:
+    """One code-server window for the module, its extension's server running and idle."""
+    home = tmp_path_factory.mktemp("code-server")
+    async with workbench(code_server, vsix, home, user=USER) as bench:
+        await bench.wait_status(IDLE, 90)
+        yield bench
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def bench(
+    shared_bench: Workbench, request: pytest.FixtureRequest
+) -> AsyncIterator[Workbench]:
+    """The shared window; afterwards (a screenshot if the test failed) no call, no editor."""
+    failed = request.session.testsfailed
+    yield shared_bench
+    if request.session.testsfailed > failed:
+        await shared_bench.screenshot(f"vscode-failure-{request.node.name}.png")
+    await shared_bench.key("Escape", "Escape", 27)
+    item = await shared_bench.status_item()
+    if not re.search(IDLE, f"{item['icons']} {item['text']}"):
+        await shared_bench.palette("vivavoce: Stop Conversation")
+        await shared_bench.wait_status(r"codicon-(mic|comment)(?![-\w]).* vivavoce$")
+    await shared_bench.palette("View: Close All Editors")
+
+
+async def test_palette_start_send_text_transcript_and_stop(bench: Workbench) -> None:
     """Start from the palette → LIVE in the status bar → Send Text → both turns in the transcript
     channel → the status bar item stops the call; the server's log lines appear once each."""
-    user = {
-        "vivavoce.server.command": _server_command(),
-        "vivavoce.peer": "embedded",
-        "vivavoce.logLevel": "info",  # the server logs each call to stderr and to the client
-    }
-    async with workbench(code_server, vsix, tmp_path, user=user) as bench:
-        await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$", 90)
-        await bench.palette("vivavoce: Start Conversation")
-        await bench.wait_status(r"codicon-mic-filled.*LIVE")
+    # The first test of the shared window: the logs so far are this test's.
+    await bench.wait_status(IDLE, 90)
+    await bench.palette("vivavoce: Start Conversation")
+    await bench.wait_status(r"codicon-mic-filled.*LIVE")
+    await bench.palette("vivavoce: Send Text")
+    await bench.input_box("what about the tests")
+    await bench.page.wait_for(
+        f"({PANEL_TEXT}).includes('assistant: ')",
+        60,
+        "the assistant's turn in the transcript",
+    )
+    shown = await bench.panel_text()
+    assert "you: what about the tests" in shown
+    assert re.search(r"assistant: .+", shown), shown
+    await bench.wait_channel(
+        "vivavoce transcript",
+        r"— live, voice mode \(.+\) —\nyou: what about the tests\nassistant: .+\n",
+    )
+    item = await bench.status_item()
+    await bench.screenshot(
+        "vscode-status-bar-live.png", {"x": 0, "y": item["y"] - 14, "width": 640, "height": 28}
+    )
+    await bench.screenshot("vscode-transcript.png")
+
+    await bench.click_status()  # the item starts or stops: it is live, so it stops
+    await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$")
+    await bench.page.wait_for(
+        f"({PANEL_TEXT}).includes('— ended —')",
+        what="the end of the call in the transcript",
+    )
+    await bench.click_status()  # and starts again
+    await bench.wait_status(r"codicon-mic-filled.*LIVE")
+    await bench.palette("vivavoce: Stop Conversation")
+    await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$")
+
+    log = bench.channel("vivavoce")
+    assert_each_line_once(log)
+    assert "[error]" not in log, log
+
+
+async def test_push_to_talk_key(bench: Workbench) -> None:
+    """F4 during a voice call: the status bar shows "talking" until F4 is pressed again (VS Code
+    has no key-up, so each press flips); F4 does nothing once the call has ended."""
+    await bench.palette("vivavoce: Start Conversation")
+    item = await bench.wait_status(LIVE + "$")
+    assert "F4: push to talk" in item["label"], item
+    await bench.key("F4", "F4", 115)
+    await bench.wait_status(LIVE + " · talking$", 10)
+    await bench.key("F4", "F4", 115)
+    await bench.wait_status(LIVE + "$", 10)
+    await bench.palette("vivavoce: Stop Conversation")
+    await bench.wait_status(IDLE)
+    await bench.key("F4", "F4", 115)  # not bound outside a call (the vivavoce.live context)
+    await asyncio.sleep(1)
+    item = await bench.status_item()
+    assert re.search(IDLE, f"{item['icons']} {item['text']}"), item
+
+
+async def test_mode_toggle(bench: Workbench) -> None:
+    """Toggle Mode during a call: the status bar says text mode (no LIVE badge), a typed turn is
+    answered, and toggling again is back to the voice call."""
+    await bench.palette("vivavoce: Start Conversation")
+    await bench.wait_status(LIVE)
+    await bench.palette("vivavoce: Toggle Mode (voice / text)")
+    item = await bench.wait_status(r"codicon-comment-discussion.* text mode$")
+    assert "LIVE" not in item["text"] and "text mode" in item["label"], item
+    await bench.wait_channel("vivavoce transcript", r"— live, text mode \(.+\) —\n")
+    await bench.palette("vivavoce: Send Text")
+    await bench.input_box("a typed question in text mode")
+    await bench.wait_channel(
+        "vivavoce transcript",
+        r"— live, text mode \(.+\) —\nyou: a typed question in text mode\nassistant: .+\n",
+    )
+    await bench.palette("vivavoce: Toggle Mode (voice / text)")
+    await bench.wait_status(LIVE + "$")
+    await bench.wait_channel(
+        "vivavoce transcript",
+        r"assistant: .+\n(— ended —\n)?— live, voice mode \(.+\) —\n(?![\s\S]*text mode)",
+    )
+
+
+async def test_voice_pick(bench: Workbench) -> None:
+    """Select Voice lists the voices of the current mode, the current one first; picking one
+    restarts the call in it: the status bar's tooltip and the transcript name the new voice."""
+    await bench.palette("vivavoce: Start Conversation")
+    item = await bench.wait_status(LIVE)
+    current = re.search(r"vivavoce: live \(.+, (\w+)\)", item["label"])
+    assert current, item
+    await bench.palette("vivavoce: Select Voice")
+    await bench.quick_input()
+    await bench.page.wait_for(
+        "document.querySelectorAll('.quick-input-list .monaco-list-row').length > 3",
+        what="the voices",
+    )
+    rows = await bench.quick_pick_rows()
+    assert rows[0] == f"{current.group(1)}, current", rows
+    assert {"alloy", "verse", "marin"} <= {r.split(",")[0] for r in rows}, rows
+    new = "verse" if current.group(1) != "verse" else "marin"
+    await bench.type(new)
+    await bench.enter()
+    await bench.wait_label(rf"vivavoce: live \(.+, {new}\)")
+    await bench.wait_status(LIVE)
+    await bench.wait_channel(
+        "vivavoce transcript", rf"— ended —\n— live, voice mode \(.+, {new}\) —"
+    )
+
+
+async def test_voice_tool_edit_lands_in_the_open_editor(bench: Workbench) -> None:
+    """Typed "replace line 2 with …" (the peer's model calls replace_range): the open editor
+    shows the new line, and Show Transcript reveals the tool's line and the assistant's answer."""
+    (bench.folder / "todo.md").write_text("# Todo\nfirst line\nlast line\n")
+    await bench.open_file("todo.md")
+    await bench.palette("View: Hide Panel")
+    await bench.palette("vivavoce: Send Text")
+    await bench.input_box("replace line 2 with the line the voice wrote")
+    await bench.page.wait_for(
+        f"({EDITOR_TEXT}).includes('the line the voice wrote')", 60, "the edit in the editor"
+    )
+    assert (await bench.editor_text()).splitlines() == [
+        "# Todo",
+        "the line the voice wrote",
+        "last line",
+        "",
+    ]
+    await bench.palette("View: Hide Panel")
+    await bench.palette("vivavoce: Show Transcript")
+    await bench.page.wait_for(
+        f"({PANEL_TEXT}).includes('assistant: Done. I replaced line 2.')",
+        30,
+        "the tool's answer in the transcript",
+    )
+    shown = await bench.panel_text()
+    assert re.search(r"you: replace line 2 with the line the voice wrote\n🔧 tool: .+", shown), (
+        shown
+    )
+    await bench.screenshot("vscode-voice-edit.png")
+
+
+async def test_settings_ui_change_reaches_the_running_server(bench: Workbench) -> None:
+    """vivavoce.insertTranscripts changed in the Settings UI during a call: the next turns are
+    inserted into the open editor (before the change they were not); no restart."""
+    (bench.folder / "journal.md").write_text("# Journal\n")
+    await bench.open_file("journal.md")
+    await bench.palette("vivavoce: Start Conversation")
+    await bench.wait_status(LIVE)
+    await bench.palette("vivavoce: Send Text")
+    await bench.input_box("a note before the change")
+    await bench.wait_channel(
+        "vivavoce transcript", r"you: a note before the change\nassistant: .+\n"
+    )
+    assert (await bench.editor_text()).splitlines() == ["# Journal", ""]
+    settings = bench.home / "data" / "User" / "settings.json"
+    try:
+        await bench.choose_setting("vivavoce.insertTranscripts", "both")
+        assert json.loads(settings.read_text())["vivavoce.insertTranscripts"] == "both"
+        await bench.page.wait_for(
+            "document.querySelector('.part.editor .tab.active')?.getAttribute('aria-label')"
+            "?.startsWith('journal.md')",
+            what="journal.md active again",
+        )
         await bench.palette("vivavoce: Send Text")
-        await bench.input_box("what about the tests")
+        await bench.input_box("a note after the change")
         await bench.page.wait_for(
-            f"({PANEL_TEXT}).includes('assistant: ')",
-            60,
-            "the assistant's turn in the transcript",
+            f"({EDITOR_TEXT}).includes('Assistant: ')", 60, "the turns inserted in the editor"
         )
-        shown = await bench.panel_text()
-        assert "you: what about the tests" in shown
-        assert re.search(r"assistant: .+", shown), shown
-        await bench.wait_channel(
-            "vivavoce transcript",
-            r"— live, voice mode \(.+\) —\nyou: what about the tests\nassistant: .+\n",
+        text = await bench.editor_text()
+        assert "You: a note after the change" in text, text
+        assert "a note before the change" not in text, text
+    finally:
+        settings.write_text(
+            json.dumps(
+                USER | json.loads(settings.read_text()) | {"vivavoce.insertTranscripts": "none"},
+                indent=2,
+            )
         )
-        item = await bench.status_item()
-        await bench.screenshot(
-            "vscode-status-bar-live.png", {"x": 0, "y": item["y"] - 14, "width": 640, "height": 28}
-        )
-        await bench.screenshot("vscode-transcript.png")
-
-        await bench.click_status()  # the item starts or stops: it is live, so it stops
-        await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$")
-        await bench.page.wait_for(
-            f"({PANEL_TEXT}).includes('— ended —')",
-            what="the end of the call in the transcript",
-        )
-        await bench.click_status()  # and starts again
-        await bench.wait_status(r"codicon-mic-filled.*LIVE")
-        await bench.palette("vivavoce: Stop Conversation")
-        await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$")
-
-        log = bench.channel("vivavoce")
-        assert_each_line_once(log)
-        assert "[error]" not in log, log

@@ -90,11 +90,11 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   /** Run one `realtime/*` request for a palette command; errors are shown, never thrown. */
-  async run(command: RequestCommand, text?: string): Promise<unknown> {
+  async run(command: RequestCommand, text?: string, voice?: string): Promise<unknown> {
     if (!(await this.startServer()) || !this.client) {
       return undefined;
     }
-    const { method, params } = requestFor(command, this.status, activeEditor(), text);
+    const { method, params } = requestFor(command, this.status, activeEditor(), text, voice);
     try {
       const result = await this.client.sendRequest(method, params);
       this.setStatus(asStatus(result));

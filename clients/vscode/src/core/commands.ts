@@ -45,23 +45,29 @@ export const EXTENSION_COMMANDS: readonly string[] = [
   "vivavoce.openHistory",
   "vivavoce.restartServer",
   "vivavoce.toggleConversation",
+  "vivavoce.selectVoice",
 ];
 
 /**
  * The request for a command. `start` tells the server the active editor and cursor: replies are
- * inserted there when the insertTranscripts setting asks for it (through workspace/applyEdit).
+ * inserted there when the insertTranscripts setting asks for it (through workspace/applyEdit),
+ * and the voice the user picked, if any.
  */
 export function requestFor(
   command: RequestCommand,
   status: Status,
   editor?: EditorContext,
   text?: string,
+  voice?: string,
 ): Request {
   switch (command) {
     case "start":
       return {
         method: Method.start,
-        params: editor ? { textDocument: { uri: editor.uri }, position: editor.position } : {},
+        params: {
+          ...(editor ? { textDocument: { uri: editor.uri }, position: editor.position } : {}),
+          ...(voice ? { voice } : {}),
+        },
       };
     case "pushToTalk":
       // VS Code has no key-up event: each press flips between "talking" and "done".
