@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import { type RequestCommand, errorText, isUnknownCommand, toggleConversation } from "./core/commands";
 import { type DeviceKind, SETTING, deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "./core/devices";
 import { ServerCommand } from "./core/protocol";
+import { voiceChoices } from "./core/voices";
 import { SECTION } from "./core/settings";
 import { PANEL_VIEW } from "./panel";
 import type { ServerConnection } from "./serverConnection";
@@ -32,6 +33,7 @@ export function registerCommands(connection: ServerConnection): vscode.Disposabl
     "vivavoce.showPanel": () => vscode.commands.executeCommand(`${PANEL_VIEW}.focus`),
     "vivavoce.openHistory": () => openHistory(connection),
     "vivavoce.restartServer": () => connection.restartServer(),
+    "vivavoce.selectVoice": () => selectVoice(connection),
   };
   return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
 }
@@ -89,6 +91,28 @@ async function selectDevice(connection: ServerConnection, kind: DeviceKind): Pro
     // Older server: the setting reaches it through didChangeConfiguration.
     await vscode.workspace.getConfiguration(SECTION).update(SETTING[kind], device ?? null, vscode.ConfigurationTarget.Global);
   }
+}
+
+/** Pick a voice of the current mode; the conversation (re)starts in it (a reconnect when live). */
+async function selectVoice(connection: ServerConnection): Promise<void> {
+  let listed: unknown;
+  try {
+    listed = await connection.executeServerCommand(ServerCommand.voices);
+  } catch (error) {
+    const text = isUnknownCommand(error, ServerCommand.voices) ? "this vivavoce server cannot list voices (update it)" : errorText(error);
+    void vscode.window.showWarningMessage(`vivavoce: ${text}`);
+    return;
+  }
+  const mode = connection.status.mode === "text" ? "text mode" : "voice mode";
+  const picked = await vscode.window.showQuickPick(voiceChoices(listed), {
+    title: `vivavoce: voice (${mode})`,
+    placeHolder: "The conversation restarts in the voice you pick",
+  });
+  if (!picked) return;
+  if (connection.status.state !== "idle" && connection.status.state !== "error") {
+    await connection.run("stop");
+  }
+  if (await connection.run("start", undefined, picked.voice)) connection.revealTranscript();
 }
 
 async function openHistory(connection: ServerConnection): Promise<void> {

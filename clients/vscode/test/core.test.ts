@@ -13,6 +13,7 @@ import { HOLD_MS, type LogLine, ServerLog } from "../src/core/serverLog";
 import { explicitSettings, initializationOptions, nest, serverCommand, settingsChange } from "../src/core/settings";
 import { statusView } from "../src/core/statusText";
 import { TranscriptText } from "../src/core/transcript";
+import { voiceChoices } from "../src/core/voices";
 
 const LIVE: Status = { ...IDLE, state: "live", model: "gpt-realtime", voice: "verse", callId: "rtc_1" };
 
@@ -24,6 +25,29 @@ describe("commands", () => {
       params: { textDocument: { uri: "file:///a.md" }, position: { line: 3, character: 2 } },
     });
     assert.deepEqual(requestFor("start", IDLE), { method: "realtime/start", params: {} });
+  });
+
+  test("start carries the voice the user picked", () => {
+    const editor = { uri: "file:///a.md", position: { line: 0, character: 0 } };
+    assert.deepEqual(requestFor("start", LIVE, editor, undefined, "verse").params, {
+      textDocument: { uri: "file:///a.md" },
+      position: { line: 0, character: 0 },
+      voice: "verse",
+    });
+    assert.deepEqual(requestFor("start", IDLE, undefined, undefined, "ash").params, { voice: "ash" });
+  });
+
+  test("the voice picker lists the current mode's voices, the current one first", () => {
+    const listed = { realtime: ["alloy", "ash", "verse"], text: ["alloy", "nova"], mode: "realtime", voice: "verse" };
+    assert.deepEqual(voiceChoices(listed), [
+      { label: "verse", voice: "verse", description: "current" },
+      { label: "alloy", voice: "alloy" },
+      { label: "ash", voice: "ash" },
+    ]);
+    assert.deepEqual(voiceChoices({ ...listed, mode: "text", voice: "" }).map((c) => c.voice), ["alloy", "nova"]);
+    assert.deepEqual(voiceChoices({ ...listed, voice: "custom" })[0], { label: "custom", voice: "custom", description: "current" });
+    assert.deepEqual(voiceChoices(null), []);
+    assert.deepEqual(voiceChoices({ realtime: [1, "x"] }), [{ label: "x", voice: "x" }]);
   });
 
   test("push to talk and mute flip the state the server last reported", () => {

@@ -46,11 +46,13 @@ export const EXTENSION_COMMANDS: readonly string[] = [
   "vivavoce.restartServer",
   "vivavoce.toggleConversation",
   "vivavoce.showPanel",
+  "vivavoce.selectVoice",
 ];
 
 /**
  * The request for a command. `start` tells the server the active editor and cursor: replies are
- * inserted there when the insertTranscripts setting asks for it (through workspace/applyEdit).
+ * inserted there when the insertTranscripts setting asks for it (through workspace/applyEdit),
+ * and the voice the user picked, if any.
  */
 export function requestFor(
   command: RequestCommand,

@@ -82,6 +82,7 @@ export const ServerCommand = {
   listDevices: "vivavoce.listDevices",
   selectDevice: "vivavoce.selectDevice",
   openHistory: "vivavoce.openHistory",
+  voices: "vivavoce.voices",
 } as const;
 
 export const IDLE: Status = {
