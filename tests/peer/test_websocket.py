@@ -299,6 +299,8 @@ async def test_only_the_peers_key_opens_a_websocket(peer: RunningPeer) -> None:
         )
         == 400
     )
+    sideband = url.replace("model=gpt-realtime", "call_id=rtc_123")
+    assert await handshake(sideband, headers={"Authorization": f"Bearer {KEY}"}) == 400
     assert peer.calls == {}
 
     # The key, from a browser (subprotocol) or a server (header): the call opens.

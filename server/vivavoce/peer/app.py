@@ -212,6 +212,15 @@ async def realtime_websocket(request: web.Request) -> web.StreamResponse:
     dialect: Dialect = "beta" if wants_beta(request) else "ga"
     if dialect == "beta":
         _refuse_beta(peer)
+    if "call_id" in request.query:
+        # Sideband control of a WebRTC call (the real API's ?call_id=): not served here.
+        raise ApiError(
+            400,
+            "This peer does not serve sideband connections (call_id); connect with ?model= "
+            "for a call of its own.",
+            param="call_id",
+            code="unsupported_parameter",
+        )
     model = request.query.get("model")
     check_model(model, "realtime")
     if key is not None:
