@@ -82,6 +82,7 @@ def _peer(p: argparse.ArgumentParser) -> None:
     from .peer import cli as peer_cli
 
     peer_cli.add_arguments(p)
+    p.epilog = peer_cli.EPILOG
     p.set_defaults(run=_run_peer)
 
 
@@ -131,7 +132,8 @@ _COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None]]]
     ),
     "peer": (
         "an offline Realtime server: no network, no key",
-        "An offline server that speaks the OpenAI Realtime protocol on 127.0.0.1: calls, "
+        "An offline server that speaks the OpenAI Realtime protocol on 127.0.0.1: calls "
+        "over WebRTC or WebSocket, "
         "speech recognition and synthesized speech on this machine. It prints "
         "'listening on http://HOST:PORT/v1' once ready.",
         _peer,

@@ -24,6 +24,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
         "/realtime?model=gpt-realtime",
         {"content": SDP, "headers": {"Content-Type": "application/sdp"}},
     ),
+    ("GET", "/realtime?model=gpt-realtime", {}),  # the WebSocket route, before the upgrade
     ("POST", "/chat/completions", {"json": {"model": "gpt-4o-mini", "messages": []}}),
     ("POST", "/audio/speech", {"json": {"model": "tts-1", "input": "hi", "voice": "alloy"}}),
     ("POST", "/audio/transcriptions", {"files": {"file": ("a.wav", b"RIFF", "audio/wav")}}),

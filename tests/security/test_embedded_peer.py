@@ -143,6 +143,24 @@ ATTACK = """
 """
 
 
+#: The page opens the peer's WebSocket route as browser clients do: the key as a subprotocol.
+SOCKETS = """
+(async () => {
+  const url = %s, out = {};
+  for (const guess of [null, ...%s]) {
+    const protocols = guess === null ? ["realtime"] : ["realtime", "openai-insecure-api-key." + guess];
+    out[String(guess)] = await new Promise((resolve) => {
+      const ws = new WebSocket(url, protocols);
+      ws.onopen = () => { ws.close(); resolve("open"); };
+      ws.onerror = () => resolve("refused");
+      setTimeout(() => resolve("no answer"), 5000);
+    });
+  }
+  return out;
+})()
+"""
+
+
 async def _cat_pictures(_: web.Request) -> web.Response:
     return web.Response(text="<p>cat pictures</p>", content_type="text/html")
 
@@ -192,6 +210,14 @@ async def test_a_page_from_another_origin_gets_no_2xx_from_the_embedded_peer() -
                     assert readable == {421}, seen
                 else:  # the page did reach the peer: refused for want of the key
                     assert readable == {401, 404, 405}, seen
+                # A WebSocket (no CORS there): a guessed key never opens a call.
+                ws_url = base.replace("http://", "ws://") + "/realtime?model=gpt-realtime"
+                keys = [*GUESSES, peer.api_key] if "evil" not in base else GUESSES
+                opened = await page.eval(SOCKETS % (json.dumps(ws_url), json.dumps(keys)))
+                want = {guess: "refused" for guess in ["null", *GUESSES]}
+                if "evil" not in base:  # control: the key itself does (as over HTTP)
+                    want[peer.api_key] = "open"
+                assert opened == want, origin
     finally:
         await peer.close()
         await runner.cleanup()

@@ -10,6 +10,10 @@ this server in its ``Host`` header, see :mod:`.http`):
 * beta realtime: ``POST /realtime/sessions``, ``POST /realtime?model=…`` (calls made here speak
   beta event names). With ``ga_only`` they, and beta-shaped sessions on the GA routes, get
   api.openai.com's 400 ``beta_api_shape_disabled``.
+* WebSocket realtime: ``GET /realtime?model=…`` upgraded to a WebSocket (:mod:`.ws`); the key in
+  ``Authorization`` or, from a browser, as the ``openai-insecure-api-key.<key>`` subprotocol
+  (ephemeral keys too); beta event names with ``OpenAI-Beta: realtime=v1``. Refusals come
+  before the upgrade, as HTTP errors in the API's shape.
 * text: ``POST /chat/completions``, ``POST /audio/speech``, ``POST /audio/transcriptions``,
   ``GET /models`` (see :mod:`.textapi`).
 * fault admin, only on a peer started with ``fault_admin`` (``vivavoce peer --faults``):
@@ -33,6 +37,7 @@ from pydantic import ValidationError
 from ..realtime.events import Dialect, Session, new_id, session_from_beta, session_to_beta
 from ..tasks import CloseOnce
 from . import textapi
+from .auth import AuthError
 from .errors import ApiError
 from .faults import CALL_FAULTS, GARBLED_SDP, check_names, unreachable
 from .http import PEER_KEY, PeerRunner, expect, form_body, form_text, json_body, middleware, peer_of
@@ -47,10 +52,13 @@ from .session_config import (
     merge_session,
     session_patch,
 )
+from .ws import WsCall
 
 log = logging.getLogger(__name__)
 
 MAX_SDP_BYTES = 256 * 1024
+#: Seconds a WebSocket's closing handshake may take.
+CLOSE_TIMEOUT = 2.0
 GA_DEFAULT_EXPIRY = 600
 BETA_EXPIRY = 60
 
@@ -195,6 +203,51 @@ async def answer_with_faults(
     return call, answer
 
 
+async def realtime_websocket(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/realtime?model=…``: a call over a WebSocket, until either side closes it."""
+    from .ws import MAX_MESSAGE_BYTES, SUBPROTOCOL, authorization, wants_beta
+
+    peer = peer_of(request)
+    try:
+        key = peer.keys.check(authorization(request), allow_ephemeral=True)
+    except AuthError as exc:
+        raise ApiError(401, exc.message, code=exc.code) from None
+    dialect: Dialect = "beta" if wants_beta(request) else "ga"
+    if dialect == "beta":
+        _refuse_beta(peer)
+    if "call_id" in request.query:
+        # Sideband control of a WebRTC call (the real API's ?call_id=): not served here.
+        raise ApiError(
+            400,
+            "This peer does not serve sideband connections (call_id); connect with ?model= "
+            "for a call of its own.",
+            param="call_id",
+            code="unsupported_parameter",
+        )
+    model = request.query.get("model")
+    check_model(model, "realtime")
+    if key is not None:
+        session = key.session.model_copy(deep=True)
+        session.id = new_id("sess")
+    else:
+        session = default_session(model or peer.options.model)
+    if peer.closing.is_set():
+        raise ApiError(503, "The server is shutting down.", type="server_error")
+    socket = web.WebSocketResponse(
+        protocols=(SUBPROTOCOL,), max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT
+    )
+    if not socket.can_prepare(request).ok:
+        raise ApiError(
+            426,
+            "This route takes a WebSocket: send GET with 'Upgrade: websocket' (or POST an SDP "
+            "offer to /v1/realtime/calls for WebRTC).",
+            code="websocket_required",
+        )
+    await socket.prepare(request)
+    await peer.open_websocket_call(socket, session, dialect).run()
+    return socket
+
+
 async def hangup(request: web.Request) -> web.Response:
     peer = peer_of(request)
     peer.auth(request, allow_ephemeral=True)
@@ -311,6 +364,7 @@ def create_app(peer: Peer) -> web.Application:
         ("POST", "/v1/realtime/calls/{call_id}/hangup", hangup),
         ("POST", "/v1/realtime/sessions", beta_sessions),
         ("POST", "/v1/realtime", beta_call),
+        ("GET", "/v1/realtime", realtime_websocket),
         *textapi.ROUTES,
     ]
     if peer.options.fault_admin:  # the fault route exists only when asked for (--faults)
@@ -338,7 +392,7 @@ class RunningPeer:
         self._closing = CloseOnce()
 
     @property
-    def calls(self) -> dict[str, PeerCall]:
+    def calls(self) -> dict[str, PeerCall | WsCall]:
         return self.peer.calls
 
     @property

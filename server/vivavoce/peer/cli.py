@@ -22,6 +22,14 @@ from collections.abc import Sequence
 from .options import MAX_CALLS, MAX_SESSION_SECONDS, MAX_UPLOAD_BYTES, TranscriptionLag
 
 RESPONDER_KEY_ENV = "VIVAVOCE_RESPONDER_API_KEY"
+#: What ``vivavoce peer --help`` says about the routes.
+EPILOG = """\
+Realtime calls come over WebRTC (POST /v1/realtime/calls with an SDP offer)
+or a WebSocket (GET /v1/realtime?model=gpt-realtime; the key in
+'Authorization: Bearer' or, from a browser, as the subprotocols 'realtime'
+and 'openai-insecure-api-key.<key>'; audio in input_audio_buffer.append, out
+in response.output_audio.delta). Also: /v1/realtime/client_secrets,
+/v1/chat/completions, /v1/audio/speech, /v1/audio/transcriptions, /v1/models."""
 #: The peer's own key from the environment (the command line is visible to other users).
 PEER_KEY_ENV = "VIVAVOCE_PEER_API_KEY"
 
@@ -206,7 +214,10 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="vivavoce peer", description="Run a local, offline OpenAI Realtime peer on loopback."
+        prog="vivavoce peer",
+        description="Run a local, offline OpenAI Realtime peer on loopback.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

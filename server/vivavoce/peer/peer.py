@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -26,6 +27,9 @@ from .session import Services
 from .stt import Recognizer
 from .tts import Synthesizer
 
+if TYPE_CHECKING:
+    from .ws import WsCall
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +40,8 @@ class Peer:
         self.options = options
         self.keys = KeyStore(api_key)
         self.host = host
-        self.calls: dict[str, PeerCall] = {}
+        #: Open calls by id, over WebRTC or WebSocket.
+        self.calls: dict[str, PeerCall | WsCall] = {}
         self.faults = Faults(
             frozenset(options.faults), delay=options.fault_delay, sdp_delay=options.fault_sdp_delay
         )
@@ -127,7 +132,28 @@ class Peer:
         log.info("%s: call opened (%s, %s)", call.id, dialect, self.options.mode)
         return call, answer
 
-    def _forget(self, call: PeerCall) -> None:
+    def open_websocket_call(
+        self, socket: web.WebSocketResponse, session: Session, dialect: Dialect
+    ) -> WsCall:
+        """A call over an upgraded WebSocket (the caller runs it: :meth:`WsCall.run`)."""
+        from .ws import WsCall
+
+        self.warm_up()
+        call = WsCall(
+            new_id("ws"),
+            socket,
+            self.services,
+            session=session,
+            dialect=dialect,
+            on_closed=self._forget,
+            faults=self.faults,
+            options=self.options,
+        )
+        self.calls[call.id] = call
+        log.info("%s: websocket call opened (%s)", call.id, dialect)
+        return call
+
+    def _forget(self, call: PeerCall | WsCall) -> None:
         self.calls.pop(call.id, None)
 
     async def linger(self, seconds: float) -> None:

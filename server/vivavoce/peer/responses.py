@@ -9,6 +9,10 @@ sentence by sentence through :mod:`.tts` onto the call's :class:`Playout`, sends
 * A response waits for pending input transcriptions first (the responder needs the words).
 * Speech is synthesized at most :data:`LOOKAHEAD_S` ahead of playout, so cancelling a long
   reply cancels its response and the transcript stays near the audio.
+* Over WebRTC speech plays on the call's track; over a WebSocket it is sent as
+  ``response.output_audio.delta`` events (in ``audio.output.format``) as fast as it is
+  synthesized, and there is no output audio buffer: no ``output_audio_buffer.*`` events, no
+  server-side truncation on barge-in (the client truncates to what it played).
 * Cancelling is synchronous: audio is dropped, ``output_audio_buffer.cleared``, the item's
   ``response.output_item.done``/``conversation.item.done`` (status ``incomplete``) and
   ``response.done`` (status ``cancelled``) are sent before the caller returns.
@@ -34,7 +38,7 @@ from .items import Message, ToolCall, UnknownItem, item_text
 from .responders import Responder
 from .tts import RATE as TTS_RATE
 from .tts import Synthesizer
-from .wire import ClientEventError, OutputAudioDone, SessionLink
+from .wire import ClientEventError, OutputAudioDelta, OutputAudioDone, SessionLink
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 class Playout(Protocol):
     """What responses need of the call's outgoing audio."""
+
+    @property
+    def audio_in_events(self) -> bool:
+        """True when speech travels in ``response.output_audio.delta`` events (WebSocket), sent
+        as fast as it is synthesized; False when it plays on a track in real time (WebRTC).
+        Only a track has an output audio buffer (``output_audio_buffer.*`` events)."""
+        ...
 
     @property
     def has_audio(self) -> bool:
@@ -438,8 +449,9 @@ class Responses:
                     if self._playout is not None:
                         self._playout.cancel()
                         self._playout = None
-                    self.link.send(ev.OutputAudioStarted(response_id=r.id))
-                out.play(pcm, TTS_RATE)
+                    if not out.audio_in_events:
+                        self.link.send(ev.OutputAudioStarted(response_id=r.id))
+                self._play(r, pcm)
             played_ms = self._item_audio_ms.get(r.item.id, 0) + pcm.size * 1000 // TTS_RATE
             self._item_audio_ms[r.item.id] = played_ms
             for i, word in enumerate(sentence.split()):
@@ -449,6 +461,18 @@ class Responses:
                 self.link.send(
                     ev.AudioTranscriptDelta(response_id=r.id, item_id=r.item.id, delta=delta)
                 )
+
+    def _play(self, r: Reply, pcm: Pcm) -> None:
+        """Speech onto the track, or into delta events in the session's output format."""
+        if not self.playout.audio_in_events:
+            self.playout.play(pcm, TTS_RATE)
+            return
+        from .codec import output_deltas
+
+        assert r.item.id is not None
+        fmt = self.link.settings().audio.output.format
+        for delta in output_deltas(pcm, TTS_RATE, fmt.type if fmt else "audio/pcm"):
+            self.link.send(OutputAudioDelta(response_id=r.id, item_id=r.item.id, delta=delta))
 
     def _finish(
         self, r: Reply, *, status: str, error: str | None = None, reason: str | None = None
@@ -511,7 +535,8 @@ class Responses:
         if self._playing == response_id:
             self._playing = None
             self._playout = None
-            self.link.send(ev.OutputAudioStopped(response_id=response_id))
+            if not self.playout.audio_in_events:
+                self.link.send(ev.OutputAudioStopped(response_id=response_id))
             self._on_finished()
 
     def clear_audio(self) -> None:
@@ -524,7 +549,7 @@ class Responses:
             self._playout.cancel()
             self._playout = None
         rid, self._playing = self._playing, None
-        if rid is not None:
+        if rid is not None and not self.playout.audio_in_events:
             self.link.send(ev.OutputAudioCleared(response_id=rid))
 
     def cancel(self, reason: str, *, audio_cleared: bool = False) -> None:

@@ -84,6 +84,10 @@ class PeerCall:
     def has_audio(self) -> bool:
         return self._source is not None
 
+    @property
+    def audio_in_events(self) -> bool:
+        return False  # speech plays on the track, in real time
+
     def send_text(self, text: str) -> None:
         ch = self._channel
         if ch is not None and ch.readyState == "open":

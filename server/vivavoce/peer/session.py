@@ -16,6 +16,11 @@ for ``create_response`` (at commit, or after its transcription with ``transcript
 mistakes produce an ``error`` event carrying the client's ``event_id`` (see :mod:`.wire`);
 nothing a client sends ends the call. Refused as by the real API: changing the model, or the
 voice once audio was produced; with ``ga_only``, a beta-shaped session.
+
+Over a WebSocket (:attr:`Transport.audio_in_events`) the caller's audio arrives in
+``input_audio_buffer.append`` events (decoded per ``audio.input.format``, :mod:`.codec`), and
+``output_audio_buffer.clear`` is refused: that buffer exists only on WebRTC calls. Over WebRTC
+the audio comes on the track, and ``input_audio_buffer.append`` is not a client event.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pydantic import BaseModel
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
 from ..tasks import CloseOnce, TaskSet
+from .codec import InputDecoder
 from .errors import one_line
 from .input_audio import InputAudio
 from .items import ConversationItems, UnknownItem
@@ -49,6 +55,7 @@ from .stt import Recognizer
 from .tts import Synthesizer
 from .wire import (
     ClientEventError,
+    InputAppend,
     SessionLink,
     encode_server_event,
     load_json,
@@ -59,10 +66,11 @@ log = logging.getLogger(__name__)
 
 
 class Transport(Playout, Protocol):
-    """What a session needs from its call: the outgoing audio, and the data channel."""
+    """What a session needs from its call: the outgoing audio, and where events go (the data
+    channel of a WebRTC call, or the WebSocket; see :mod:`.rtc` and :mod:`.ws`)."""
 
     def send_text(self, text: str) -> None:
-        """Send one data-channel message (dropped when the channel is not open)."""
+        """Send one event message (dropped when the channel is not open)."""
         ...
 
 
@@ -99,6 +107,7 @@ class RealtimeSession:
         self._on_failure = on_failure
         self._tasks = TaskSet(f"peer session {name}")
         self._closing = CloseOnce()
+        self._decoder: InputDecoder | None = None  # input_audio_buffer.append's, when used
         link = SessionLink(name, self.items, self._settings, self.send, self._spawn)
         self.input = InputAudio(
             link,
@@ -185,7 +194,9 @@ class RealtimeSession:
     def _caller_spoke(self) -> None:
         td = self.session.audio.input.turn_detection
         if td is not None and td.interrupt_response and self.responses.speaking:
-            self.responses.barge_in(truncate=self.options.server_truncation)
+            # Over a WebSocket the server cannot know what was played: the client truncates.
+            events = self.transport.audio_in_events
+            self.responses.barge_in(truncate=self.options.server_truncation and not events)
 
     def _respond(self) -> None:
         """A turn asks for a response (``create_response``)."""
@@ -222,8 +233,11 @@ class RealtimeSession:
                 exc.code, exc.message, exc.param, event_id if isinstance(event_id, str) else None
             )
 
-    def _dispatch(self, event: ev.ClientEvent, raw: dict[str, Any]) -> None:
-        if isinstance(event, ev.UnknownEvent):
+    def _dispatch(self, event: ev.ClientEvent | InputAppend, raw: dict[str, Any]) -> None:
+        if isinstance(event, InputAppend) and self.transport.audio_in_events:
+            self._append(event)
+            return
+        if isinstance(event, ev.UnknownEvent | InputAppend):
             raise ClientEventError(
                 "invalid_value",
                 f"Invalid value: '{event.type}'. This is not a client event type.",
@@ -249,7 +263,26 @@ class RealtimeSession:
         elif isinstance(event, ev.InputClear):
             self.input.clear()
         elif isinstance(event, ev.OutputAudioClear):
+            if self.transport.audio_in_events:
+                raise ClientEventError(
+                    "invalid_value",
+                    "output_audio_buffer.clear is only supported for WebRTC and SIP calls.",
+                    "type",
+                )
             self.responses.clear_output_audio()
+
+    def _append(self, event: InputAppend) -> None:
+        """``input_audio_buffer.append``: decode the audio and hear it like a track's."""
+        from .codec import AudioPayloadError
+
+        fmt = self.session.audio.input.format
+        if self._decoder is None:
+            self._decoder = InputDecoder()
+        try:
+            pcm = self._decoder(event.audio, fmt.type if fmt else "audio/pcm")
+        except AudioPayloadError as exc:
+            raise ClientEventError("invalid_value", str(exc), "audio") from None
+        self.on_audio(pcm)
 
     def _session_update(self, event: ev.SessionUpdate, raw: dict[str, Any]) -> None:
         raw_session = raw.get("session") if isinstance(raw.get("session"), dict) else {}

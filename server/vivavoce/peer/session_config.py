@@ -103,6 +103,14 @@ def merge_session(current: ev.Session, patch: dict[str, Any]) -> ev.Session:
     """``current`` with ``patch`` applied (nested objects merge, other values replace)."""
     patch = {k: v for k, v in patch.items() if k not in ("id", "object", "model")}
     merged = _merge(current.model_dump(exclude_none=False), patch)
+    for direction in ("input", "output"):
+        fmt = patch.get("audio", {}).get(direction, {}).get("format")
+        if isinstance(fmt, dict) and "type" in fmt:
+            # A format is replaced whole; G.711 has no rate (8 kHz, and no such field).
+            rate = fmt.get("rate", 24000) if fmt["type"] == "audio/pcm" else None
+            target = (merged.get("audio") or {}).get(direction)
+            if isinstance(target, dict):
+                target["format"] = {**fmt, "rate": rate}
     td = patch.get("audio", {}).get("input", {}).get("turn_detection", "unset")
     if isinstance(td, dict) and "type" in td:
         # A new type replaces the old settings instead of merging into them.

@@ -6,7 +6,8 @@
   ``conversation.item.done`` and names assistant content parts ``audio``/``text``. Keys the
   official clients' schemas require are written even when null: ``previous_item_id`` of an
   added/done/committed item, and ``transcript`` of a user's ``input_audio`` part.
-* :class:`OutputAudioDone` models an event the shared events module has no model for.
+* :class:`OutputAudioDone`, :class:`OutputAudioDelta` and :class:`InputAppend` model events the
+  shared events module has no model for (the last two travel over the WebSocket transport).
 * :class:`SessionLink` is what the parts of a session (its input audio, its responses) use of
   the session: its items, its settings as they are now, sending events, starting tasks.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..errors import ProtocolError
 from ..realtime import events as ev
@@ -66,6 +67,29 @@ class OutputAudioDone(BaseModel):
     content_index: int = 0
 
 
+class OutputAudioDelta(BaseModel):
+    """``response.output_audio.delta``: a base64 chunk of the assistant's speech (WebSocket)."""
+
+    event_id: str = ""
+    type: Literal["response.output_audio.delta"] = "response.output_audio.delta"
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+
+
+class InputAppend(BaseModel):
+    """``input_audio_buffer.append``: base64 audio from the client (WebSocket)."""
+
+    event_id: str | None = None
+    type: Literal["input_audio_buffer.append"] = "input_audio_buffer.append"
+    audio: str
+
+
+INPUT_APPEND = "input_audio_buffer.append"
+
+
 def load_json(message: str | bytes) -> Any:
     """The decoded message, or a marker :func:`parse_client_message` refuses as not JSON."""
     try:
@@ -74,19 +98,32 @@ def load_json(message: str | bytes) -> Any:
         return _NOT_JSON
 
 
-def parse_client_message(raw: Any, dialect: ev.Dialect = "ga") -> ev.ClientEvent:
+def parse_client_message(raw: Any, dialect: ev.Dialect = "ga") -> ev.ClientEvent | InputAppend:
     """A client event from a decoded message; :class:`ClientEventError` when it is not one."""
     conformance.record_client(raw, dialect)
     if raw is _NOT_JSON:
         raise ClientEventError("invalid_json", "The event is not valid JSON.")
     if not isinstance(raw, dict):
         raise ClientEventError("invalid_value", "An event must be a JSON object.")
+    if raw.get("type") == INPUT_APPEND:
+        return _input_append(raw)
     try:
         # parse_client_event rewrites its argument; give it a copy.
         return ev.parse_client_event(json.loads(json.dumps(raw)))
     except ProtocolError as exc:
         m = _PARAM.match(str(exc))
         raise ClientEventError("invalid_value", str(exc), m.group(1) if m else None) from exc
+
+
+def _input_append(raw: dict[str, Any]) -> InputAppend:
+    try:
+        return InputAppend.model_validate(raw, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise ClientEventError(
+            "invalid_value", f"malformed {INPUT_APPEND} event: {where}: {first['msg']}", where
+        ) from None
 
 
 def encode_server_event(event: BaseModel, dialect: ev.Dialect, call: str) -> str | None:
@@ -98,7 +135,7 @@ def encode_server_event(event: BaseModel, dialect: ev.Dialect, call: str) -> str
         if isinstance(event, ev.ItemDone):
             return None  # beta had no conversation.item.done
         event = _to_beta_content(event)
-    if isinstance(event, OutputAudioDone) and not event.event_id:
+    if isinstance(event, OutputAudioDone | OutputAudioDelta) and not event.event_id:
         event.event_id = ev.new_id("event")
     try:
         text = ev.encode(event, dialect=dialect)
