@@ -33,6 +33,25 @@ PANEL_TEXT = (
     "[...document.querySelectorAll('.view-lines')].map(e => e.innerText).join('\\n')"
     ".replace(/\\u00a0/g, ' ')"  # Monaco renders spaces as no-break spaces
 )
+#: The text of the open file's editor (the editor area, not the panel).
+EDITOR_TEXT = (
+    "[...document.querySelectorAll('.part.editor .view-lines')].map(e => e.innerText).join('\\n')"
+    ".replace(/\\u00a0/g, ' ')"
+)
+#: The text of the panel's editor (an output channel) alone, with a file open in the editor area.
+PANEL_ONLY_TEXT = EDITOR_TEXT.replace(".part.editor", ".part.panel")
+
+# The status bar item (``Workbench.wait_status`` matches "<codicon classes> <text>"):
+#: no call, voice mode;
+IDLE = r"codicon-mic(?![-\w]).* vivavoce$"
+#: no call, either mode;
+STOPPED = r"codicon-(mic|comment)(?![-\w]).* vivavoce$"
+#: a voice call: the microphone streams, billed by the minute;
+LIVE = r"codicon-mic-filled.*LIVE"
+#: a text conversation (a call that sends no microphone), not LIVE;
+TEXT = r"codicon-comment-discussion.* TEXT$"
+#: text mode's push to talk down: recording a turn, nothing streams.
+DICTATING = r"codicon-record.* DICTATING$"
 
 
 def fail(why: str) -> None:
@@ -143,6 +162,91 @@ class Workbench:
             await asyncio.sleep(0.1)
         raise AssertionError(f"{pattern!r} never in the {name!r} channel:\n{self.channel(name)}")
 
+    @property
+    def folder(self) -> Path:
+        """The workspace folder the window has open."""
+        return self.home / "folder"
+
+    async def wait_label(self, pattern: str, timeout: float = 30) -> dict[str, Any]:
+        """Wait for the status bar item's tooltip (its aria-label) to match ``pattern``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not re.search(pattern, (item := await self.status_item())["label"]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"status bar item {item} never said {pattern!r}")
+            await asyncio.sleep(0.1)
+        return item
+
+    async def quick_pick_rows(self) -> list[str]:
+        """The rows of the open quick pick (their aria-labels)."""
+        rows = await self.page.eval(
+            "[...document.querySelectorAll('.quick-input-list .monaco-list-row')]"
+            ".map(r => r.getAttribute('aria-label'))"
+        )
+        return [str(r) for r in rows]
+
+    async def open_file(self, name: str) -> None:
+        """Quick Open (Ctrl+P) a file of the folder; wait until its editor is active."""
+        await self.key("p", "KeyP", 80, modifiers=2)
+        await self.quick_input()
+        await self.type(name)
+        await self.page.wait_for(
+            "[...document.querySelectorAll('.quick-input-list .monaco-list-row')]"
+            f".some(r => r.getAttribute('aria-label')?.includes({json.dumps(name)}))",
+            what=f"{name} in Quick Open",
+        )
+        await self.enter()
+        await self.page.wait_for(
+            "document.querySelector('.part.editor .tab.active')?.getAttribute('aria-label')"
+            f"?.startsWith({json.dumps(name)}) && document.activeElement?.closest('.part.editor')"
+            " !== null",
+            what=f"the editor of {name}",
+        )
+
+    async def editor_text(self) -> str:
+        return str(await self.page.eval(EDITOR_TEXT))
+
+    async def click(self, x: float, y: float) -> None:
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            await self.page.mouse(kind, x, y)
+
+    async def box(self, expression: str) -> dict[str, float]:
+        """The centre of the element ``expression`` finds."""
+        found = await self.page.eval(
+            f"(() => {{ const r = ({expression}).getBoundingClientRect();"
+            " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
+        )
+        return {"x": float(found["x"]), "y": float(found["y"])}
+
+    async def choose_setting(self, key: str, value: str) -> None:
+        """Settings UI (the palette's "Preferences: Open Settings (UI)"): search for ``key``, open
+        its dropdown, click ``value``, and close the Settings editor (Escape)."""
+        await self.palette("Preferences: Open Settings (UI)")
+        await self.page.wait_for(
+            "document.activeElement?.closest('.settings-header-widget, .settings-header,"
+            " .suggest-input-container') != null",
+            what="Settings search",
+        )
+        await self.type(key)
+        select = f"document.querySelector('select[aria-label={json.dumps(key)}]')"
+        await self.page.wait_for(f"{select} !== null", what=f"{key} in the Settings UI")
+        option = (
+            "[...document.querySelectorAll('.select-box-dropdown-list-container .monaco-list-row')]"
+            f".find(r => r.innerText.split('\\n')[0] === {json.dumps(value)})"
+        )
+        for _ in range(10):  # the settings list re-renders under the pointer at first
+            await self.click(**await self.box(select))
+            with contextlib.suppress(TimeoutError):
+                await self.page.wait_for(f"{option} !== undefined", 1.5)
+                break
+        await self.click(**await self.box(option))
+        await self.page.wait_for(f"{select}.value === {json.dumps(value)}", what=f"{key} = {value}")
+        user = self.home / "data" / "User" / "settings.json"
+        for _ in range(100):  # written after a pause; closing the editor first would drop it
+            if json.loads(user.read_text()).get(key) == value:
+                break
+            await asyncio.sleep(0.1)
+        await self.key("Escape", "Escape", 27)
+
     async def screenshot(self, name: str, clip: dict[str, float] | None = None) -> None:
         params: dict[str, Any] = {"format": "png"}
         if clip:
@@ -165,7 +269,7 @@ async def workbench(
     """code-server on 127.0.0.1 (any port, no auth) with the extension installed, ``user`` and
     ``machine`` (the remote side's) settings, and a folder holding notes.md; Chromium on it."""
     data, extensions, folder = home / "data", home / "extensions", home / "folder"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "notes.md").write_text("# Notes\nfirst line\n")
     quiet = {
         "workbench.startupEditor": "none",
@@ -188,6 +292,9 @@ async def workbench(
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSCODE_")}
     # The server the extension starts: no sound card; `vivavoce` is not on its PATH.
     env["VIVAVOCE_AUDIO_DEVICES"] = "false"
+    for name in ("OPENAI_API_KEY", "VIVAVOCE_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)  # module-scoped benches start before tests/conftest.py isolates
+    env["VIVAVOCE_HISTORY_DIR"] = str(home / "history")
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != VIVAVOCE.parent
     )

@@ -10,7 +10,7 @@ import pytest
 from tests.clients.code_server import EXTENSION, ROOT, fail
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def code_server() -> Path:
     """The cached code-server launcher (installed now if ``make test`` has not yet)."""
     done = subprocess.run(
@@ -21,9 +21,9 @@ def code_server() -> Path:
     return Path(done.stdout.strip())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The extension packaged from this checkout, as users install it."""
+    """The extension packaged from this checkout, as users install it (once per run)."""
     if not (EXTENSION / "node_modules" / ".bin" / "vsce").exists():
         fail("clients/vscode/node_modules is missing: run `npm ci` there (make test-vscode does)")
     out = tmp_path_factory.mktemp("vsix") / "vivavoce.vsix"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.clients.code_server import PANEL_TEXT, VIVAVOCE, Workbench, workbench
+from tests.clients.code_server import EDITOR_TEXT, IDLE, LIVE, TEXT, VIVAVOCE, Workbench, workbench
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -117,18 +117,10 @@ async def test_panel_bubbles_streaming_mode_and_code_insert(
         "vivavoce.instructions": "Say the user's text word for word.",
     }
     async with workbench(code_server, vsix, tmp_path, user=user) as bench:
-        await bench.wait_status(r"codicon-mic(?![-\w]).* vivavoce$", 90)
+        await bench.wait_status(IDLE, 90)
         # notes.md open, the cursor at its end: where Insert puts the code.
-        await bench.key("p", "KeyP", 80, modifiers=2)  # Ctrl+P: quick open
-        await bench.quick_input()
-        await bench.type("notes.md")
-        await bench.page.wait_for(
-            "[...document.querySelectorAll('.quick-input-list .monaco-list-row')]"
-            ".some(r => r.getAttribute('aria-label')?.startsWith('notes.md'))",
-            what="notes.md in quick open",
-        )
-        await bench.enter()
-        await bench.page.wait_for(f"({PANEL_TEXT}).includes('first line')", 30, "notes.md")
+        await bench.open_file("notes.md")
+        await bench.page.wait_for(f"({EDITOR_TEXT}).includes('first line')", 30, "notes.md")
         await bench.key("End", "End", 35, modifiers=2)  # Ctrl+End
 
         await bench.palette("vivavoce: Show Conversation Panel")
@@ -167,7 +159,8 @@ async def test_panel_bubbles_streaming_mode_and_code_insert(
         seen = await panel.eval("window.seen")
         assert any(streaming for streaming, _ in seen), f"the reply never streamed: {seen}"
         assert await panel.eval(f"!{ROOT}.querySelector('.live').hidden"), "no LIVE badge"
-        await bench.wait_status(r"codicon-mic-filled.*LIVE")  # the same call as the status bar's
+        assert await panel.eval(f"{ROOT}.querySelector('.indicator').hidden")
+        await bench.wait_status(LIVE)  # the same call as the status bar's
 
         # Text mode (the panel's mode button runs vivavoce.toggleMode): its replies keep their
         # lines, a spoken transcript does not.
@@ -175,6 +168,16 @@ async def test_panel_bubbles_streaming_mode_and_code_insert(
         await panel.wait_for(
             f"{ROOT}.querySelector('.mode').textContent === 'Mode: text'", 30, "text mode"
         )
+        # A text conversation streams no microphone: the quiet TEXT badge, not LIVE, in the
+        # panel as in the status bar.
+        await panel.wait_for(
+            f"{ROOT}.querySelector('.live').hidden"
+            f" && {ROOT}.querySelector('.indicator').textContent === 'TEXT'"
+            f" && !{ROOT}.querySelector('.indicator').hidden",
+            30,
+            "TEXT instead of LIVE",
+        )
+        await bench.wait_status(TEXT)
         await panel.click(f"{ROOT}.querySelector('.text')")
         await bench.type("Add this:\n```python\nprint(42)\n```")
         await bench.enter()
@@ -190,11 +193,11 @@ async def test_panel_bubbles_streaming_mode_and_code_insert(
             "vscode-panel.png", await panel.box("document.querySelector('vivavoce-chat')")
         )
         await bench.palette("View: Toggle Maximized Panel")
-        await bench.page.wait_for(f"({PANEL_TEXT}).includes('first line')", 30, "notes.md again")
+        await bench.page.wait_for(f"({EDITOR_TEXT}).includes('first line')", 30, "notes.md again")
 
         await panel.click(f"[...{ROOT}.querySelectorAll('.turn.assistant .insert')].at(-1)")
         await bench.page.wait_for(
-            f"({PANEL_TEXT}).includes('print(42)')",
+            f"({EDITOR_TEXT}).includes('print(42)')",
             30,
             "the code inserted at the cursor of notes.md",
         )
