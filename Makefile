@@ -39,9 +39,11 @@ test: setup
 	$(MAKE) test-python
 	$(MAKE) test-vscode
 
+# The tests inside code-server: test-vscode runs them, test-python leaves them out.
+CODE_SERVER_TESTS := tests/clients/test_vscode_in_code_server.py tests/clients/test_vscode_panel.py
+
 test-python: setup
-	$(BIN)/python -m pytest -q --ignore=tests/clients/test_vscode_in_code_server.py \
-	  --ignore=tests/clients/test_vscode_panel.py
+	$(BIN)/python -m pytest -q $(addprefix --ignore=,$(CODE_SERVER_TESTS))
 
 # The VS Code extension: lint, its node tests against the real `vivavoce lsp`, then the .vsix
 # inside a real VS Code (code-server in headless Chromium; waits for the install if it runs).
@@ -50,8 +52,7 @@ test-vscode: setup
 	cd clients/vscode && npm ci --no-audit --no-fund --loglevel=error && npm run lint && \
 	  VIVAVOCE_AUDIO_DEVICES=false VIVAVOCE_SERVER=$(CURDIR)/$(BIN)/vivavoce npm test
 	@scripts/code_server.sh >/dev/null
-	$(BIN)/python -m pytest -q tests/clients/test_vscode_in_code_server.py \
-	  tests/clients/test_vscode_panel.py
+	$(BIN)/python -m pytest -q $(CODE_SERVER_TESTS)
 
 # The official @openai/agents-realtime client bundled for tests/web/test_agents_realtime.py (npm ci +
 # esbuild, cached on the lockfile's hash). The test builds it itself; run this first when the tests
