@@ -7,7 +7,8 @@ code-server comes from ``scripts/code_server.sh`` (cached; ``make test`` starts 
 background first). Everything listens on 127.0.0.1; the extension's server is this checkout's
 ``vivavoce lsp`` with the embedded peer and no audio devices. Screenshots go to
 ``tests/artifacts/``. The workbench and how to drive it are in ``code_server.py``; one window
-(≈ 20 s to a ready extension on 2 cores) serves every test of this module.
+(≈ 10 s to a ready extension on 2 cores) serves every test of this module, reset between tests
+to no call, voice mode, no editor.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ extension's own connection to ``vivavoce lsp``. Driven as a user drives it: the 
 it, typing in its message box and Enter send, a code block's Insert button puts the code at the
 editor's cursor. The panel's DOM lives in the webview's inner frame; the test reads it in an
 isolated world of that frame. The screenshot goes to ``tests/artifacts/vscode-panel.png``.
+
+It opens a window of its own (≈ 10 s) rather than sharing test_vscode_in_code_server.py's: it
+needs a fresh conversation (an opened panel replays the conversation so far), instructions of
+its own, and a panel left on screen keeps later calls from showing the transcript channel.
 """
 
 from __future__ import annotations
