@@ -94,6 +94,11 @@ def session_for(
         audio=ev.SessionAudio(
             input=ev.AudioInput(
                 turn_detection=turn_detection,
+                noise_reduction=(
+                    None
+                    if settings.noise_reduction == "off"
+                    else ev.NoiseReduction(type=settings.noise_reduction)
+                ),
                 transcription=ev.Transcription(
                     model=settings.transcription.model, language=settings.transcription.language
                 ),

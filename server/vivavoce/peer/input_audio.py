@@ -5,6 +5,12 @@
 turns; with it off (push-to-talk) the audio is buffered until ``input_audio_buffer.commit``.
 Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time.
 
+* ``audio.input.noise_reduction`` (``near_field``/``far_field``) runs the caller's audio through
+  a :class:`~vivavoce.peer.noise.NoiseGate` before anything else: the VAD, the push-to-talk
+  buffer and the recognizer all get the filtered audio, as with the real API.
+* ``semantic_vad``: at a pause the detector asks whether the words so far are finished; they
+  are recognized in a thread (:meth:`_check_pause`) and, if finished and the user is still
+  silent, the turn ends, its words reused as the turn's transcript.
 * Transcription events are sent for every committed turn, whether or not the session
   configured ``audio.input.transcription`` (the transcript is all the peer understands).
 * Like the real API, a detected turn asks for a response (``create_response``) at commit, and
@@ -29,10 +35,11 @@ import numpy as np
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .noise import NoiseGate
 from .options import TranscriptionLag
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
-from .vad import SpeechStarted, SpeechStopped, TurnDetector
+from .vad import Paused, SpeechStarted, SpeechStopped, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
 
 log = logging.getLogger(__name__)
@@ -82,7 +89,18 @@ class InputAudio:
         self._turn_item_id: str | None = None
         self._transcriptions: set[asyncio.Task[Any]] = set()
         self._stt_lock = asyncio.Lock()
+        self._gate: NoiseGate | None = None
         self.turn_detection_changed()
+        self.noise_reduction_changed()
+
+    def noise_reduction_changed(self) -> None:
+        """Follow the session's ``noise_reduction`` (a new kind starts a new noise estimate)."""
+        nr = self.link.settings().audio.input.noise_reduction
+        kind = nr.type if nr is not None else None
+        if kind is None:
+            self._gate = None
+        elif self._gate is None or self._gate.kind != kind:
+            self._gate = NoiseGate(kind)
 
     def turn_detection_changed(self) -> None:
         """Follow the session's turn detection (a new detector continues the position)."""
@@ -102,6 +120,10 @@ class InputAudio:
 
     def feed(self, pcm: Pcm) -> None:
         """16 kHz mono int16 audio from the caller."""
+        if self._gate is not None:
+            pcm = self._gate.feed(pcm)
+            if pcm.size == 0:
+                return
         self._position += pcm.size
         if self._detector is None:
             self._commit_buffer.append(pcm)
@@ -109,11 +131,29 @@ class InputAudio:
             while self._commit_samples > MAX_COMMIT_SAMPLES and self._commit_buffer:
                 self._commit_samples -= self._commit_buffer.pop(0).size
             return
-        for turn in self._detector.feed(pcm):
+        detector = self._detector
+        for turn in detector.feed(pcm):
             if isinstance(turn, SpeechStarted):
                 self._speech_started(turn.audio_start_ms)
+            elif isinstance(turn, Paused):
+                self.link.spawn(self._check_pause(detector, turn), "semantic pause check")
             else:
                 self._speech_stopped(turn)
+
+    async def _check_pause(self, detector: TurnDetector, pause: Paused) -> None:
+        """semantic_vad: end the turn at this pause if its words so far sound finished."""
+        try:
+            text = await self.recognizer.transcribe(pause.audio)
+        except Exception as exc:  # the turn then ends at the eagerness cap
+            log.warning("%s: recognition at a pause failed: %s", self.link.name, exc)
+            return
+        finished = sounds_finished(text)
+        log.debug("%s: pause after %r: %s", self.link.name, text, "ends" if finished else "goes on")
+        if not finished or detector is not self._detector:
+            return
+        turn = detector.end_paused(pause.token)
+        if turn is not None:
+            self._speech_stopped(SpeechStopped(turn.audio_end_ms, turn.audio, transcript=text))
 
     def _speech_started(self, audio_start_ms: int) -> None:
         self.stop_idle_timer()
@@ -126,7 +166,8 @@ class InputAudio:
         self._turn_item_id = None
         self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
         td = self.link.settings().audio.input.turn_detection
-        self._commit(item_id, turn.audio, respond=td is not None and td.create_response)
+        respond = td is not None and td.create_response
+        self._commit(item_id, turn.audio, respond=respond, transcript=turn.transcript)
 
     # ------------------------------------------------------------------ client events
 
@@ -167,7 +208,10 @@ class InputAudio:
 
     # ------------------------------------------------------------------ transcription
 
-    def _commit(self, item_id: str, audio: Pcm, *, respond: bool) -> None:
+    def _commit(
+        self, item_id: str, audio: Pcm, *, respond: bool, transcript: str | None = None
+    ) -> None:
+        """``transcript``: the words, when already recognized (else the recognizer runs)."""
         prev = self.link.items.last_id
         item = ev.Item(
             id=item_id,
@@ -182,7 +226,8 @@ class InputAudio:
         self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
         committed_at = asyncio.get_running_loop().time()
         task = self.link.spawn(
-            self._transcribe(item, audio, respond, committed_at), f"transcribe:{item_id}"
+            self._transcribe(item, audio, respond, committed_at, transcript),
+            f"transcribe:{item_id}",
         )
         self._transcriptions.add(task)
         task.add_done_callback(self._transcriptions.discard)
@@ -190,13 +235,20 @@ class InputAudio:
             self._on_respond()  # the response starts at commit, as with the real API
 
     async def _transcribe(
-        self, item: ev.Item, audio: Pcm, respond: bool, committed_at: float
+        self,
+        item: ev.Item,
+        audio: Pcm,
+        respond: bool,
+        committed_at: float,
+        known: str | None = None,
     ) -> None:
         assert item.id is not None
         failure: str | None = None
         async with self._stt_lock:
             try:
-                text: str | None = await self.recognizer.transcribe(audio)
+                text: str | None = known
+                if text is None:
+                    text = await self.recognizer.transcribe(audio)
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
                 text, failure = None, f"Speech recognition failed: {exc}"

@@ -309,10 +309,12 @@ class RealtimeSession:
             updated = merge_session(self.session, patch)
         except ValueError as exc:
             raise ClientEventError("invalid_value", f"Invalid session: {exc}", "session") from exc
-        old_td = self.session.audio.input.turn_detection
+        old_input = self.session.audio.input
         self.session = updated
-        if updated.audio.input.turn_detection != old_td:
+        if updated.audio.input.turn_detection != old_input.turn_detection:
             self.input.turn_detection_changed()
+        if updated.audio.input.noise_reduction != old_input.noise_reduction:
+            self.input.noise_reduction_changed()
         self.send(ev.SessionUpdated(session=self.session))
 
     def _item_create(self, event: ev.ItemCreate) -> None:

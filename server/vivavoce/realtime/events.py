@@ -141,6 +141,9 @@ class AudioInput(_Model):
         data = handler(self)
         if isinstance(data, dict) and self.turn_detection is None:
             data.setdefault("turn_detection", None)  # None is never the default: it was set
+        # ``noise_reduction: null`` turns noise reduction off (once on): kept when set.
+        if isinstance(data, dict) and "noise_reduction" in self.model_fields_set:
+            data.setdefault("noise_reduction", None)
         return data
 
 
@@ -201,7 +204,7 @@ def session_from_beta(raw: dict[str, Any]) -> Session:
         audio["input"]["turn_detection"] = raw["turn_detection"]
     if raw.get("input_audio_transcription") is not None:
         audio["input"]["transcription"] = raw["input_audio_transcription"]
-    if raw.get("input_audio_noise_reduction") is not None:
+    if "input_audio_noise_reduction" in raw:  # null: off
         audio["input"]["noise_reduction"] = raw["input_audio_noise_reduction"]
     out: dict[str, Any] = {
         k: raw[k] for k in ("id", "model", "instructions", "tools", "tool_choice") if k in raw
@@ -235,6 +238,9 @@ def session_to_beta(session: Session) -> dict[str, Any]:
     tr = session.audio.input.transcription
     if tr is not None:
         out["input_audio_transcription"] = tr.model_dump(exclude_none=True)
+    if "noise_reduction" in session.audio.input.model_fields_set:
+        nr = session.audio.input.noise_reduction
+        out["input_audio_noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
     if session.tools is not None:
         out["tools"] = [t.model_dump(exclude_none=True) for t in session.tools]
     return out
