@@ -3,7 +3,8 @@
 :class:`InputAudio` takes every decoded 16 kHz frame of the caller. With turn detection on
 (``server_vad``/``semantic_vad``) a :class:`~vivavoce.peer.vad.TurnDetector` cuts it into
 turns; with it off (push-to-talk) the audio is buffered until ``input_audio_buffer.commit``.
-Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time.
+Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time,
+expecting the words the session's transcription names (``keywords`` or ``prompt``).
 
 * Transcription events are sent for every committed turn, whether or not the session
   configured ``audio.input.transcription`` (the transcript is all the peer understands).
@@ -29,6 +30,7 @@ import numpy as np
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .lexicon import session_words
 from .options import TranscriptionLag
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
@@ -194,9 +196,11 @@ class InputAudio:
     ) -> None:
         assert item.id is not None
         failure: str | None = None
+        # The words the session's transcription asks for (keywords, or the prompt's words).
+        words = session_words(self.link.settings().audio.input.transcription)
         async with self._stt_lock:
             try:
-                text: str | None = await self.recognizer.transcribe(audio)
+                text: str | None = await self.recognizer.transcribe(audio, words)
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
                 text, failure = None, f"Speech recognition failed: {exc}"
