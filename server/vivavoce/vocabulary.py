@@ -26,6 +26,8 @@ WINDOW = 6000
 OTHER_DOCUMENT_CHARS = 4000
 #: Shorter identifiers are not worth a hint (loop indices, ``x``, ``id``).
 MIN_LENGTH = 4
+#: A single plain word (no case change, no ``_``) is a hint from this length on.
+PLAIN_WORD_LENGTH = 7
 #: The longest prompt sent (the API's own limit on a prompt is far higher).
 PROMPT_CHARS = 1000
 
@@ -166,7 +168,11 @@ def _identifiers(text: str) -> Iterable[tuple[int, str]]:
 
 
 def _worth(word: str) -> bool:
-    return len(word) >= MIN_LENGTH and word.lower() not in _COMMON and not word.isdigit()
+    """An identifier worth a hint: a compound (``max_retries``, ``getUser``) or a long single
+    word (``frobnicate``); short plain words (``path``, ``load``) are transcribed well anyway."""
+    if len(word) < MIN_LENGTH or word.lower() in _COMMON or word.isdigit():
+        return False
+    return len(split_identifier(word)) > 1 or len(word) >= PLAIN_WORD_LENGTH
 
 
 def rank(documents: Sequence[Document], fixed: Sequence[str] = (), limit: int = LIMIT) -> list[str]:
