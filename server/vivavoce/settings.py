@@ -39,6 +39,18 @@ class TranscriptionSettings(_Section):
         "gpt-transcribe", description="Model that transcribes the user's speech (both modes)."
     )
     language: str | None = Field("en", description="Language of the user's speech (ISO 639-1).")
+    code_vocabulary: bool = Field(
+        True,
+        description="Give the transcription the words of the code in front of you: identifiers "
+        "near the cursor and the names of open files (as keywords, or a prompt for models "
+        "without keywords), refreshed between turns. Spoken forms become identifiers again "
+        "where text goes into the buffer or a tool.",
+    )
+    words: list[str] = Field(
+        default_factory=list,
+        description="Fixed words the transcription should expect (project jargon, names), "
+        "sent first, even with codeVocabulary off.",
+    )
 
 
 class TurnDetectionSettings(_Section):

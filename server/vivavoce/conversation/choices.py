@@ -66,10 +66,26 @@ class Choices:
         return self.instructions or settings.instructions
 
 
+def transcription_for(settings: Settings, vocabulary: Sequence[str] = ()) -> ev.Transcription:
+    """How the user's speech is transcribed: the model, the language, and the words to expect
+    (``keywords`` for the models that take them, else a ``prompt``)."""
+    from ..realtime import events as ev
+    from ..vocabulary import transcription_hints
+
+    tr = settings.transcription
+    return ev.Transcription(
+        model=tr.model, language=tr.language, **transcription_hints(tr.model, vocabulary)
+    )
+
+
 def session_for(
-    settings: Settings, choices: Choices | None = None, tools: Sequence[ToolSpec] = ()
+    settings: Settings,
+    choices: Choices | None = None,
+    tools: Sequence[ToolSpec] = (),
+    vocabulary: Sequence[str] = (),
 ) -> ev.Session:
-    """The session a call asks for: settings, the user's choices, and the tools it may call.
+    """The session a call asks for: settings, the user's choices, the tools it may call, and
+    the words of the code in front of the user (:func:`transcription_for`).
 
     With push-to-talk on there is no voice-activity detection: the user decides the turns.
     """
@@ -99,9 +115,7 @@ def session_for(
                     if settings.noise_reduction == "off"
                     else ev.NoiseReduction(type=settings.noise_reduction)
                 ),
-                transcription=ev.Transcription(
-                    model=settings.transcription.model, language=settings.transcription.language
-                ),
+                transcription=transcription_for(settings, vocabulary),
             ),
             output=ev.AudioOutput(voice=choices.voice("realtime")),
         ),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CallError, ConfigError, VivavoceError
 from ..settings import Configuration, Settings
 from ..tasks import CloseOnce, TaskSet
-from .choices import Choices, session_for
+from .choices import Choices, session_for, transcription_for
 from .endpoint import Endpoint
 from .realtime_mode import RealtimeMode
 from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
@@ -131,11 +131,31 @@ class Conversation:
         )
         if changed and self._status.mode == "realtime" and self._status.state == "live":
             self.realtime.replace("the voice or model changed")
+        elif old.transcription != new.transcription:
+            self.realtime.refresh_vocabulary()  # words or model: a session.update will do
 
     def session(self) -> ev.Session:
         """What the next call asks for (see :func:`.session_for`)."""
         specs = self.tools.specs() if self.tools is not None else []
-        return session_for(self.settings, self.choices, specs)
+        return session_for(self.settings, self.choices, specs, self.vocabulary())
+
+    def vocabulary(self) -> list[str]:
+        """The words the transcription should expect: the code in front of the user (from the
+        editor the tools see) and the user's fixed words."""
+        if self.tools is not None:
+            return self.tools.vocabulary()
+        from ..vocabulary import rank
+
+        return rank([], self.settings.transcription.words)
+
+    def transcription(self) -> ev.Transcription:
+        """The transcription settings a call should have now (see :func:`.transcription_for`)."""
+        return transcription_for(self.settings, self.vocabulary())
+
+    def context_changed(self) -> None:
+        """The editor's documents or cursor changed: the call's vocabulary follows between
+        turns (a ``session.update``, no new call)."""
+        self.realtime.refresh_vocabulary()
 
     # ------------------------------------------------------------------ requests
 

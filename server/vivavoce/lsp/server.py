@@ -84,6 +84,7 @@ class VivavoceServer(LanguageServer):
         self._closing: asyncio.Future[None] | None = None
         #: The client's last cursor/selection (realtime/context).
         self.context: P.ContextParams | None = None
+        self._tools: Toolbox | None = None
         self._register()
 
     @property
@@ -117,24 +118,37 @@ class VivavoceServer(LanguageServer):
                 on_message=self.say,
                 history=history,
                 audio=audio,
-                tools=self._toolbox(),
+                tools=self.toolbox,
             )
             self._conversation.on_step = self.connecting.step
         return self._conversation
 
-    def _toolbox(self) -> Toolbox:
-        """The voice tools, acting on the documents this client opened."""
-        from ..tools import Toolbox
-        from .editor import LspEditor
+    @property
+    def toolbox(self) -> Toolbox:
+        """The voice tools, acting on the documents this client opened (and the words of the
+        code in them, for the transcription)."""
+        if self._tools is None:
+            from ..tools import Toolbox
+            from .editor import LspEditor
 
-        editor = LspEditor(
-            documents=lambda: list(self.workspace.text_documents),
-            text=self._text,
-            context=lambda: self.context,
-            apply_edit=self._apply_range,
-            encoding=lambda: self.inserter.encoding,
-        )
-        return Toolbox(editor, lambda: self.settings.allow_edits)
+            editor = LspEditor(
+                documents=lambda: list(self.workspace.text_documents),
+                text=self._text,
+                context=lambda: self.context,
+                apply_edit=self._apply_range,
+                encoding=lambda: self.inserter.encoding,
+            )
+            self._tools = Toolbox(editor, lambda: self.settings.allow_edits, self._words)
+        return self._tools
+
+    def _words(self) -> tuple[bool, list[str]]:
+        tr = self.settings.transcription
+        return tr.code_vocabulary, tr.words
+
+    def _editor_changed(self) -> None:
+        """Documents or the cursor changed: a live call's vocabulary follows between turns."""
+        if self._conversation is not None:
+            self._conversation.context_changed()
 
     # ------------------------------------------------------------------ requests
 
@@ -164,6 +178,7 @@ class VivavoceServer(LanguageServer):
         self.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)(
             _function(self._did_change_configuration)
         )
+        self.feature(lsp.TEXT_DOCUMENT_DID_OPEN)(_function(self._did_open))
         self.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)(_function(self._did_change))
         self.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(_function(self._did_close))
         self.feature(lsp.SHUTDOWN)(_function(self._shutdown))
@@ -276,6 +291,7 @@ class VivavoceServer(LanguageServer):
             log.info("ignored realtime/context: %s", exc)
             return
         self.context = ctx
+        self._editor_changed()
         if self.inserter.uri is None and ctx.position is not None:
             uri, at = ctx.text_document.uri, ctx.position
             self.inserter.target(uri, Pos(at.line, at.character), self._text(uri))
@@ -299,8 +315,12 @@ class VivavoceServer(LanguageServer):
             body["interrupted"] = True
         self.protocol.notify("realtime/transcript", body)
         if update.final and update.item_id not in self._inserted:
-            # A turn can be finalized again (marked interrupted): it is inserted once.
-            text = format_turn(update.role, update.text, self.settings.insert_transcripts)
+            # A turn can be finalized again (marked interrupted): it is inserted once. What the
+            # user said goes in with spoken identifiers written as code ("get user by id").
+            said = update.text
+            if update.role == "user" and self.settings.insert_transcripts == "both":
+                said = self.toolbox.spoken_to_code(said)
+            text = format_turn(update.role, said, self.settings.insert_transcripts)
             if text is not None:
                 self._inserted.add(update.item_id)
                 self.inserter.insert(text)
@@ -406,6 +426,9 @@ class VivavoceServer(LanguageServer):
         doc = self.workspace.text_documents.get(uri)
         return None if doc is None else doc.source
 
+    def _did_open(self, _: lsp.DidOpenTextDocumentParams) -> None:
+        self._editor_changed()
+
     def _did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
         changes: list[tuple[Pos, Pos, str] | None] = []
         for change in params.content_changes:
@@ -419,6 +442,7 @@ class VivavoceServer(LanguageServer):
 
     def _did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         self.inserter.document_closed(params.text_document.uri)
+        self._editor_changed()
 
 
 async def _open_devices(settings: Settings, on_level: Callable[[float], None]) -> AudioIO:

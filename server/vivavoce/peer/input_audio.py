@@ -3,7 +3,8 @@
 :class:`InputAudio` takes every decoded 16 kHz frame of the caller. With turn detection on
 (``server_vad``/``semantic_vad``) a :class:`~vivavoce.peer.vad.TurnDetector` cuts it into
 turns; with it off (push-to-talk) the audio is buffered until ``input_audio_buffer.commit``.
-Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time.
+Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time,
+expecting the words the session's transcription names (``keywords`` or ``prompt``).
 
 * ``audio.input.noise_reduction`` (``near_field``/``far_field``) runs the caller's audio through
   a :class:`~vivavoce.peer.noise.NoiseGate` before anything else: the VAD, the push-to-talk
@@ -35,6 +36,7 @@ import numpy as np
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .lexicon import session_words
 from .noise import NoiseGate
 from .options import TranscriptionLag
 from .stt import RATE as STT_RATE
@@ -143,7 +145,8 @@ class InputAudio:
     async def _check_pause(self, detector: TurnDetector, pause: Paused) -> None:
         """semantic_vad: end the turn at this pause if its words so far sound finished."""
         try:
-            text = await self.recognizer.transcribe(pause.audio)
+            words = session_words(self.link.settings().audio.input.transcription)
+            text = await self.recognizer.transcribe(pause.audio, words)
         except Exception as exc:  # the turn then ends at the eagerness cap
             log.warning("%s: recognition at a pause failed: %s", self.link.name, exc)
             return
@@ -244,11 +247,13 @@ class InputAudio:
     ) -> None:
         assert item.id is not None
         failure: str | None = None
+        # The words the session's transcription asks for (keywords, or the prompt's words).
+        words = session_words(self.link.settings().audio.input.transcription)
         async with self._stt_lock:
             try:
                 text: str | None = known
                 if text is None:
-                    text = await self.recognizer.transcribe(audio)
+                    text = await self.recognizer.transcribe(audio, words)
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
                 text, failure = None, f"Speech recognition failed: {exc}"

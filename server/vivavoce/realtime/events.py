@@ -103,6 +103,8 @@ class Transcription(_Model):
     model: str | None = "whisper-1"
     language: str | None = None
     prompt: str | None = None
+    #: Words or phrases to guide transcription (gpt-transcribe, gpt-live-transcribe).
+    keywords: list[str] | None = None
 
 
 class ServerVad(_Model):
@@ -237,7 +239,11 @@ def session_to_beta(session: Session) -> dict[str, Any]:
     out["turn_detection"] = td.model_dump(exclude_none=True) if td else None
     tr = session.audio.input.transcription
     if tr is not None:
-        out["input_audio_transcription"] = tr.model_dump(exclude_none=True)
+        # The beta shape has no keywords: they go as a prompt (whisper-1 reads a word list).
+        beta_tr = tr.model_dump(exclude_none=True, exclude={"keywords"})
+        if tr.keywords and not tr.prompt:
+            beta_tr["prompt"] = ", ".join(tr.keywords)
+        out["input_audio_transcription"] = beta_tr
     if "noise_reduction" in session.audio.input.model_fields_set:
         nr = session.audio.input.noise_reduction
         out["input_audio_noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
