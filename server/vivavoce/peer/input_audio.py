@@ -245,8 +245,8 @@ class InputAudio:
         if text is not None:
             if item.content:
                 item.content[0].transcript = text
-            if text:
-                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=text))
+            for delta in self._deltas(text):
+                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=delta))
             self.link.send(
                 ev.InputTranscriptionCompleted(
                     item_id=item.id,
@@ -258,6 +258,16 @@ class InputAudio:
             self.link.send(
                 ev.ItemDone(previous_item_id=self.link.items.previous_of(item.id), item=item)
             )
+
+    def _deltas(self, text: str) -> list[str]:
+        """A transcript as its deltas: word by word in a transcription session (as a streaming
+        transcription model sends it), whole otherwise."""
+        if not text:
+            return []
+        if self.link.settings().type != "transcription":
+            return [text]
+        words = text.split(" ")
+        return [words[0]] + [f" {word}" for word in words[1:]]
 
     # ------------------------------------------------------------------ idle timeout
 
