@@ -69,7 +69,7 @@ class Editor:
     def __init__(self, text: str) -> None:
         self.text = text
         self.edits = 0
-        self.inserter = Inserter(self.apply, lambda line: pytest.fail(line))
+        self.inserter = Inserter(self.apply, pytest.fail)
 
     async def apply(self, uri: str, start: Pos, end: Pos, new: str) -> tuple[bool, str | None]:
         s, e = to_offset(self.text, start, "utf-16"), to_offset(self.text, end, "utf-16")
@@ -103,7 +103,7 @@ async def settle(writer: DictationWriter) -> None:
 async def test_words_stream_in_and_the_final_replaces_them() -> None:
     editor = Editor("# Notes\n\nend\n")
     editor.inserter.target("file:///d", Pos(1, 0), editor.text)
-    writer = DictationWriter(editor.inserter, lambda line: pytest.fail(line))
+    writer = DictationWriter(editor.inserter, pytest.fail)
     seen = []
     for text in ["the", "the code", "the code is", "the code is ready", "the code is ready per"]:
         writer.update(update("a", text))
