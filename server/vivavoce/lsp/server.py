@@ -11,7 +11,8 @@ It maps the wire contract (DESIGN.md) onto one :class:`~vivavoce.conversation.Co
 * settings from initializationOptions, ``workspace/didChangeConfiguration`` and
   ``workspace/configuration`` (an empty or partial object never resets anything; a bad value
   keeps the last good one and says which key and why);
-* insertion of final turns into the buffer (:mod:`.insertion`).
+* insertion of final turns into the buffer (:mod:`.insertion`), and in dictation mode the
+  user's words as they are said (:mod:`.dictation`).
 
 aiortc, av, sounddevice and the local peer are imported only when a call starts.
 """
@@ -31,6 +32,7 @@ from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from ..errors import ConfigError, VivavoceError
+from .dictation import DictationWriter
 from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
 from .logs import ClientLogHandler, ExpectedErrors, set_log_level
 from .progress import ConnectProgress
@@ -78,8 +80,9 @@ class VivavoceServer(LanguageServer):
         self._config: Configuration | None = None
         self._conversation: Conversation | None = None
         self._init_options: Any = None
-        self.inserter = Inserter(self._insert_text, lambda text: self.say("warning", text))
+        self.inserter = Inserter(self._replace_text, lambda text: self.say("warning", text))
         self._inserted: set[str] = set()
+        self.dictation = DictationWriter(self.inserter, lambda text: self.say("info", text))
         self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
         #: The client's last cursor/selection (realtime/context).
@@ -314,7 +317,10 @@ class VivavoceServer(LanguageServer):
         if update.interrupted:
             body["interrupted"] = True
         self.protocol.notify("realtime/transcript", body)
-        if update.final and update.item_id not in self._inserted:
+        conversation = self._conversation
+        if update.role == "user" and conversation and conversation.status.mode == "dictation":
+            self.dictation.update(update)  # written as it is said, whatever insertTranscripts
+        elif update.final and update.item_id not in self._inserted:
             # A turn can be finalized again (marked interrupted): it is inserted once. What the
             # user said goes in with spoken identifiers written as code ("get user by id").
             said = update.text
@@ -333,8 +339,10 @@ class VivavoceServer(LanguageServer):
         getattr(log, level)(text)
         self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
 
-    async def _insert_text(self, uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
-        return await self._apply_range(uri, at, at, text, "vivavoce transcript")
+    async def _replace_text(
+        self, uri: str, start: Pos, end: Pos, text: str
+    ) -> tuple[bool, str | None]:
+        return await self._apply_range(uri, start, end, text, "vivavoce transcript")
 
     async def _apply_range(
         self, uri: str, start: Pos, end: Pos, text: str, label: str
@@ -416,6 +424,7 @@ class VivavoceServer(LanguageServer):
             await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_TIMEOUT)
 
     async def _close(self) -> None:
+        await self.dictation.close()
         await self.inserter.close()
         if self._conversation is not None:
             await self._conversation.close()

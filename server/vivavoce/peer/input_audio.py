@@ -59,6 +59,8 @@ class _Heard:
 
 #: Push-to-talk buffer limit (older audio is dropped): 5 minutes at 16 kHz.
 MAX_COMMIT_SAMPLES = 5 * 60 * STT_RATE
+#: Between the word-by-word deltas of a transcription session (a streaming model's pace).
+DELTA_SECONDS = 0.06
 #: A commit needs at least this much audio (the API's own minimum is 100 ms).
 MIN_COMMIT_SAMPLES = STT_RATE // 10
 
@@ -261,7 +263,7 @@ class InputAudio:
             self.link.items.heard[item.id] = text
         heard = _Heard(item, text, failure, audio.size)
         if self.lag == "before":
-            self._release(heard)
+            await self._release(heard)
             if respond:
                 self._on_respond()
             return
@@ -283,9 +285,9 @@ class InputAudio:
             delay = committed_at + float(self.lag) - asyncio.get_running_loop().time()
             if delay > 0:
                 await asyncio.sleep(delay)
-        self._release(heard)
+        await self._release(heard)
 
-    def _release(self, heard: _Heard) -> None:
+    async def _release(self, heard: _Heard) -> None:
         """The client learns what was said: transcription events, then the item, done."""
         item, text, failure = heard.item, heard.text, heard.failure
         assert item.id is not None
@@ -302,8 +304,10 @@ class InputAudio:
         if text is not None:
             if item.content:
                 item.content[0].transcript = text
-            if text:
-                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=text))
+            for i, delta in enumerate(self._deltas(text)):
+                if i:
+                    await asyncio.sleep(self._pace)
+                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=delta))
             self.link.send(
                 ev.InputTranscriptionCompleted(
                     item_id=item.id,
@@ -315,6 +319,21 @@ class InputAudio:
             self.link.send(
                 ev.ItemDone(previous_item_id=self.link.items.previous_of(item.id), item=item)
             )
+
+    @property
+    def _pace(self) -> float:
+        """Seconds between deltas: a transcription session streams, as its models do."""
+        return DELTA_SECONDS if self.link.settings().type == "transcription" else 0.0
+
+    def _deltas(self, text: str) -> list[str]:
+        """A transcript as its deltas: word by word in a transcription session (as a streaming
+        transcription model sends it), whole otherwise."""
+        if not text:
+            return []
+        if self.link.settings().type != "transcription":
+            return [text]
+        words = text.split(" ")
+        return [words[0]] + [f" {word}" for word in words[1:]]
 
     # ------------------------------------------------------------------ idle timeout
 

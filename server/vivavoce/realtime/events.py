@@ -192,6 +192,25 @@ class Session(_Model):
     tool_choice: Any = None
     max_output_tokens: int | Literal["inf"] | None = None
 
+    @model_serializer(mode="wrap")
+    def _transcription_has_no_assistant(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A transcription session (GA ``type: "transcription"``) has only input audio: no
+        # model, instructions, voice, tools or output (the API refuses them there).
+        data = handler(self)
+        if isinstance(data, dict) and self.type == "transcription":
+            for key in TRANSCRIPTION_OMITS:
+                data.pop(key, None)
+            audio = data.get("audio")
+            if isinstance(audio, dict):
+                audio.pop("output", None)
+        return data
+
+
+#: Keys of a realtime session that a transcription session does not have.
+TRANSCRIPTION_OMITS = (
+    "model", "instructions", "output_modalities", "tools", "tool_choice", "max_output_tokens",
+)  # fmt: skip
+
 
 def session_from_beta(raw: dict[str, Any]) -> Session:
     """Read a flat beta session (``voice``, ``turn_detection``, ``input_audio_transcription``)."""
