@@ -22,6 +22,9 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
 * impaired — the rtt task through ``tests.netsim``'s relay at ``BAD_NETWORK`` (5 % loss,
   40 ± 30 ms, reordering): mouth-to-ear (burst → echo onset) and the audio that never reached
   the sink (RTP-time holes), product vs aiortc's default buffer. See ``bench_impaired``.
+* vocabulary — 32 synthesized programming sentences (flite, voices rms and slt) recognized by
+  the local peer without (baseline) and with the code vocabulary (product): word error rate and
+  identifiers right (target ≥ 80 %). See ``benchmarks.vocab_bench``.
 
 Writes ``--out`` (metric → product, baseline, unit, ratio, target, pass; informational metrics
 have target and pass null), a ``*.details.json`` next to it (raw samples, call timings, jitter
@@ -43,13 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import conversation_bench, devices_bench, load_bench, lsp_bench
+from benchmarks import conversation_bench, devices_bench, load_bench, lsp_bench, vocab_bench
 from benchmarks.harness import LISTENING, START_LIMIT, Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices", "impaired", "load",
+    "toggle", "devices", "impaired", "load", "vocabulary",
 )  # fmt: skip
 
 
@@ -288,6 +291,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "devices": (devices_bench.bench_devices, devices_bench.devices_metrics),
     "impaired": (bench_impaired, impaired_metrics),
     "load": (load_bench.bench_load, load_bench.load_metrics),
+    "vocabulary": (vocab_bench.bench_vocabulary, vocab_bench.vocabulary_metrics),
 }
 
 

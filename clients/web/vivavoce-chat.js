@@ -118,6 +118,7 @@ const HTML = `
   <button class="mode" title="Switch between a realtime call and text chat">Mode: realtime</button>
   <label>Voice <select class="voice" title="Voice of the current mode"></select></label>
   <button class="start">Start</button>
+  <button class="dictate" aria-pressed="false" title="Dictation: what you say is written, not answered">Dictate</button>
 </header>
 <div class="log" part="log" role="log" aria-live="polite"><p class="empty">No messages yet.</p></div>
 <div class="controls">
@@ -282,8 +283,8 @@ class VivavoceChat extends HTMLElement {
     const $ = (sel) => this.shadowRoot.querySelector(sel);
     this.ui = {
       live: $(".live"), indicator: $(".indicator"), state: $(".state"), mode: $(".mode"),
-      voice: $(".voice"),
-      start: $(".start"), log: $(".log"), empty: $(".empty"), mute: $(".mute"), ptt: $(".ptt"),
+      voice: $(".voice"), start: $(".start"), dictate: $(".dictate"),
+      log: $(".log"), empty: $(".empty"), mute: $(".mute"), ptt: $(".ptt"),
       meter: $(".meter > div"), level: $(".level"), form: $("form"), text: $(".text"),
       send: $(".send"), error: $(".error"),
     };
@@ -492,6 +493,11 @@ class VivavoceChat extends HTMLElement {
       else if (this._isActive()) await this.stop();
       else await this.start();
     }));
+    ui.dictate.addEventListener("click", guard(async () => {
+      const dictating = this.status?.mode === "dictation" && this._isActive();
+      if (this._isActive()) await this.stop();
+      if (!dictating) this._onStatus(await this.request("realtime/start", { mode: "dictation" }));
+    }));
     ui.mode.addEventListener("click", guard(async () => {
       this._onStatus(await this.request("realtime/toggleMode"));
     }));
@@ -632,6 +638,8 @@ class VivavoceChat extends HTMLElement {
     ui.mode.textContent = `Mode: ${mode}`;
     ui.mode.dataset.mode = mode;
     ui.start.textContent = !this.rpc ? "Connect" : this._isActive() ? "Stop" : "Start";
+    ui.dictate.disabled = !this.rpc || !online;
+    ui.dictate.setAttribute("aria-pressed", String(mode === "dictation" && this._isActive()));
     ui.mute.setAttribute("aria-pressed", String(Boolean(s.muted)));
     ui.mute.textContent = s.muted ? "Unmute" : "Mute";
     if (!this._pttDown) ui.ptt.setAttribute("aria-pressed", String(Boolean(s.pushToTalk)));

@@ -39,13 +39,32 @@ class TranscriptionSettings(_Section):
         "gpt-transcribe", description="Model that transcribes the user's speech (both modes)."
     )
     language: str | None = Field("en", description="Language of the user's speech (ISO 639-1).")
+    code_vocabulary: bool = Field(
+        True,
+        description="Give the transcription the words of the code in front of you: identifiers "
+        "near the cursor and the names of open files (as keywords, or a prompt for models "
+        "without keywords), refreshed between turns. Spoken forms become identifiers again "
+        "where text goes into the buffer or a tool.",
+    )
+    words: list[str] = Field(
+        default_factory=list,
+        description="Fixed words the transcription should expect (project jargon, names), "
+        "sent first, even with codeVocabulary off.",
+    )
 
 
 class TurnDetectionSettings(_Section):
-    """``type: none`` turns voice-activity detection off (push-to-talk)."""
+    """``type: none`` turns voice-activity detection off (push-to-talk).
+
+    The defaults suit a programmer at a desk who stops to think mid-sentence: ``semantic_vad``
+    ends a turn when the words sound finished, and ``low`` eagerness waits up to 8 s through a
+    pause after unfinished words ("so the function should …") instead of server_vad's 500 ms.
+    """
 
     type: Literal["server_vad", "semantic_vad", "none"] = Field(
-        "server_vad", description="How turns are detected; none = push-to-talk only."
+        "semantic_vad",
+        description="How turns are detected: semantic_vad (a turn ends when the words sound "
+        "finished), server_vad (after silenceDurationMs of silence), none = push-to-talk only.",
     )
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Speech probability that starts a turn (server_vad)."
@@ -57,7 +76,9 @@ class TurnDetectionSettings(_Section):
         500, ge=50, le=10000, description="Silence that ends a turn (server_vad)."
     )
     eagerness: Literal["low", "medium", "high", "auto"] = Field(
-        "auto", description="How soon a turn ends (semantic_vad)."
+        "low",
+        description="How soon a turn ends (semantic_vad): low waits longest through a pause "
+        "after unfinished words (up to 8 s), medium/auto 4 s, high 2 s.",
     )
 
 
@@ -101,6 +122,12 @@ class Settings(BaseSettings):
     )
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     turn_detection: TurnDetectionSettings = Field(default_factory=TurnDetectionSettings)
+    noise_reduction: Literal["near_field", "far_field", "off"] = Field(
+        "far_field",
+        description="Noise reduction of the microphone before turn detection and transcription: "
+        "far_field for a laptop's or desk microphone (also keeps typing from starting turns), "
+        "near_field for a headset, off.",
+    )
     ice_servers: list[str] = Field(
         default_factory=list, description="STUN/TURN URLs; none is needed for OpenAI."
     )

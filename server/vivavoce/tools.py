@@ -12,6 +12,9 @@ reads, and one line for the transcript and the history.
   lines, numbered from 1 as editors show them). Declared and allowed by the ``allowEdits``
   setting: ``active`` (default: the document the cursor is in), ``open`` (any open document),
   ``none``. The editor shows each edit and may refuse it; a refusal is the tool's output.
+* Spoken identifiers in an edit's ``text`` are written as code (:func:`vivavoce.vocabulary.to_code`:
+  "get user by id" → ``getUserById`` when the open documents use it, "snake case max retries" →
+  ``max_retries``) while the ``transcription.codeVocabulary`` setting is on.
 * Never a document the editor has not opened; at most :data:`MAX_READ_CHARS` read and
   :data:`MAX_WRITE_CHARS` written per call.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote, urlparse
@@ -185,12 +188,45 @@ def tool_specs(allow_edits: AllowEdits) -> list[ToolSpec]:
 class Toolbox:
     """Runs tool calls against an editor, under the current ``allowEdits`` setting."""
 
-    def __init__(self, editor: Editor, allow_edits: Callable[[], AllowEdits]) -> None:
+    def __init__(
+        self,
+        editor: Editor,
+        allow_edits: Callable[[], AllowEdits],
+        words: Callable[[], tuple[bool, Sequence[str]]] = lambda: (True, ()),
+    ) -> None:
         self.editor = editor
         self._allow_edits = allow_edits
+        #: (code vocabulary on, the user's fixed words), read at use.
+        self._words = words
 
     def specs(self) -> list[ToolSpec]:
         return tool_specs(self._allow_edits())
+
+    def vocabulary(self) -> list[str]:
+        """The words of the code in front of the user (:func:`vivavoce.vocabulary.rank`): the
+        fixed words, the open files' names, identifiers near the cursor, then the others'."""
+        from .vocabulary import Document, rank
+
+        enabled, fixed = self._words()
+        if not enabled:
+            return rank([], fixed)
+        place = self.editor.place()
+        active = place.uri if place is not None else None
+        docs: list[Document] = []
+        for uri in sorted(self.editor.documents(), key=lambda u: u != active):
+            text = self.editor.text(uri)
+            if text is not None:
+                cursor = place.cursor if place is not None and uri == active else None
+                docs.append(Document(uri, text, cursor))
+        return rank(docs, fixed)
+
+    def spoken_to_code(self, text: str) -> str:
+        """``text`` with spoken identifiers written as code (off with codeVocabulary off)."""
+        from .vocabulary import to_code
+
+        if not self._words()[0]:
+            return text
+        return to_code(text, self.vocabulary())
 
     async def run(self, name: str, arguments: str | None) -> ToolResult:
         """Run one call; every failure is an ``error`` output, never an exception."""
@@ -198,7 +234,10 @@ class Toolbox:
         try:
             if handler is None:
                 raise ToolRefused(f"there is no tool named {name!r}")  # noqa: TRY301
-            output, summary = await handler(_arguments(arguments))
+            args = _arguments(arguments)
+            if name in EDITING and isinstance(args.get("text"), str):
+                args["text"] = self.spoken_to_code(args["text"])
+            output, summary = await handler(args)
         except ToolRefused as exc:
             log.info("tool %s refused: %s", name, exc)
             return ToolResult(name, {"error": str(exc)}, f"{name}: refused: {exc}")

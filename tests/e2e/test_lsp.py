@@ -120,7 +120,7 @@ async def test_commands_are_advertised_for_command_palettes(bare: LanguageClient
         (
             "realtime/start",
             {"mode": "telepathy"},
-            "invalid params: mode: Input should be 'realtime' or 'text'",
+            "invalid params: mode: Input should be 'realtime', 'text' or 'dictation'",
         ),
         (
             "realtime/start",

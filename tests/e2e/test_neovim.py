@@ -277,7 +277,8 @@ def test_help_page_has_tags_and_the_command_completes(session: dict[str, Any]) -
     assert session["tags_shipped"] == session["tags_made"], "regenerate clients/neovim/doc/tags"
     for sub in ("start", "stop", "toggle", "ptt", "mute", "interrupt", "devices", "history"):
         assert sub in session["completion"]
-    assert session["completion_start"] == ["realtime", "text"]
+    assert session["completion_start"] == ["realtime", "text", "dictation"]
+    assert "dictate" in session["completion"]
 
 
 @pytest.fixture(scope="module", params=NEOVIMS)

@@ -333,7 +333,8 @@ async def test_session_update_carries_the_settings_and_oversized_messages_are_re
         custom = settings.with_changes(
             {
                 "voice": "verse",
-                "turnDetection": {"silenceDurationMs": 900},
+                "turnDetection": {"type": "server_vad", "silenceDurationMs": 900},
+                "noiseReduction": "near_field",
                 "instructions": "Be terse.",
             }
         )
@@ -348,6 +349,7 @@ async def test_session_update_carries_the_settings_and_oversized_messages_are_re
             assert session["instructions"] == "Be terse."
             assert session["audio"]["output"]["voice"] == "verse"
             assert session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 900
+            assert session["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
             with pytest.raises(ProtocolError, match="at most 65536 bytes"):
                 await call.send_text("x" * 70_000)
             assert call.state is CallState.LIVE

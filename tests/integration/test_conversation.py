@@ -19,6 +19,7 @@ from vivavoce.conversation import Conversation, Status
 from vivavoce.peer.audio import resample
 from vivavoce.peer.stt import Recognizer
 from vivavoce.realtime import TranscriptUpdate
+from vivavoce.realtime.events import NoiseReduction, SemanticVad
 from vivavoce.rtc.tracks import MemorySink, PcmSource, rms_dbfs
 from vivavoce.settings import Settings
 
@@ -526,3 +527,24 @@ async def test_typed_turns_while_the_assistant_speaks_are_answered_not_refused(
     assert session.messages == []
     said = [t.text for t in conv.turns if t.role == "user"]
     assert said[1:] == ["second", "third"]
+
+
+async def test_a_sentence_paused_to_think_is_one_user_turn_by_default(
+    peer: Any, speak: Callable[[str], Awaitable[Any]]
+) -> None:
+    """The defaults (semantic_vad low, far_field) reach the peer, which waits through a 1.5 s
+    pause after "so the function should" for the rest of the sentence."""
+    s = Session(Settings(peer=peer.base_url))
+    try:
+        await s.conv.start()
+        (call,) = peer.calls.values()
+        audio_input = call.session.session.audio.input
+        assert audio_input.turn_detection == SemanticVad(eagerness="low")
+        assert audio_input.noise_reduction == NoiseReduction(type="far_field")
+        first, second = await speak("so the function should"), await speak("return the user name")
+        s.audio.speak(np.concatenate([first, np.zeros(24000, np.int16), second]), 16000)
+        await s.until(lambda: len(s.finals("assistant")) == 1)
+        (turn,) = s.finals("user")
+        assert overlap("so the function should return the user name", turn.text) >= 0.7
+    finally:
+        await s.conv.close()

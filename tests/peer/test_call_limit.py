@@ -89,6 +89,13 @@ async def test_a_call_beyond_the_limit_gets_429_and_the_open_calls_go_on(
         ) as resp:
             assert resp.status == 429
             assert await resp.json() == {"error": REFUSAL}
+        # A WebSocket call is a call too: refused before the upgrade.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
+            await http.ws_connect(
+                f"{peer.base_url.replace('http', 'ws', 1)}/realtime?model=gpt-realtime-2.1",
+                headers={"Authorization": f"Bearer {KEY}"},
+            )
+        assert handshake.value.status == 429
     assert len(peer.calls) == 2
 
     # What a vivavoce user sees for it: one line naming the cause.

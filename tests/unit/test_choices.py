@@ -76,3 +76,18 @@ def test_configuration_is_replaced_whole_and_listeners_see_old_and_new() -> None
     config.replace(second)
     assert config.current is second and first.voice == "verse"
     assert seen == [("verse", "sage")]
+
+
+def test_noise_reduction_is_sent_in_both_shapes_and_off_is_null() -> None:
+    import json
+
+    from vivavoce.realtime import events as ev
+    from vivavoce.realtime.events import session_to_beta
+
+    for setting, wire in (("far_field", {"type": "far_field"}), ("off", None)):
+        session = session_for(Settings(noise_reduction=setting))
+        ga = session.model_dump(exclude_none=True)["audio"]["input"]
+        assert ga["noise_reduction"] == wire
+        assert session_to_beta(session)["input_audio_noise_reduction"] == wire
+    update = ev.SessionUpdate(session=session_for(Settings(noise_reduction="off")))
+    assert json.loads(ev.encode(update))["session"]["audio"]["input"]["noise_reduction"] is None

@@ -36,7 +36,8 @@ async def test_successive_turns_follow_each_other_with_any_echo_shape() -> None:
     doc = {"text": "# Notes\nfirst line\n"}
     inserter: Inserter
 
-    async def apply(uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
+    async def apply(uri: str, at: Pos, end: Pos, text: str) -> tuple[bool, str | None]:
+        assert end == at  # an insertion
         # An editor that reports the insert as Neovim does: the following line rewritten.
         old = doc["text"]
         offset = to_offset(old, at, "utf-16")
@@ -72,7 +73,7 @@ async def test_whole_text_sync_is_diffed_against_our_copy() -> None:
 async def test_a_refused_edit_is_said_once() -> None:
     said: list[str] = []
 
-    async def refuse(uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
+    async def refuse(uri: str, at: Pos, end: Pos, text: str) -> tuple[bool, str | None]:
         return False, "read-only buffer"
 
     inserter = Inserter(refuse, said.append)

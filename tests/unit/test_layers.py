@@ -29,6 +29,7 @@ PEER_MAY_USE = (
     "vivavoce.errors",
     "vivavoce.tasks",
     "vivavoce.netguard",
+    "vivavoce.vocabulary",
     "vivavoce.lazy",
     "vivavoce.logs",
 )

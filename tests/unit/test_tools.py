@@ -211,3 +211,17 @@ async def test_chat_streams_text_then_assembles_tool_calls() -> None:
                                           "parameters": {"type": "object"}}}
     ]  # fmt: skip
     assert seen[0]["messages"] == [{"role": "user", "content": "read it"}]
+
+
+async def test_spoken_identifiers_in_an_edit_are_written_as_code(editor: MemoryEditor) -> None:
+    editor.docs[OTHER] = "def getUserById(user_id):\n    pass\n"
+    words: tuple[bool, list[str]] = (True, [])
+    box = Toolbox(editor, lambda: "active", lambda: words)
+    assert "getUserById" in box.vocabulary() and "main.py" in box.vocabulary()
+    await run(box, "insert_text", text="get user by id and snake case max retries ")
+    assert editor.docs[NOTES].startswith("# Notes\ngetUserById and max_retries count")
+    # With the vocabulary off nothing is mapped; the fixed words are still sent.
+    words = (False, ["Jargon"])
+    assert box.vocabulary() == ["Jargon"]
+    await run(box, "insert_text", text="get user by id ")
+    assert "get user by id getUserById" in editor.docs[NOTES]

@@ -21,6 +21,7 @@ export function registerCommands(connection: ServerConnection): vscode.Disposabl
       if (result) connection.revealTranscript();
     },
     "vivavoce.stop": request("stop"),
+    "vivavoce.dictate": request("dictate"),
     "vivavoce.toggleMode": request("toggleMode"),
     "vivavoce.pushToTalk": request("pushToTalk"),
     "vivavoce.mute": request("mute"),

@@ -2,6 +2,7 @@
 
     core.py           Conversation: requests (start, stop, toggle, push-to-talk, …), turns, devices
     realtime_mode.py  RealtimeMode: the current call, barge-in, tools, replay, reconnection
+    dictation.py      DictationMode: a transcription session; dictate()/place(), spoken punctuation
     choices.py        Choices (the user's voice/model/instructions) and session_for()
     endpoint.py       Endpoint: the server (configured, or the local peer) and the HTTP client
     status.py         Status (``realtime/status``), AudioIO, FinalTurn and Turns
@@ -11,7 +12,7 @@ Text mode's reply is :mod:`vivavoce.text.turn`; the local peer, :mod:`vivavoce.p
 
 from __future__ import annotations
 
-from .choices import Choices, session_for
+from .choices import Choices, dictation_session_for, session_for
 from .core import Conversation
 from .status import AudioFactory, AudioIO, AudioUse, FinalTurn, MessageLevel, Mode, Status, Turns
 
@@ -26,5 +27,6 @@ __all__ = [
     "Mode",
     "Status",
     "Turns",
+    "dictation_session_for",
     "session_for",
 ]

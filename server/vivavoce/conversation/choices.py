@@ -7,7 +7,8 @@ A configured value that changes is the latest choice and replaces the user's ear
 setting that did not change leaves every choice alone.
 
 :func:`session_for` turns settings + choices + the voice tools into the ``ev.Session`` a
-:class:`~vivavoce.realtime.Call` asks for. Nothing else builds one.
+:class:`~vivavoce.realtime.Call` asks for, and :func:`dictation_session_for` the transcription
+session of dictation from it. Nothing else builds one.
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ class Choices:
             self.instructions = None
 
     def voice(self, mode: Mode) -> str:
-        return self.voices.voice(mode)
+        """The voice of ``mode`` (dictation has none: the spoken call's is shown)."""
+        return self.voices.voice("realtime" if mode == "dictation" else mode)
 
     def model(self, mode: Mode, settings: Settings) -> str:
+        if mode == "dictation":
+            return self.models.get(mode) or settings.transcription.model
         configured = settings.model if mode == "realtime" else settings.text_model
         return self.models.get(mode) or configured
 
@@ -66,10 +70,26 @@ class Choices:
         return self.instructions or settings.instructions
 
 
+def transcription_for(settings: Settings, vocabulary: Sequence[str] = ()) -> ev.Transcription:
+    """How the user's speech is transcribed: the model, the language, and the words to expect
+    (``keywords`` for the models that take them, else a ``prompt``)."""
+    from ..realtime import events as ev
+    from ..vocabulary import transcription_hints
+
+    tr = settings.transcription
+    return ev.Transcription(
+        model=tr.model, language=tr.language, **transcription_hints(tr.model, vocabulary)
+    )
+
+
 def session_for(
-    settings: Settings, choices: Choices | None = None, tools: Sequence[ToolSpec] = ()
+    settings: Settings,
+    choices: Choices | None = None,
+    tools: Sequence[ToolSpec] = (),
+    vocabulary: Sequence[str] = (),
 ) -> ev.Session:
-    """The session a call asks for: settings, the user's choices, and the tools it may call.
+    """The session a call asks for: settings, the user's choices, the tools it may call, and
+    the words of the code in front of the user (:func:`transcription_for`).
 
     With push-to-talk on there is no voice-activity detection: the user decides the turns.
     """
@@ -94,9 +114,12 @@ def session_for(
         audio=ev.SessionAudio(
             input=ev.AudioInput(
                 turn_detection=turn_detection,
-                transcription=ev.Transcription(
-                    model=settings.transcription.model, language=settings.transcription.language
+                noise_reduction=(
+                    None
+                    if settings.noise_reduction == "off"
+                    else ev.NoiseReduction(type=settings.noise_reduction)
                 ),
+                transcription=transcription_for(settings, vocabulary),
             ),
             output=ev.AudioOutput(voice=choices.voice("realtime")),
         ),
@@ -108,3 +131,23 @@ def session_for(
         ]
         session.tool_choice = "auto"
     return session
+
+
+def dictation_session_for(
+    settings: Settings, choices: Choices | None = None, vocabulary: Sequence[str] = ()
+) -> ev.Session:
+    """The transcription session of dictation (the API's ``type: "transcription"``): the
+    input of :func:`session_for` (transcription, turn detection, …) and nothing else; its
+    turns never ask for a response."""
+    from ..realtime import events as ev
+
+    audio_input = session_for(settings, choices, vocabulary=vocabulary).audio.input.model_copy(
+        deep=True
+    )
+    choices = choices or Choices.from_settings(settings)
+    if audio_input.transcription is not None:
+        audio_input.transcription.model = choices.model("dictation", settings)
+    td = audio_input.turn_detection
+    if td is not None:
+        td.create_response = td.interrupt_response = False
+    return ev.Session(type="transcription", audio=ev.SessionAudio(input=audio_input))

@@ -3,8 +3,9 @@
 :class:`Conversation` is what an editor talks to, whatever the editor: the language server maps
 its requests onto these methods and its callbacks onto notifications. It owns
 
-* the mode: ``realtime`` (:class:`.RealtimeMode`: the call, barge-in, reconnection) or ``text``
-  (:class:`~vivavoce.text.turn.TextReply`: chat completions, spoken sentence by sentence),
+* the mode: ``realtime`` (:class:`.RealtimeMode`: the call, barge-in, reconnection), ``text``
+  (:class:`~vivavoce.text.turn.TextReply`: chat completions, spoken sentence by sentence) or
+  ``dictation`` (:class:`.DictationMode`: a transcription session, written, never answered),
 * the user's choices (:class:`.Choices`) over the configured settings, which it only reads,
 * the turns so far (carried across calls and modes) and the history file they go to,
 * the status an editor shows, and the microphone and speaker (:class:`.AudioIO`),
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CallError, ConfigError, VivavoceError
 from ..settings import Configuration, Settings
 from ..tasks import CloseOnce, TaskSet
-from .choices import Choices, session_for
+from .choices import Choices, dictation_session_for, session_for, transcription_for
+from .dictation import DictationMode
 from .endpoint import Endpoint
 from .realtime_mode import RealtimeMode
 from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
@@ -78,6 +80,7 @@ class Conversation:
         )
         self.busy = asyncio.Lock()
         self.realtime = RealtimeMode(self)
+        self.dictation = DictationMode(self)
         self._text_tasks = TaskSet("vivavoce text")
         #: Text mode's voice, and the (speech model, voice) it speaks with.
         self._voice: Voice | None = None
@@ -131,11 +134,35 @@ class Conversation:
         )
         if changed and self._status.mode == "realtime" and self._status.state == "live":
             self.realtime.replace("the voice or model changed")
+        elif old.transcription != new.transcription:
+            self.realtime.refresh_vocabulary()  # words or model: a session.update will do
 
     def session(self) -> ev.Session:
         """What the next call asks for (see :func:`.session_for`)."""
         specs = self.tools.specs() if self.tools is not None else []
-        return session_for(self.settings, self.choices, specs)
+        return session_for(self.settings, self.choices, specs, self.vocabulary())
+
+    def vocabulary(self) -> list[str]:
+        """The words the transcription should expect: the code in front of the user (from the
+        editor the tools see) and the user's fixed words."""
+        if self.tools is not None:
+            return self.tools.vocabulary()
+        from ..vocabulary import rank
+
+        return rank([], self.settings.transcription.words)
+
+    def transcription(self) -> ev.Transcription:
+        """The transcription settings a call should have now (see :func:`.transcription_for`)."""
+        return transcription_for(self.settings, self.vocabulary())
+
+    def context_changed(self) -> None:
+        """The editor's documents or cursor changed: the call's vocabulary follows between
+        turns (a ``session.update``, no new call)."""
+        self.realtime.refresh_vocabulary()
+
+    def dictation_session(self) -> ev.Session:
+        """What the next dictation call asks for (see :func:`.dictation_session_for`)."""
+        return dictation_session_for(self.settings, self.choices, self.vocabulary())
 
     # ------------------------------------------------------------------ requests
 
@@ -156,7 +183,7 @@ class Conversation:
                 self.choices.instructions = instructions
             if model:
                 self.choices.models[target] = model
-            if voice:
+            if voice and target != "dictation":  # dictation has no voice
                 _, note = self.choices.voices.choose(target, voice)
                 if note:
                     self.say("warning", f"vivavoce: {note}")
@@ -164,6 +191,8 @@ class Conversation:
             if target == "text":
                 await self.open_audio()
                 self.update(state="live")
+            elif target == "dictation":
+                await self.dictation.open()
             else:
                 await self.realtime.open()
             return self._status
@@ -172,6 +201,7 @@ class Conversation:
         """Stop talking (idempotent); the conversation's turns are kept."""
         async with self.busy:
             await self.realtime.close()
+            await self.dictation.close()
             await self._stop_text()
             await self._close_voice()
             await self._close_audio()
@@ -181,7 +211,8 @@ class Conversation:
             return self._status
 
     async def toggle_mode(self) -> Status:
-        """realtime ↔ text, keeping the conversation. A realtime call that fails rolls back."""
+        """realtime ↔ text (dictation → realtime), keeping the conversation. A realtime call that
+        fails rolls back."""
         async with self.busy:
             was_live = self._status.state in ("live", "connecting")
             if self._status.mode == "realtime":
@@ -189,6 +220,7 @@ class Conversation:
                 state = "live" if was_live else "idle"
                 self._enter("text", state=state, call_id=None, push_to_talk=False)
                 return self._status
+            await self.dictation.close()
             await self._stop_text()
             await self._close_voice()  # one call at a time
             # A live text conversation becomes a call being opened: never "realtime, live"
@@ -213,6 +245,9 @@ class Conversation:
         if self._status.mode == "realtime":
             await self.realtime.send_text(text)
             return
+        if self._status.mode == "dictation":  # typed while dictating: written as if said
+            self._dictated(text)
+            return
         if self._status.state != "live":
             self.update(state="live", error=None)
         await self._text_turn(text)
@@ -231,7 +266,10 @@ class Conversation:
         if self._status.mode == "text":
             await self._dictate(pressed)
             return self._status
-        await self.realtime.push_to_talk(pressed)
+        if self._status.mode == "dictation":
+            await self.dictation.push_to_talk(pressed)
+        else:
+            await self.realtime.push_to_talk(pressed)
         self._ptt = pressed
         self.gate_microphone()
         self.update(push_to_talk=pressed)
@@ -248,7 +286,7 @@ class Conversation:
         """Stop the assistant now: cancel the reply, clear the server's audio and ours."""
         if self._status.mode == "text":
             await self._stop_text()
-        else:
+        elif self._status.mode == "realtime":
             await self.realtime.interrupt()
         return self._status
 
@@ -260,6 +298,7 @@ class Conversation:
 
     async def _close(self) -> None:
         await self.realtime.close()
+        await self.dictation.close()
         await self._stop_text()
         await self._close_voice()
         await self._close_audio()
@@ -271,7 +310,9 @@ class Conversation:
 
     def _peer_exited(self, code: int) -> None:
         """The local peer process died: its call is over now (then reconnection starts anew)."""
-        self.realtime.end_with(CallError(f"the local peer stopped (exit code {code})"))
+        error = CallError(f"the local peer stopped (exit code {code})")
+        self.realtime.end_with(error)
+        self.dictation.end_with(error)
 
     # ------------------------------------------------------------------ text mode
 
@@ -362,6 +403,13 @@ class Conversation:
         text = await speech.transcribe(samples, 48000, tr.model, tr.language)
         if text:
             await self._text_turn(text)
+
+    def _dictated(self, text: str) -> None:
+        from ..realtime import TranscriptUpdate
+        from ..realtime import events as ev
+
+        item = ev.new_id("item")
+        self.transcript(TranscriptUpdate(item, self.turns.last_item, "user", text, final=True))
 
     # ------------------------------------------------------------------ tools, transcript
 

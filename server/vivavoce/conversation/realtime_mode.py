@@ -48,6 +48,9 @@ MAX_DROPS_PER_MINUTE = 5
 SESSION_SECONDS = 3600.0
 #: Renew this long before the session ends (at most a quarter of its life).
 RENEW_MARGIN = 300.0
+#: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
+#: come in bursts).
+VOCABULARY_DELAY = 0.3
 
 
 class Host(Protocol):
@@ -71,6 +74,7 @@ class Host(Protocol):
     def update(self, **changes: Any) -> None: ...
     def say(self, level: MessageLevel, text: str) -> None: ...
     def session(self) -> ev.Session: ...
+    def transcription(self) -> ev.Transcription: ...
     @property
     def turns(self) -> Turns: ...
     def transcript(self, update: Any) -> None: ...
@@ -101,6 +105,8 @@ class RealtimeMode:
         self._between_turns = asyncio.Event()
         #: Set while a call is live (a renewal or recovery clears it for a moment).
         self._live = asyncio.Event()
+        #: Set when the call's vocabulary may be stale (the editor changed, a turn ended).
+        self._vocabulary_stale = asyncio.Event()
 
     def live_call(self, what: str) -> Call:
         from ..realtime import CallState
@@ -271,6 +277,34 @@ class RealtimeMode:
         self._tasks.spawn(transcripts(), "transcripts")
         self._tasks.spawn(events(), "events")
         self._tasks.spawn(self._renew_before_expiry(call), "renew before expiry")
+        self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
+
+    def refresh_vocabulary(self) -> None:
+        """The editor's documents or cursor changed: compare the call's vocabulary at the next
+        turn boundary."""
+        self._vocabulary_stale.set()
+
+    async def _keep_vocabulary(self, call: Call) -> None:
+        """Between turns, give the call the words of the code in front of the user when they
+        changed: a ``session.update`` of its transcription (the API takes one mid-session), not
+        a new call. The turn being spoken keeps the words it started with."""
+        from ..realtime import events as ev
+
+        while self.call is call:
+            await self._vocabulary_stale.wait()
+            await asyncio.sleep(VOCABULARY_DELAY)
+            await self._between_turns.wait()
+            self._vocabulary_stale.clear()
+            wanted = self._host.transcription()
+            audio_input = call.session.audio.input
+            if self.call is not call or audio_input.transcription == wanted:
+                continue
+            audio_input.transcription = wanted
+            try:
+                await call.send(ev.SessionUpdate(session=call.session))
+            except VivavoceError as exc:
+                log.info("vocabulary not sent: %s", exc)
+                return
 
     async def _renew_before_expiry(self, call: Call) -> None:
         """Shortly before the server ends the session, at a turn boundary, open a new one."""
@@ -286,6 +320,8 @@ class RealtimeMode:
         queue = self._responses
         idle = not (queue and queue.busy) and not self._user_speaking
         if idle and self._audio_started is None:
+            if not self._between_turns.is_set():
+                self._vocabulary_stale.set()  # a turn ended: the user may have moved meanwhile
             self._between_turns.set()
         else:
             self._between_turns.clear()

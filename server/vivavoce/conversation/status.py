@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, computed_field
 from pydantic.alias_generators import to_camel
 
-from ..voices import DEFAULT_VOICE, Mode
+from ..voices import DEFAULT_VOICE
 
 if TYPE_CHECKING:
     from ..rtc.tracks import AudioSink, PcmSource
@@ -36,6 +36,8 @@ __all__ = [
     "Turns",
 ]
 
+#: ``realtime`` (a spoken call), ``text`` (typed chat), ``dictation`` (written, not answered).
+Mode = Literal["realtime", "text", "dictation"]
 State = Literal["idle", "connecting", "live", "reconnecting", "closing", "error"]
 MessageLevel = Literal["error", "warning", "info"]
 Role = Literal["user", "assistant", "tool"]

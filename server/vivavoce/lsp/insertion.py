@@ -1,4 +1,4 @@
-"""Transcript insertion into the editor's buffer.
+"""Transcript insertion into the editor's buffer (and dictation's, through :mod:`.dictation`).
 
 :class:`Inserter` owns the insertion point: a target document, its own copy of that document's
 text, and an anchor (a character offset in it) that follows every change the editor reports
@@ -96,8 +96,9 @@ def move_anchor(anchor: int, start: int, end: int, new: str) -> int:
     return anchor + len(new) - (end - start)
 
 
-#: Insert ``text`` at a position of the document ``uri`` → (applied, the editor's reason if not).
-InsertText = Callable[[str, Pos, str], Awaitable[tuple[bool, str | None]]]
+#: Replace the range ``start``–``end`` of the document ``uri`` with ``text`` → (applied, the
+#: editor's reason if not).
+ReplaceText = Callable[[str, Pos, Pos, str], Awaitable[tuple[bool, str | None]]]
 Say = Callable[[str], None]
 #: A change as the editor reported it: (start, end, text), or None for "the whole text".
 Change = tuple[Pos, Pos, str] | None
@@ -109,8 +110,8 @@ class Inserter:
     #: How long to wait for the client to echo our edit as a didChange before moving on.
     ECHO_TIMEOUT = 1.0
 
-    def __init__(self, insert_text: InsertText, say: Say, encoding: Encoding = "utf-16") -> None:
-        self._insert_text = insert_text
+    def __init__(self, replace: ReplaceText, say: Say, encoding: Encoding = "utf-16") -> None:
+        self._replace = replace
         self._say = say
         self.encoding = encoding
         self.uri: str | None = None
@@ -204,29 +205,50 @@ class Inserter:
                 await self._insert_one(text)
 
     async def _insert_one(self, text: str) -> None:
+        await self.replace_before("", text)
+
+    def before(self) -> str | None:
+        """The document up to the insertion point (None: the editor does not sync it)."""
+        return None if self.text is None else self.text[: self._offset]
+
+    async def replace_before(self, old: str, text: str) -> bool:
+        """Replace ``old``, the text right before the insertion point, with ``text`` (dictation's
+        words as they grow); the point ends after ``text``. False when ``old`` is not there any
+        more (the user changed it) or the edit was refused (said once, as for insertions)."""
+        if not self.active or old == text:
+            return self.active
         assert self.uri is not None
         at = self.anchor
         before = self.text
+        if before is not None:
+            if not before[: self._offset].endswith(old):
+                return False
+            start = to_pos(before, self._offset - len(old), self.encoding)
+        elif "\n" in old:
+            return False  # not synced: where a line began is unknown
+        else:
+            start = Pos(at.line, at.character - text_units(old, self.encoding))
         self._changed.clear()
         try:
-            applied, reason = await self._insert_text(self.uri, at, text)
+            applied, reason = await self._replace(self.uri, start, at, text)
         except Exception as exc:  # the client answered with an error
             applied, reason = False, str(exc)
         if not applied:
             self._stop(f"the editor refused the edit ({reason or 'no reason given'})")
-            return
+            return False
         if before is not None:
             try:
                 await asyncio.wait_for(self._changed.wait(), self.ECHO_TIMEOUT)
-                return  # the echoed change moved the anchor past our text
+                return True  # the echoed change moved the anchor past our text
             except TimeoutError:
                 pass
         if self.text is None:  # the editor does not sync this document: move on ourselves
-            self._pos = advance(at, text, self.encoding)
+            self._pos = advance(start, text, self.encoding)
         elif self.text == before:  # synced, but our edit was never echoed
-            offset = self._offset
-            self.text = self.text[:offset] + text + self.text[offset:]
-            self._offset = offset + len(text)
+            begin = self._offset - len(old)
+            self.text = self.text[:begin] + text + self.text[self._offset :]
+            self._offset = begin + len(text)
+        return True
 
     def _stop(self, reason: str) -> None:
         if self._stopped_reason is None:

@@ -45,7 +45,7 @@ class NoParams(_Params):
 
 
 class StartParams(_Params):
-    mode: Literal["realtime", "text"] | None = None
+    mode: Literal["realtime", "text", "dictation"] | None = None
     text_document: TextDocument | None = None
     position: Position | None = None
     voice: str | None = Field(None, min_length=1, max_length=64)

@@ -11,7 +11,8 @@ It maps the wire contract (DESIGN.md) onto one :class:`~vivavoce.conversation.Co
 * settings from initializationOptions, ``workspace/didChangeConfiguration`` and
   ``workspace/configuration`` (an empty or partial object never resets anything; a bad value
   keeps the last good one and says which key and why);
-* insertion of final turns into the buffer (:mod:`.insertion`).
+* insertion of final turns into the buffer (:mod:`.insertion`), and in dictation mode the
+  user's words as they are said (:mod:`.dictation`).
 
 aiortc, av, sounddevice and the local peer are imported only when a call starts.
 """
@@ -31,6 +32,7 @@ from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from ..errors import ConfigError, VivavoceError
+from .dictation import DictationWriter
 from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
 from .logs import ClientLogHandler, ExpectedErrors, set_log_level
 from .progress import ConnectProgress
@@ -78,12 +80,14 @@ class VivavoceServer(LanguageServer):
         self._config: Configuration | None = None
         self._conversation: Conversation | None = None
         self._init_options: Any = None
-        self.inserter = Inserter(self._insert_text, lambda text: self.say("warning", text))
+        self.inserter = Inserter(self._replace_text, lambda text: self.say("warning", text))
         self._inserted: set[str] = set()
+        self.dictation = DictationWriter(self.inserter, lambda text: self.say("info", text))
         self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
         #: The client's last cursor/selection (realtime/context).
         self.context: P.ContextParams | None = None
+        self._tools: Toolbox | None = None
         self._register()
 
     @property
@@ -117,24 +121,37 @@ class VivavoceServer(LanguageServer):
                 on_message=self.say,
                 history=history,
                 audio=audio,
-                tools=self._toolbox(),
+                tools=self.toolbox,
             )
             self._conversation.on_step = self.connecting.step
         return self._conversation
 
-    def _toolbox(self) -> Toolbox:
-        """The voice tools, acting on the documents this client opened."""
-        from ..tools import Toolbox
-        from .editor import LspEditor
+    @property
+    def toolbox(self) -> Toolbox:
+        """The voice tools, acting on the documents this client opened (and the words of the
+        code in them, for the transcription)."""
+        if self._tools is None:
+            from ..tools import Toolbox
+            from .editor import LspEditor
 
-        editor = LspEditor(
-            documents=lambda: list(self.workspace.text_documents),
-            text=self._text,
-            context=lambda: self.context,
-            apply_edit=self._apply_range,
-            encoding=lambda: self.inserter.encoding,
-        )
-        return Toolbox(editor, lambda: self.settings.allow_edits)
+            editor = LspEditor(
+                documents=lambda: list(self.workspace.text_documents),
+                text=self._text,
+                context=lambda: self.context,
+                apply_edit=self._apply_range,
+                encoding=lambda: self.inserter.encoding,
+            )
+            self._tools = Toolbox(editor, lambda: self.settings.allow_edits, self._words)
+        return self._tools
+
+    def _words(self) -> tuple[bool, list[str]]:
+        tr = self.settings.transcription
+        return tr.code_vocabulary, tr.words
+
+    def _editor_changed(self) -> None:
+        """Documents or the cursor changed: a live call's vocabulary follows between turns."""
+        if self._conversation is not None:
+            self._conversation.context_changed()
 
     # ------------------------------------------------------------------ requests
 
@@ -164,6 +181,7 @@ class VivavoceServer(LanguageServer):
         self.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)(
             _function(self._did_change_configuration)
         )
+        self.feature(lsp.TEXT_DOCUMENT_DID_OPEN)(_function(self._did_open))
         self.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)(_function(self._did_change))
         self.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(_function(self._did_close))
         self.feature(lsp.SHUTDOWN)(_function(self._shutdown))
@@ -276,6 +294,7 @@ class VivavoceServer(LanguageServer):
             log.info("ignored realtime/context: %s", exc)
             return
         self.context = ctx
+        self._editor_changed()
         if self.inserter.uri is None and ctx.position is not None:
             uri, at = ctx.text_document.uri, ctx.position
             self.inserter.target(uri, Pos(at.line, at.character), self._text(uri))
@@ -298,9 +317,16 @@ class VivavoceServer(LanguageServer):
         if update.interrupted:
             body["interrupted"] = True
         self.protocol.notify("realtime/transcript", body)
-        if update.final and update.item_id not in self._inserted:
-            # A turn can be finalized again (marked interrupted): it is inserted once.
-            text = format_turn(update.role, update.text, self.settings.insert_transcripts)
+        conversation = self._conversation
+        if update.role == "user" and conversation and conversation.status.mode == "dictation":
+            self.dictation.update(update)  # written as it is said, whatever insertTranscripts
+        elif update.final and update.item_id not in self._inserted:
+            # A turn can be finalized again (marked interrupted): it is inserted once. What the
+            # user said goes in with spoken identifiers written as code ("get user by id").
+            said = update.text
+            if update.role == "user" and self.settings.insert_transcripts == "both":
+                said = self.toolbox.spoken_to_code(said)
+            text = format_turn(update.role, said, self.settings.insert_transcripts)
             if text is not None:
                 self._inserted.add(update.item_id)
                 self.inserter.insert(text)
@@ -313,8 +339,10 @@ class VivavoceServer(LanguageServer):
         getattr(log, level)(text)
         self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
 
-    async def _insert_text(self, uri: str, at: Pos, text: str) -> tuple[bool, str | None]:
-        return await self._apply_range(uri, at, at, text, "vivavoce transcript")
+    async def _replace_text(
+        self, uri: str, start: Pos, end: Pos, text: str
+    ) -> tuple[bool, str | None]:
+        return await self._apply_range(uri, start, end, text, "vivavoce transcript")
 
     async def _apply_range(
         self, uri: str, start: Pos, end: Pos, text: str, label: str
@@ -396,6 +424,7 @@ class VivavoceServer(LanguageServer):
             await asyncio.wait_for(asyncio.shield(self._closing), CLOSE_TIMEOUT)
 
     async def _close(self) -> None:
+        await self.dictation.close()
         await self.inserter.close()
         if self._conversation is not None:
             await self._conversation.close()
@@ -405,6 +434,9 @@ class VivavoceServer(LanguageServer):
     def _text(self, uri: str) -> str | None:
         doc = self.workspace.text_documents.get(uri)
         return None if doc is None else doc.source
+
+    def _did_open(self, _: lsp.DidOpenTextDocumentParams) -> None:
+        self._editor_changed()
 
     def _did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
         changes: list[tuple[Pos, Pos, str] | None] = []
@@ -419,6 +451,7 @@ class VivavoceServer(LanguageServer):
 
     def _did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         self.inserter.document_closed(params.text_document.uri)
+        self._editor_changed()
 
 
 async def _open_devices(settings: Settings, on_level: Callable[[float], None]) -> AudioIO:

@@ -243,6 +243,7 @@ async def realtime_websocket(request: web.Request) -> web.StreamResponse:
             "offer to /v1/realtime/calls for WebRTC).",
             code="websocket_required",
         )
+    peer.check_capacity()  # a 429 before the upgrade, as for WebRTC offers
     await socket.prepare(request)
     await peer.open_websocket_call(socket, session, dialect).run()
     return socket

@@ -3,8 +3,15 @@
 :class:`InputAudio` takes every decoded 16 kHz frame of the caller. With turn detection on
 (``server_vad``/``semantic_vad``) a :class:`~vivavoce.peer.vad.TurnDetector` cuts it into
 turns; with it off (push-to-talk) the audio is buffered until ``input_audio_buffer.commit``.
-Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time.
+Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time,
+expecting the words the session's transcription names (``keywords`` or ``prompt``).
 
+* ``audio.input.noise_reduction`` (``near_field``/``far_field``) runs the caller's audio through
+  a :class:`~vivavoce.peer.noise.NoiseGate` before anything else: the VAD, the push-to-talk
+  buffer and the recognizer all get the filtered audio, as with the real API.
+* ``semantic_vad``: at a pause the detector asks whether the words so far are finished; they
+  are recognized in a thread (:meth:`_check_pause`) and, if finished and the user is still
+  silent, the turn ends, its words reused as the turn's transcript.
 * Transcription events are sent for every committed turn, whether or not the session
   configured ``audio.input.transcription`` (the transcript is all the peer understands).
 * Like the real API, a detected turn asks for a response (``create_response``) at commit, and
@@ -29,10 +36,12 @@ import numpy as np
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .lexicon import session_words
+from .noise import NoiseGate
 from .options import TranscriptionLag
 from .stt import RATE as STT_RATE
 from .stt import Recognizer
-from .vad import SpeechStarted, SpeechStopped, TurnDetector
+from .vad import Paused, SpeechStarted, SpeechStopped, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
 
 log = logging.getLogger(__name__)
@@ -50,6 +59,8 @@ class _Heard:
 
 #: Push-to-talk buffer limit (older audio is dropped): 5 minutes at 16 kHz.
 MAX_COMMIT_SAMPLES = 5 * 60 * STT_RATE
+#: Between the word-by-word deltas of a transcription session (a streaming model's pace).
+DELTA_SECONDS = 0.06
 #: A commit needs at least this much audio (the API's own minimum is 100 ms).
 MIN_COMMIT_SAMPLES = STT_RATE // 10
 
@@ -82,7 +93,18 @@ class InputAudio:
         self._turn_item_id: str | None = None
         self._transcriptions: set[asyncio.Task[Any]] = set()
         self._stt_lock = asyncio.Lock()
+        self._gate: NoiseGate | None = None
         self.turn_detection_changed()
+        self.noise_reduction_changed()
+
+    def noise_reduction_changed(self) -> None:
+        """Follow the session's ``noise_reduction`` (a new kind starts a new noise estimate)."""
+        nr = self.link.settings().audio.input.noise_reduction
+        kind = nr.type if nr is not None else None
+        if kind is None:
+            self._gate = None
+        elif self._gate is None or self._gate.kind != kind:
+            self._gate = NoiseGate(kind)
 
     def turn_detection_changed(self) -> None:
         """Follow the session's turn detection (a new detector continues the position)."""
@@ -102,6 +124,10 @@ class InputAudio:
 
     def feed(self, pcm: Pcm) -> None:
         """16 kHz mono int16 audio from the caller."""
+        if self._gate is not None:
+            pcm = self._gate.feed(pcm)
+            if pcm.size == 0:
+                return
         self._position += pcm.size
         if self._detector is None:
             self._commit_buffer.append(pcm)
@@ -109,11 +135,30 @@ class InputAudio:
             while self._commit_samples > MAX_COMMIT_SAMPLES and self._commit_buffer:
                 self._commit_samples -= self._commit_buffer.pop(0).size
             return
-        for turn in self._detector.feed(pcm):
+        detector = self._detector
+        for turn in detector.feed(pcm):
             if isinstance(turn, SpeechStarted):
                 self._speech_started(turn.audio_start_ms)
+            elif isinstance(turn, Paused):
+                self.link.spawn(self._check_pause(detector, turn), "semantic pause check")
             else:
                 self._speech_stopped(turn)
+
+    async def _check_pause(self, detector: TurnDetector, pause: Paused) -> None:
+        """semantic_vad: end the turn at this pause if its words so far sound finished."""
+        try:
+            words = session_words(self.link.settings().audio.input.transcription)
+            text = await self.recognizer.transcribe(pause.audio, words)
+        except Exception as exc:  # the turn then ends at the eagerness cap
+            log.warning("%s: recognition at a pause failed: %s", self.link.name, exc)
+            return
+        finished = sounds_finished(text)
+        log.debug("%s: pause after %r: %s", self.link.name, text, "ends" if finished else "goes on")
+        if not finished or detector is not self._detector:
+            return
+        turn = detector.end_paused(pause.token)
+        if turn is not None:
+            self._speech_stopped(SpeechStopped(turn.audio_end_ms, turn.audio, transcript=text))
 
     def _speech_started(self, audio_start_ms: int) -> None:
         self.stop_idle_timer()
@@ -126,7 +171,8 @@ class InputAudio:
         self._turn_item_id = None
         self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
         td = self.link.settings().audio.input.turn_detection
-        self._commit(item_id, turn.audio, respond=td is not None and td.create_response)
+        respond = td is not None and td.create_response
+        self._commit(item_id, turn.audio, respond=respond, transcript=turn.transcript)
 
     # ------------------------------------------------------------------ client events
 
@@ -167,7 +213,10 @@ class InputAudio:
 
     # ------------------------------------------------------------------ transcription
 
-    def _commit(self, item_id: str, audio: Pcm, *, respond: bool) -> None:
+    def _commit(
+        self, item_id: str, audio: Pcm, *, respond: bool, transcript: str | None = None
+    ) -> None:
+        """``transcript``: the words, when already recognized (else the recognizer runs)."""
         prev = self.link.items.last_id
         item = ev.Item(
             id=item_id,
@@ -182,7 +231,8 @@ class InputAudio:
         self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
         committed_at = asyncio.get_running_loop().time()
         task = self.link.spawn(
-            self._transcribe(item, audio, respond, committed_at), f"transcribe:{item_id}"
+            self._transcribe(item, audio, respond, committed_at, transcript),
+            f"transcribe:{item_id}",
         )
         self._transcriptions.add(task)
         task.add_done_callback(self._transcriptions.discard)
@@ -190,13 +240,22 @@ class InputAudio:
             self._on_respond()  # the response starts at commit, as with the real API
 
     async def _transcribe(
-        self, item: ev.Item, audio: Pcm, respond: bool, committed_at: float
+        self,
+        item: ev.Item,
+        audio: Pcm,
+        respond: bool,
+        committed_at: float,
+        known: str | None = None,
     ) -> None:
         assert item.id is not None
         failure: str | None = None
+        # The words the session's transcription asks for (keywords, or the prompt's words).
+        words = session_words(self.link.settings().audio.input.transcription)
         async with self._stt_lock:
             try:
-                text: str | None = await self.recognizer.transcribe(audio)
+                text: str | None = known
+                if text is None:
+                    text = await self.recognizer.transcribe(audio, words)
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
                 text, failure = None, f"Speech recognition failed: {exc}"
@@ -204,7 +263,7 @@ class InputAudio:
             self.link.items.heard[item.id] = text
         heard = _Heard(item, text, failure, audio.size)
         if self.lag == "before":
-            self._release(heard)
+            await self._release(heard)
             if respond:
                 self._on_respond()
             return
@@ -226,9 +285,9 @@ class InputAudio:
             delay = committed_at + float(self.lag) - asyncio.get_running_loop().time()
             if delay > 0:
                 await asyncio.sleep(delay)
-        self._release(heard)
+        await self._release(heard)
 
-    def _release(self, heard: _Heard) -> None:
+    async def _release(self, heard: _Heard) -> None:
         """The client learns what was said: transcription events, then the item, done."""
         item, text, failure = heard.item, heard.text, heard.failure
         assert item.id is not None
@@ -245,8 +304,10 @@ class InputAudio:
         if text is not None:
             if item.content:
                 item.content[0].transcript = text
-            if text:
-                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=text))
+            for i, delta in enumerate(self._deltas(text)):
+                if i:
+                    await asyncio.sleep(self._pace)
+                self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=delta))
             self.link.send(
                 ev.InputTranscriptionCompleted(
                     item_id=item.id,
@@ -258,6 +319,21 @@ class InputAudio:
             self.link.send(
                 ev.ItemDone(previous_item_id=self.link.items.previous_of(item.id), item=item)
             )
+
+    @property
+    def _pace(self) -> float:
+        """Seconds between deltas: a transcription session streams, as its models do."""
+        return DELTA_SECONDS if self.link.settings().type == "transcription" else 0.0
+
+    def _deltas(self, text: str) -> list[str]:
+        """A transcript as its deltas: word by word in a transcription session (as a streaming
+        transcription model sends it), whole otherwise."""
+        if not text:
+            return []
+        if self.link.settings().type != "transcription":
+            return [text]
+        words = text.split(" ")
+        return [words[0]] + [f" {word}" for word in words[1:]]
 
     # ------------------------------------------------------------------ idle timeout
 

@@ -9,6 +9,10 @@ talks to the call through a small :class:`Transport`. Two parts do the work it d
 * :class:`~vivavoce.peer.responses.Responses`: the assistant's replies (:mod:`.responders`),
   spoken (:mod:`.tts`), and cancelled.
 
+A transcription session (``type: "transcription"``, dictation) has no assistant: its turns
+are only transcribed (the text streamed word by word as ``…transcription.delta`` events, then
+``…completed``), and ``response.create`` is refused.
+
 This module wires them together: a committed turn starts a response when the session asks
 for ``create_response`` (at commit, or after its transcription with ``transcription_lag``
 ``"before"``); the user starting to speak cuts the assistant's speech when
@@ -199,8 +203,8 @@ class RealtimeSession:
             self.responses.barge_in(truncate=self.options.server_truncation and not events)
 
     def _respond(self) -> None:
-        """A turn asks for a response (``create_response``)."""
-        if self._closing.started:
+        """A turn asks for a response (``create_response``); a transcription session has none."""
+        if self._closing.started or self.session.type == "transcription":
             return
         self.input.stop_idle_timer()
         if self.responses.active is None:
@@ -254,6 +258,12 @@ class RealtimeSession:
         elif isinstance(event, ev.ItemRetrieve):
             self._item_retrieve(event)
         elif isinstance(event, ev.ResponseCreate):
+            if self.session.type == "transcription":
+                raise ClientEventError(
+                    "invalid_request_error",
+                    "A transcription session has no responses: it only transcribes input audio.",
+                    "type",
+                )
             self.input.stop_idle_timer()
             self.responses.create(event.response or {})
         elif isinstance(event, ev.ResponseCancel):
@@ -309,10 +319,12 @@ class RealtimeSession:
             updated = merge_session(self.session, patch)
         except ValueError as exc:
             raise ClientEventError("invalid_value", f"Invalid session: {exc}", "session") from exc
-        old_td = self.session.audio.input.turn_detection
+        old_input = self.session.audio.input
         self.session = updated
-        if updated.audio.input.turn_detection != old_td:
+        if updated.audio.input.turn_detection != old_input.turn_detection:
             self.input.turn_detection_changed()
+        if updated.audio.input.noise_reduction != old_input.noise_reduction:
+            self.input.noise_reduction_changed()
         self.send(ev.SessionUpdated(session=self.session))
 
     def _item_create(self, event: ev.ItemCreate) -> None:

@@ -7,6 +7,11 @@ the peer for seconds at each user turn, and 16 calls could not be carried. So de
 worker processes: one pool per Python process (:func:`pool`), shared by every peer, call and
 the ``/v1/audio/transcriptions`` route, each worker keeping one loaded decoder. A worker that
 dies is replaced and the utterance decoded again once.
+
+``transcribe(pcm, words)`` expects the session's vocabulary (:mod:`.lexicon`: identifiers
+added to the dictionary, boosted in the language model; they come out as written). Words
+cannot be taken out of a decoder again, so each worker keeps a decoder per vocabulary (the
+few most recent).
 """
 
 from __future__ import annotations
@@ -56,20 +61,32 @@ def _replace_pool(broken: ProcessPoolExecutor) -> None:
 
 # ---------------------------------------------------------------------- in the worker process
 
-_decoder: Any = None
+#: Decoders of a worker, by the vocabulary they were taught (most recently used last).
+_decoders: dict[tuple[str, ...], Any] = {}
+#: Vocabularies a worker keeps a decoder for.
+MAX_VOCABULARIES = 4
 
 
-def _worker_decoder() -> Any:
-    global _decoder
-    if _decoder is None:
+def _worker_decoder(words: tuple[str, ...] = ()) -> Any:
+    decoder = _decoders.pop(words, None)
+    if decoder is None:
         from pocketsphinx import Decoder
 
-        _decoder = Decoder(loglevel="FATAL")
-    return _decoder
+        decoder = Decoder(loglevel="FATAL")
+        if words:
+            from .lexicon import teach
+
+            taught = teach(decoder, words)
+            log.info("recognizer taught %d of %d vocabulary words", len(taught), len(words))
+    _decoders[words] = decoder
+    for stale in [k for k in _decoders if k][: -MAX_VOCABULARIES or None]:
+        if stale != words:
+            del _decoders[stale]
+    return decoder
 
 
-def _decode(raw: bytes) -> str:
-    decoder = _worker_decoder()
+def _decode(raw: bytes, words: tuple[str, ...] = ()) -> str:
+    decoder = _worker_decoder(words)
     decoder.start_utt()
     decoder.process_raw(raw, full_utt=True)
     decoder.end_utt()
@@ -85,7 +102,8 @@ def _load() -> None:
 
 
 class Recognizer:
-    """16 kHz mono int16 in, lower-case words out (decoded in the shared worker processes)."""
+    """16 kHz mono int16 in, lower-case words out, and the vocabulary's words as written
+    (decoded in the shared worker processes)."""
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -100,11 +118,13 @@ class Recognizer:
                     raise
         raise AssertionError("unreachable")
 
-    async def transcribe(self, pcm: Pcm) -> str:
-        """The words heard in ``pcm`` (16 kHz mono int16); "" when nothing was recognized."""
+    async def transcribe(self, pcm: Pcm, words: tuple[str, ...] = ()) -> str:
+        """The words heard in ``pcm`` (16 kHz mono int16); "" when nothing was recognized.
+        ``words``: the vocabulary to expect (identifiers come out as written)."""
         if pcm.size < RATE // 10:
             return ""
-        text: str = await self._run(_decode, np.ascontiguousarray(pcm, dtype=np.int16).tobytes())
+        raw = np.ascontiguousarray(pcm, dtype=np.int16).tobytes()
+        text: str = await self._run(_decode, raw, words)
         return text
 
     async def warm_up(self) -> None:

@@ -3,9 +3,15 @@
 :class:`TurnDetector` follows a session's ``server_vad`` settings: a 32 ms chunk whose speech
 probability reaches ``threshold`` starts a turn (the turn keeps ``prefix_padding_ms`` of audio
 from before it); the turn ends once the probability stayed below ``threshold − 0.15`` (silero's
-usual hysteresis) for ``silence_duration_ms``. ``semantic_vad`` is treated as server VAD with
-a silence length chosen by its ``eagerness``. Times are milliseconds of input audio since the
+usual hysteresis) for ``silence_duration_ms``. Times are milliseconds of input audio since the
 detector started, as in ``audio_start_ms`` / ``audio_end_ms``. ``idle_timeout_ms`` is ignored.
+
+``semantic_vad`` ends a turn on silence **and** words that sound finished. After a short pause
+(:data:`EAGERNESS_PAUSE_MS`) the detector emits :class:`Paused` with the turn so far; its owner
+recognizes the words (in a thread) and, when :func:`sounds_finished`, ends the turn with
+:meth:`TurnDetector.end_paused` (ignored if the user spoke again meanwhile). An unfinished
+utterance ("so the function should …") is waited for up to the eagerness' cap of silence,
+the real API's documented maximum timeouts: ``low`` 8 s, ``medium`` (= ``auto``) 4 s, ``high`` 2 s.
 
 Pure and synchronous: one silero inference is ≈ 1 ms per 32 ms chunk, cheap enough to run
 on the event loop as audio arrives; near-silent chunks (most of a call) skip it.
@@ -28,8 +34,38 @@ CHUNK = 512  # silero's chunk at 16 kHz (32 ms)
 MAX_TURN_MS = 60_000
 #: A chunk whose loudest sample is this quiet (−60 dBFS) is silence without asking silero.
 QUIET_PEAK = 32
+#: semantic_vad: the pause after which the words so far are checked for an ending.
+EAGERNESS_PAUSE_MS = {"low": 700, "medium": 500, "auto": 500, "high": 300}
+#: semantic_vad: the longest silence waited through after unfinished words (the API's caps).
+EAGERNESS_CAP_MS = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
 
-EAGERNESS_SILENCE_MS = {"low": 1200, "medium": 700, "auto": 700, "high": 350}
+#: Last words after which a sentence goes on: conjunctions, articles and determiners,
+#: prepositions that rarely end a sentence, modals, fillers. A turn whose words so far end in
+#: one is not over yet. Words that often end one too ("that", "it", "on", "do") are left out.
+CONTINUATIONS = frozenset([
+    "and", "or", "but", "so", "because", "since", "though", "although", "unless", "until",
+    "while", "whereas", "if", "than", "which", "whom", "whose", "whether",
+    "the", "a", "an", "my", "your", "our", "their", "its", "some", "any", "each", "every",
+    "to", "of", "for", "with", "from", "into", "onto", "at", "by", "as", "about", "like",
+    "between", "through", "without", "within", "against", "during", "per", "via",
+    "should", "would", "could", "can", "will", "shall", "may", "might", "must", "ought",
+    "um", "uh", "er", "erm", "hmm", "ah", "eh", "mm",
+])  # fmt: skip
+
+
+def sounds_finished(text: str) -> bool:
+    """Whether recognized words could end a turn (not on "and", "the", "um", a comma …).
+
+    Nothing recognized counts as finished: the turn was not words (a cough), so waiting
+    longer would gain nothing.
+    """
+    stripped = text.strip()
+    if stripped.endswith((",", ";", ":", "-", "…", "...")):
+        return False
+    words = stripped.lower().replace(",", " ").split()
+    if not words:
+        return True
+    return words[-1].strip(".!?\"'") not in CONTINUATIONS
 
 
 @dataclass(frozen=True)
@@ -41,9 +77,18 @@ class SpeechStarted:
 class SpeechStopped:
     audio_end_ms: int
     audio: Pcm
+    transcript: str | None = None  # the words, when already recognized (semantic_vad)
 
 
-TurnEvent = SpeechStarted | SpeechStopped
+@dataclass(frozen=True)
+class Paused:
+    """semantic_vad: a pause in a turn; are the words so far finished? (``token`` names it)."""
+
+    token: int
+    audio: Pcm
+
+
+TurnEvent = SpeechStarted | SpeechStopped | Paused
 
 
 def _ms(samples: int) -> int:
@@ -54,11 +99,21 @@ class TurnDetector:
     """Cuts a continuous 16 kHz mono stream into speech turns."""
 
     def __init__(
-        self, threshold: float = 0.5, prefix_padding_ms: int = 300, silence_duration_ms: int = 500
+        self,
+        threshold: float = 0.5,
+        prefix_padding_ms: int = 300,
+        silence_duration_ms: int = 500,
+        *,
+        pause_ms: int | None = None,
     ) -> None:
+        """``pause_ms`` set: semantic (a :class:`Paused` after that much silence, and the turn
+        ends only at ``silence_duration_ms`` unless :meth:`end_paused` ends it sooner)."""
         self.threshold = threshold
         self.prefix_padding_ms = prefix_padding_ms
         self.silence_duration_ms = silence_duration_ms
+        self.pause_ms = pause_ms
+        self._pauses = 0  # Paused tokens handed out; the current one is valid
+        self._paused = False  # this stretch of silence had its Paused
         self._model: Any = None
         self._pending = np.zeros(0, dtype=np.int16)
         self._prefix: deque[Pcm] = deque()
@@ -72,7 +127,13 @@ class TurnDetector:
     def from_settings(cls, td: ServerVad | SemanticVad) -> TurnDetector:
         if isinstance(td, ServerVad):
             return cls(td.threshold, td.prefix_padding_ms, td.silence_duration_ms)
-        return cls(0.5, 300, EAGERNESS_SILENCE_MS.get(td.eagerness, 700))
+        eagerness = td.eagerness if td.eagerness in EAGERNESS_CAP_MS else "auto"
+        return cls(
+            0.5,
+            300,
+            EAGERNESS_CAP_MS[eagerness],
+            pause_ms=EAGERNESS_PAUSE_MS[eagerness],
+        )
 
     def _probability(self, chunk: Pcm) -> float:
         # Near silence is not speech: no inference for it. A call sends silence most of the
@@ -120,12 +181,25 @@ class TurnDetector:
         self._turn.append(chunk)
         self._turn_samples += CHUNK
         if p >= max(0.0, self.threshold - 0.15):
+            if self._paused:
+                self._pauses += 1  # speech again: an answer to the last Paused comes too late
             self._silence = 0
+            self._paused = False
         else:
             self._silence += CHUNK
         if _ms(self._silence) >= self.silence_duration_ms or _ms(self._turn_samples) >= MAX_TURN_MS:
             return self.stop()
+        if self.pause_ms is not None and not self._paused and _ms(self._silence) >= self.pause_ms:
+            self._paused = True
+            self._pauses += 1
+            return Paused(token=self._pauses, audio=np.concatenate(self._turn))
         return None
+
+    def end_paused(self, token: int) -> SpeechStopped | None:
+        """End the turn of ``Paused(token)`` if the user has not spoken since (else None)."""
+        if not self._in_speech or not self._paused or token != self._pauses:
+            return None
+        return self.stop()
 
     def stop(self) -> SpeechStopped | None:
         """End the current turn now (``input_audio_buffer.commit`` during speech)."""
@@ -141,6 +215,8 @@ class TurnDetector:
         self._turn = []
         self._silence = 0
         self._turn_samples = 0
+        self._paused = False
+        self._pauses += 1
         return SpeechStopped(audio_end_ms=end_ms, audio=audio)
 
     def reset(self) -> None:
@@ -150,5 +226,7 @@ class TurnDetector:
         self._in_speech = False
         self._silence = 0
         self._turn_samples = 0
+        self._paused = False
+        self._pauses += 1
         if self._model is not None:
             self._model.reset()

@@ -103,6 +103,8 @@ class Transcription(_Model):
     model: str | None = "whisper-1"
     language: str | None = None
     prompt: str | None = None
+    #: Words or phrases to guide transcription (gpt-transcribe, gpt-live-transcribe).
+    keywords: list[str] | None = None
 
 
 class ServerVad(_Model):
@@ -141,6 +143,9 @@ class AudioInput(_Model):
         data = handler(self)
         if isinstance(data, dict) and self.turn_detection is None:
             data.setdefault("turn_detection", None)  # None is never the default: it was set
+        # ``noise_reduction: null`` turns noise reduction off (once on): kept when set.
+        if isinstance(data, dict) and "noise_reduction" in self.model_fields_set:
+            data.setdefault("noise_reduction", None)
         return data
 
 
@@ -187,6 +192,25 @@ class Session(_Model):
     tool_choice: Any = None
     max_output_tokens: int | Literal["inf"] | None = None
 
+    @model_serializer(mode="wrap")
+    def _transcription_has_no_assistant(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A transcription session (GA ``type: "transcription"``) has only input audio: no
+        # model, instructions, voice, tools or output (the API refuses them there).
+        data = handler(self)
+        if isinstance(data, dict) and self.type == "transcription":
+            for key in TRANSCRIPTION_OMITS:
+                data.pop(key, None)
+            audio = data.get("audio")
+            if isinstance(audio, dict):
+                audio.pop("output", None)
+        return data
+
+
+#: Keys of a realtime session that a transcription session does not have.
+TRANSCRIPTION_OMITS = (
+    "model", "instructions", "output_modalities", "tools", "tool_choice", "max_output_tokens",
+)  # fmt: skip
+
 
 def session_from_beta(raw: dict[str, Any]) -> Session:
     """Read a flat beta session (``voice``, ``turn_detection``, ``input_audio_transcription``)."""
@@ -201,7 +225,7 @@ def session_from_beta(raw: dict[str, Any]) -> Session:
         audio["input"]["turn_detection"] = raw["turn_detection"]
     if raw.get("input_audio_transcription") is not None:
         audio["input"]["transcription"] = raw["input_audio_transcription"]
-    if raw.get("input_audio_noise_reduction") is not None:
+    if "input_audio_noise_reduction" in raw:  # null: off
         audio["input"]["noise_reduction"] = raw["input_audio_noise_reduction"]
     out: dict[str, Any] = {
         k: raw[k] for k in ("id", "model", "instructions", "tools", "tool_choice") if k in raw
@@ -234,7 +258,14 @@ def session_to_beta(session: Session) -> dict[str, Any]:
     out["turn_detection"] = td.model_dump(exclude_none=True) if td else None
     tr = session.audio.input.transcription
     if tr is not None:
-        out["input_audio_transcription"] = tr.model_dump(exclude_none=True)
+        # The beta shape has no keywords: they go as a prompt (whisper-1 reads a word list).
+        beta_tr = tr.model_dump(exclude_none=True, exclude={"keywords"})
+        if tr.keywords and not tr.prompt:
+            beta_tr["prompt"] = ", ".join(tr.keywords)
+        out["input_audio_transcription"] = beta_tr
+    if "noise_reduction" in session.audio.input.model_fields_set:
+        nr = session.audio.input.noise_reduction
+        out["input_audio_noise_reduction"] = nr.model_dump(exclude_none=True) if nr else None
     if session.tools is not None:
         out["tools"] = [t.model_dump(exclude_none=True) for t in session.tools]
     return out

@@ -82,7 +82,7 @@ class ConversationLog:
         turn: FinalTurnLike,
         *,
         previous_item_id: str | None = None,
-        mode: Literal["realtime", "text"] | None = None,
+        mode: Literal["realtime", "text", "dictation"] | None = None,
         voice: str | None = None,
         model: str | None = None,
     ) -> asyncio.Future[None]:

@@ -53,7 +53,7 @@ class TurnRecord(_Record):
     role: Literal["user", "assistant", "tool"]
     text: str
     time: str = Field(default_factory=now_iso)
-    mode: Literal["realtime", "text"] | None = None
+    mode: Literal["realtime", "text", "dictation"] | None = None
     voice: str | None = None
     model: str | None = None
     interrupted: bool = False

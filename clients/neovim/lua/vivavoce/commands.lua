@@ -21,8 +21,9 @@ M.subcommands = {
     run = function(args)
       vivavoce().start({ mode = args[1] })
     end,
-    args = { "realtime", "text" },
+    args = { "realtime", "text", "dictation" },
   },
+  dictate = { run = function() vivavoce().dictate() end },
   stop = { run = function() vivavoce().stop() end },
   toggle = { run = function() vivavoce().toggle() end },
   ptt = { run = function(args) vivavoce().push_to_talk(on_off(args[1])) end, args = { "on", "off" } },

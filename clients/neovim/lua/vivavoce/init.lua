@@ -68,6 +68,17 @@ function M.stop()
   end
 end
 
+--- Dictation on or off: what you say is written at the cursor as you say it (no assistant).
+function M.dictate()
+  local now = status.get()
+  local on = now.mode == "dictation" and (now.state == "live" or now.state == "connecting")
+  if on then
+    M.stop()
+  else
+    M.start({ mode = "dictation" })
+  end
+end
+
 --- Switches between a spoken call and text chat (with spoken replies).
 function M.toggle()
   client.request("realtime/toggleMode")

@@ -14,6 +14,7 @@ export interface EditorContext {
 /** Commands that are exactly one `realtime/*` request. */
 export type RequestCommand =
   | "start"
+  | "dictate"
   | "stop"
   | "toggleMode"
   | "pushToTalk"
@@ -34,6 +35,7 @@ export interface Request {
 export const EXTENSION_COMMANDS: readonly string[] = [
   "vivavoce.start",
   "vivavoce.stop",
+  "vivavoce.dictate",
   "vivavoce.toggleMode",
   "vivavoce.pushToTalk",
   "vivavoce.mute",
@@ -70,6 +72,13 @@ export function requestFor(
           ...(voice ? { voice } : {}),
         },
       };
+    case "dictate": {
+      // A toggle: dictation on (at the cursor) or, while it runs, off.
+      const on = status.mode === "dictation" && (status.state === "live" || status.state === "connecting");
+      if (on) return { method: Method.stop, params: {} };
+      const at = editor ? { textDocument: { uri: editor.uri }, position: editor.position } : {};
+      return { method: Method.start, params: { mode: "dictation", ...at } };
+    }
     case "pushToTalk":
       // VS Code has no key-up event: each press flips between "talking" and "done".
       return { method: Method.pushToTalk, params: { pressed: !status.pushToTalk } };

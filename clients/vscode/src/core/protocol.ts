@@ -4,7 +4,7 @@
  */
 
 export type State = "idle" | "connecting" | "live" | "reconnecting" | "closing" | "error";
-export type Mode = "realtime" | "text";
+export type Mode = "realtime" | "text" | "dictation";
 /** "tool": a line about a voice tool the assistant used (only ever a final, never deltas). */
 export type Role = "user" | "assistant" | "tool";
 /**
@@ -111,7 +111,7 @@ export function asStatus(value: unknown): Status | undefined {
   return {
     ...IDLE,
     ...value,
-    mode: value.mode === "text" ? "text" : "realtime",
+    mode: value.mode === "text" || value.mode === "dictation" ? value.mode : "realtime",
   };
 }
 

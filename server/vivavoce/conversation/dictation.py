@@ -1,0 +1,249 @@
+"""Dictation mode: what the user says is written, not answered.
+
+Two parts:
+
+* :func:`dictate` and :func:`place`, pure: one utterance's transcript with its spoken
+  punctuation and commands applied ("period" → ``.``, "new line" → a line break, "undo that",
+  "stop dictation"), and where it goes after the text already written (a space between words, a
+  capital to start a sentence). The language server writes with them (``lsp/dictation.py``).
+* :class:`DictationMode`: the conversation's transcription session (the API's
+  ``session.type: "transcription"``: no assistant, no spoken reply) over one
+  :class:`~vivavoce.realtime.Call`. Its transcript (deltas, then each utterance's final) goes to
+  the conversation like any other; "stop dictation" ends it. Push-to-talk commits a turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ConfigError, VivavoceError
+from ..tasks import TaskSet
+
+if TYPE_CHECKING:
+    from ..realtime import Call, CallState
+    from ..realtime import events as ev
+    from ..settings import Settings
+    from .endpoint import Endpoint
+    from .status import AudioIO, MessageLevel, Status
+
+log = logging.getLogger(__name__)
+
+#: Spoken punctuation: the words (lower case) and the mark written, attached to the word before.
+PUNCTUATION: dict[tuple[str, ...], str] = {
+    ("period",): ".",
+    ("full", "stop"): ".",
+    ("comma",): ",",
+    ("question", "mark"): "?",
+    ("exclamation", "mark"): "!",
+    ("exclamation", "point"): "!",
+    ("colon",): ":",
+    ("semicolon",): ";",
+}
+#: Spoken line breaks.
+BREAKS: dict[tuple[str, ...], str] = {
+    ("new", "line"): "\n",
+    ("newline",): "\n",
+    ("new", "paragraph"): "\n\n",
+}
+#: "undo that": the utterance's own words before it, or (said alone) the utterance before.
+UNDO: frozenset[tuple[str, ...]] = frozenset({("undo", "that"), ("scratch", "that")})
+#: "stop dictation": what came before it is written, then dictation ends.
+STOP: frozenset[tuple[str, ...]] = frozenset({("stop", "dictation"), ("stop", "listening")})
+_LONGEST = max(len(p) for p in [*PUNCTUATION, *BREAKS, *UNDO, *STOP])
+#: Punctuation a transcription model put on a word; a spoken mark replaces it.
+_MARKS = ".,?!:;"
+_SENTENCE_END = ".?!\n"
+
+
+@dataclass(frozen=True)
+class Dictated:
+    """One utterance as written: its text, and the commands it gave."""
+
+    text: str
+    #: "undo that" said alone: remove the utterance before this one.
+    undo: bool = False
+    #: "stop dictation": end dictation once ``text`` is written.
+    stop: bool = False
+
+
+def _word(token: str) -> str:
+    return token.strip(_MARKS + "\"'").lower()
+
+
+def dictate(transcript: str) -> Dictated:
+    """``transcript`` (one utterance, as a recognizer or a transcription model wrote it) with its
+    spoken punctuation, line breaks and commands applied.
+
+    >>> dictate("the code is ready period new line we fixed it").text
+    'the code is ready.\\nWe fixed it'
+    """
+    tokens = transcript.split()
+    words = [_word(t) for t in tokens]
+    out = ""
+    undo = stop = False
+    i = 0
+    while i < len(tokens):
+        for size in range(min(_LONGEST, len(tokens) - i), 0, -1):
+            phrase = tuple(words[i : i + size])
+            if phrase in PUNCTUATION:
+                out = out.rstrip(" ").rstrip(_MARKS) + PUNCTUATION[phrase]
+            elif phrase in BREAKS:
+                out = out.rstrip(" ") + BREAKS[phrase]
+            elif phrase in UNDO:
+                undo, out = not out.strip(), ""  # alone: the utterance before; else: this one's
+            elif phrase in STOP:
+                stop = True
+            else:
+                continue
+            i += size
+            break
+        else:
+            token = tokens[i]
+            if out and out[-1] not in "\n ":
+                out += " "
+            if out.rstrip(" ")[-1:] in tuple(_SENTENCE_END):  # the start is place()'s to say
+                token = _capital(token)
+            out += token
+            i += 1
+        if stop:
+            break
+    return Dictated(out.strip(" "), undo=undo, stop=stop)
+
+
+def _capital(word: str) -> str:
+    return word[:1].upper() + word[1:]
+
+
+_STARTS_ATTACHED = re.compile(r"^[.,?!:;\n]")
+
+
+def place(text: str, before: str) -> str:
+    """``text`` as written right after ``before`` (the document up to the insertion point): a
+    space after a word, a capital where a sentence starts (the document's start, after ``.?!``
+    or a line break)."""
+    if not text:
+        return ""
+    ending = before.rstrip(" \t")
+    if not ending or ending[-1] in _SENTENCE_END:
+        text = _capital(text)
+    if before and before[-1] not in " \t\n" and not _STARTS_ATTACHED.match(text):
+        text = " " + text
+    return text
+
+
+# --------------------------------------------------------------------------- the mode
+
+
+class Host(Protocol):
+    """What dictation needs from its conversation."""
+
+    endpoint: Endpoint
+    on_step: Callable[[str], None] | None
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def io(self) -> AudioIO | None: ...
+
+    def update(self, **changes: Any) -> None: ...
+    def say(self, level: MessageLevel, text: str) -> None: ...
+    def dictation_session(self) -> ev.Session: ...
+    def transcript(self, update: Any) -> None: ...
+    async def open_audio(self) -> AudioIO | None: ...
+    def gate_microphone(self) -> None: ...
+    async def stop(self) -> Status: ...
+
+
+class DictationMode:
+    """The transcription session of one conversation (one call at a time)."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self.call: Call | None = None
+        self._tasks = TaskSet("vivavoce dictation")
+
+    async def open(self) -> None:
+        """A transcription call; LIVE once connected (the microphone is written from then on)."""
+        from ..realtime import Call
+
+        host = self._host
+        if host.settings.dialect == "beta":
+            raise ConfigError("dictation needs the GA Realtime API (dialect 'ga')", key="dialect")
+        host.update(mode="dictation", state="connecting", error=None)
+        try:
+            options = await host.endpoint.call_options()
+            io = await host.open_audio()
+            call = Call(
+                host.dictation_session(),
+                options,
+                http=host.endpoint.http(),
+                source=io.source if io else None,
+                on_state=self._on_call_state,
+                on_step=host.on_step,
+            )
+            self.call = call
+            await call.start()
+        except VivavoceError as exc:
+            self.call = None
+            host.update(state="error", error=str(exc), call_id=None)
+            raise
+        self._tasks.spawn(self._follow(call), "transcripts")
+        host.gate_microphone()
+        host.update(state="live", call_id=call.call_id, error=None)
+
+    async def close(self) -> None:
+        """Hang up (if a call is open) and stop following it."""
+        call, self.call = self.call, None
+        if call is not None:
+            self._host.update(state="closing")
+            await call.close()
+        await self._tasks.cancel_all()
+
+    def end_with(self, error: VivavoceError) -> None:
+        if self.call is not None:
+            self.call.fail(error)
+
+    async def _follow(self, call: Call) -> None:
+        """Every transcript update to the conversation; "stop dictation" ends the session."""
+        with contextlib.suppress(VivavoceError):
+            async for update in call.transcripts():
+                self._host.transcript(update)
+                if update.final and update.role == "user" and dictate(update.text).stop:
+                    self._tasks.spawn(self._host.stop(), "stop dictation")
+
+    def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
+        from ..realtime import CallState
+
+        host = self._host
+        if state is CallState.ERROR and error is not None and host.status.state == "live":
+            self.call = None
+            host.update(state="error", error=str(error), call_id=None, push_to_talk=False)
+            host.say("error", f"vivavoce: dictation ended: {error}")
+
+    async def push_to_talk(self, pressed: bool) -> None:
+        """Press: no more automatic turns, clear the input. Release: the utterance is committed
+        and transcribed (with no microphone nothing was said: cleared)."""
+        from ..errors import CallError
+        from ..realtime import CallState
+        from ..realtime import events as ev
+
+        call = self.call
+        if call is None or call.state is not CallState.LIVE:
+            raise CallError("cannot push to talk: dictation is not live (start it first)")
+        if pressed:
+            if call.session.audio.input.turn_detection is not None:
+                call.session.audio.input.turn_detection = None  # the user decides the turns
+                await call.send(ev.SessionUpdate(session=call.session))
+            await call.send(ev.InputClear())
+            call.source.clear()
+        elif self._host.io is not None:
+            await call.send(ev.InputCommit())
+        else:
+            await call.send(ev.InputClear())

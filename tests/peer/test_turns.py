@@ -1,0 +1,120 @@
+"""Turn-taking that waits while the user thinks, and typing that starts no turn (issue 19).
+
+The peer's semantic_vad ends a turn on silence *and* words that sound finished; its noise
+reduction keeps keystrokes from reaching the VAD. Real WebRTC calls on loopback, flite speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import overlap
+
+from .conftest import CallFactory, RawCall, flite_pcm
+
+FIRST, SECOND = "so the function should", "return the user name"
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def paused_sentence() -> np.ndarray:
+    """ "so the function should" — 1.5 s of thinking — "return the user name"."""
+    silence = np.zeros(RATE * 3 // 2, np.int16)
+    return np.concatenate(
+        [np.zeros(RATE // 4, np.int16), flite_pcm(FIRST), silence, flite_pcm(SECOND)]
+    )
+
+
+def typing_noise(seconds: float, seed: int = 4) -> np.ndarray:
+    """Someone typing near the microphone: keystrokes (a broadband click, then the key's and
+    desk's resonance dying away over ≈ 70 ms) 4–5 a second, over a faint hiss."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    out = np.zeros(n + RATE // 4)
+    t = np.arange(RATE // 5) / RATE
+    at = 0.05
+    while at < seconds:
+        amp = 0.4 * rng.uniform(0.6, 1.0)
+        key = rng.standard_normal(t.size) * amp * 0.2 * np.exp(-t / 0.03)
+        key[: RATE * 3 // 1000] += rng.standard_normal(RATE * 3 // 1000) * amp
+        f0 = 150 * rng.uniform(0.9, 1.1)
+        for h in range(1, 12):
+            key += (
+                amp
+                * 0.5
+                / h
+                * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6))
+                * np.exp(-t / 0.07)
+            )
+        i = int(at * RATE)
+        out[i : i + key.size] += key
+        at += 0.12 + rng.exponential(0.1)  # ≈ 4.5 keys a second, none closer than 120 ms
+    out = out[:n] + rng.standard_normal(n) * 0.003
+    return (np.clip(out, -1, 1) * 32767).astype(np.int16)
+
+
+async def configure(call: RawCall, audio_input: dict[str, Any]) -> None:
+    call.send(
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"input": audio_input}}}
+    )
+    await call.wait_for("session.updated")
+
+
+async def turns_of(call: RawCall, pcm: np.ndarray, settle: float) -> list[str]:
+    """Say ``pcm``; the transcripts of the user turns it made (within ``settle`` s after it)."""
+    loop = asyncio.get_running_loop()
+    call.say(pcm)
+    deadline = loop.time() + pcm.size / RATE + settle
+    done = "conversation.item.input_audio_transcription.completed"
+    while True:
+        started = len(call.of_type("input_audio_buffer.speech_started"))
+        finished = len(call.of_type(done))
+        if loop.time() >= deadline and started == finished:
+            return [e["transcript"] for e in call.of_type(done)]
+        assert loop.time() < deadline + 15, call.types()
+        await asyncio.sleep(0.05)
+
+
+async def test_server_vad_cuts_a_sentence_at_a_thinking_pause(
+    peer: Any, make_call: CallFactory, paused_sentence: np.ndarray
+) -> None:
+    call = await make_call(peer.base_url)
+    vad = {"type": "server_vad", "silence_duration_ms": 500, "create_response": False}
+    await configure(call, {"turn_detection": vad})
+    turns = await turns_of(call, paused_sentence, settle=1.5)
+    assert len(turns) == 2, turns
+    assert overlap(FIRST, turns[0]) >= 0.75 and overlap(SECOND, turns[1]) >= 0.5, turns
+
+
+async def test_semantic_vad_low_waits_through_the_pause_for_the_rest_of_the_sentence(
+    peer: Any, make_call: CallFactory, paused_sentence: np.ndarray
+) -> None:
+    call = await make_call(peer.base_url)
+    vad = {"type": "semantic_vad", "eagerness": "low", "create_response": False}
+    await configure(call, {"turn_detection": vad})
+    turns = await turns_of(call, paused_sentence, settle=2.5)
+    assert len(turns) == 1, turns
+    assert overlap(f"{FIRST} {SECOND}", turns[0]) >= 0.7, turns
+    # A finished sentence ends its turn soon after the user stops (not at the 8 s cap).
+    stopped = call.of_type("input_audio_buffer.speech_stopped")[0]["audio_end_ms"]
+    assert stopped <= paused_sentence.size * 1000 // RATE + 300
+
+
+@pytest.mark.parametrize(
+    ("noise_reduction", "false_turn"), [({"type": "far_field"}, False), (None, True)]
+)
+async def test_typing_starts_no_turn_with_noise_reduction(
+    peer: Any, make_call: CallFactory, noise_reduction: dict[str, str] | None, false_turn: bool
+) -> None:
+    call = await make_call(peer.base_url)
+    # A sensitive VAD (threshold 0.3): without noise reduction silero's score for these keys
+    # peaks at 0.53–0.85, so at the default 0.5 the false turn this test must see is marginal.
+    vad = {"type": "server_vad", "create_response": False, "threshold": 0.3}
+    await configure(call, {"turn_detection": vad, "noise_reduction": noise_reduction})
+    call.say(typing_noise(4.0))
+    await asyncio.sleep(4.5)
+    assert bool(call.of_type("input_audio_buffer.speech_started")) is false_turn

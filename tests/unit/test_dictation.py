@@ -1,0 +1,140 @@
+"""Dictation's spoken punctuation and commands, and its words written into a buffer as said."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vivavoce.conversation.dictation import Dictated, dictate, place
+from vivavoce.lsp.dictation import DictationWriter
+from vivavoce.lsp.insertion import Inserter, Pos, to_offset
+from vivavoce.realtime import TranscriptUpdate
+
+
+@pytest.mark.parametrize(
+    ("said", "written"),
+    [
+        (
+            "the code is ready period we fixed the bug period",
+            "the code is ready. We fixed the bug.",
+        ),
+        ("new line call me tomorrow period", "\nCall me tomorrow."),
+        ("first comma second new paragraph third", "first, second\n\nThird"),
+        ("is it done question mark", "is it done?"),
+        ("ship it exclamation point", "ship it!"),
+        ("note colon read this semicolon then that", "note: read this; then that"),
+        ("hello newline world", "hello\nWorld"),
+        ("period", "."),
+        ("", ""),
+        # A transcription model's own punctuation around spoken marks is replaced, not doubled.
+        ("Hello, world, period. New line. The tests pass.", "Hello, world.\nThe tests pass."),
+        ("Is it done? Question mark.", "Is it done?"),
+    ],
+)
+def test_spoken_punctuation_and_line_breaks(said: str, written: str) -> None:
+    assert dictate(said) == Dictated(written)
+
+
+def test_undo_that_alone_undoes_the_utterance_before() -> None:
+    assert dictate("undo that") == Dictated("", undo=True)
+    assert dictate("Scratch that.") == Dictated("", undo=True)
+    # After words of its own, it takes those back instead.
+    assert dictate("this is wrong undo that") == Dictated("")
+    assert dictate("wrong undo that right") == Dictated("right")
+
+
+def test_stop_dictation_writes_what_came_before_it() -> None:
+    assert dictate("and that is all period stop dictation") == Dictated(
+        "and that is all.", stop=True
+    )
+    assert dictate("Stop dictation.") == Dictated("", stop=True)
+    assert dictate("stop the test") == Dictated("stop the test")  # not a command
+
+
+def test_placement_after_what_is_already_written() -> None:
+    assert place("the code is ready.", "") == "The code is ready."
+    assert place("we fixed it.", "The code is ready.") == " We fixed it."
+    assert place("and more", "some words") == " and more"
+    assert place("next", "Done.\n") == "Next"
+    assert place("\nCall me.", "Ready.") == "\nCall me."
+    assert place(", and", "words") == ", and"
+    assert place("word", "indented ") == "word"
+    assert place("", "anything") == ""
+
+
+class Editor:
+    """A buffer that applies edits and echoes them as didChange, as Neovim does."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.edits = 0
+        self.inserter = Inserter(self.apply, pytest.fail)
+
+    async def apply(self, uri: str, start: Pos, end: Pos, new: str) -> tuple[bool, str | None]:
+        s, e = to_offset(self.text, start, "utf-16"), to_offset(self.text, end, "utf-16")
+        assert s is not None and e is not None
+        self.text = self.text[:s] + new + self.text[e:]
+        self.edits += 1
+        self.inserter.document_changed(uri, [(start, end, new)], self.text)
+        return True, None
+
+    def type(self, at: int, new: str) -> None:
+        """The user types ``new`` at offset ``at``."""
+        old = self.text
+        self.text = old[:at] + new + old[at:]
+        before = old[:at]
+        pos = Pos(before.count("\n"), len(before) - before.rfind("\n") - 1)
+        self.inserter.document_changed("file:///d", [(pos, pos, new)], self.text)
+
+
+def update(item: str, text: str, final: bool = False) -> TranscriptUpdate:
+    return TranscriptUpdate(item, None, "user", text, final=final)
+
+
+async def settle(writer: DictationWriter) -> None:
+    for _ in range(200):
+        if not writer._open:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"still writing: {writer._open}")
+
+
+async def test_words_stream_in_and_the_final_replaces_them() -> None:
+    editor = Editor("# Notes\n\nend\n")
+    editor.inserter.target("file:///d", Pos(1, 0), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    seen = []
+    for text in ["the", "the code", "the code is", "the code is ready", "the code is ready per"]:
+        writer.update(update("a", text))
+        await asyncio.sleep(0.02)
+        seen.append(editor.text.split("\n")[1])
+    assert seen[-1] == "The code is ready per"  # live, as said so far
+    writer.update(update("a", "the code is ready period we fixed the bug period", final=True))
+    await settle(writer)
+    writer.update(update("b", "new line call me tomorrow period", final=True))
+    await settle(writer)
+    assert editor.text == "# Notes\nThe code is ready. We fixed the bug.\nCall me tomorrow.\nend\n"
+    # Words typed by the user before the insertion point meanwhile push it along.
+    editor.type(0, "> ")
+    writer.update(update("c", "undo that", final=True))
+    await settle(writer)
+    assert editor.text == "> # Notes\nThe code is ready. We fixed the bug.\nend\n"
+    writer.update(update("d", "and more", final=True))
+    await settle(writer)
+    assert editor.text == "> # Notes\nThe code is ready. We fixed the bug. And more\nend\n"
+    await writer.close()
+    await editor.inserter.close()
+
+
+async def test_nothing_to_undo_is_said_and_nothing_removed() -> None:
+    editor = Editor("keep this")
+    editor.inserter.target("file:///d", Pos(0, 9), editor.text)
+    said: list[str] = []
+    writer = DictationWriter(editor.inserter, said.append)
+    writer.update(update("a", "undo that", final=True))
+    await settle(writer)
+    assert editor.text == "keep this" and said == [
+        "vivavoce: nothing to undo right before the cursor"
+    ]
+    await writer.close()
