@@ -138,3 +138,14 @@ async def test_nothing_to_undo_is_said_and_nothing_removed() -> None:
         "vivavoce: nothing to undo right before the cursor"
     ]
     await writer.close()
+
+
+def test_a_dictation_session_shows_dictating_not_live_or_text() -> None:
+    """The microphone streams to the transcription session (billed), and nothing answers: the
+    clients show DICTATING, not LIVE (a conversation) and not TEXT (no microphone)."""
+    from vivavoce.conversation.status import Status
+
+    assert Status(mode="dictation", state="live").wire()["audio"] == "dictating"
+    assert Status(mode="dictation", state="idle").wire()["audio"] == "off"
+    assert Status(mode="realtime", state="live").wire()["audio"] == "live"
+    assert Status(mode="text", state="live").wire()["audio"] == "off"

@@ -43,8 +43,9 @@ MessageLevel = Literal["error", "warning", "info"]
 Role = Literal["user", "assistant", "tool"]
 #: What the microphone is doing for the conversation (``Status.audio``): ``live`` = a realtime
 #: call is open and the microphone streams to it, billed by the minute (the LIVE badge);
-#: ``dictating`` = text mode's push-to-talk key is down, the microphone records a turn that is
-#: transcribed on release (nothing streams); ``off`` = neither. Text mode reading its replies
+#: ``dictating`` = what is said becomes text, not a conversation: dictation mode's transcription
+#: session is open (the microphone streams to it), or text mode's push-to-talk key is down (the
+#: microphone records a turn transcribed on release); ``off`` = neither. Text mode reading its replies
 #: aloud over a realtime call of its own (:mod:`vivavoce.text.voice`) sends no microphone: ``off``.
 AudioUse = Literal["live", "dictating", "off"]
 
@@ -76,6 +77,10 @@ class Status(BaseModel):
         if self.mode == "realtime":
             # Muted, push-to-talk up or no devices: the call still streams (silence), still billed.
             return "live" if self.state == "live" else "off"
+        if self.mode == "dictation":
+            # A transcription session: the microphone streams to it, billed by the minute, and
+            # what is said is written into the buffer, not answered.
+            return "dictating" if self.state == "live" else "off"
         return "dictating" if self.push_to_talk else "off"
 
     def wire(self) -> dict[str, Any]:
