@@ -45,8 +45,9 @@ Role = Literal["user", "assistant", "tool"]
 #: call is open and the microphone streams to it, billed by the minute (the LIVE badge);
 #: ``dictating`` = what is said becomes text, not a conversation: dictation mode's transcription
 #: session is open (the microphone streams to it), or text mode's push-to-talk key is down (the
-#: microphone records a turn transcribed on release); ``off`` = neither. Text mode reading its replies
-#: aloud over a realtime call of its own (:mod:`vivavoce.text.voice`) sends no microphone: ``off``.
+#: microphone records a turn transcribed on release); ``off`` = neither. Text mode reading its
+#: replies aloud over a realtime call of its own (:mod:`vivavoce.text.voice`) sends no
+#: microphone: ``off``.
 AudioUse = Literal["live", "dictating", "off"]
 
 
