@@ -7,8 +7,9 @@ Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one a
 expecting the words the session's transcription names (``keywords`` or ``prompt``).
 
 * ``audio.input.noise_reduction`` (``near_field``/``far_field``) runs the caller's audio through
-  a :class:`~vivavoce.peer.noise.NoiseGate` before anything else: the VAD, the push-to-talk
-  buffer and the recognizer all get the filtered audio, as with the real API.
+  a :class:`~vivavoce.peer.noise.NoiseGate` before the VAD, which decides the turns on the
+  filtered audio; the turns (and so the recognizer) keep the caller's own audio, in step, as
+  the gate's crude filtering throws pocketsphinx off (the real API's filter is kinder).
 * ``semantic_vad``: at a pause the detector asks whether the words so far are finished; they
   are recognized in a thread (:meth:`_check_pause`) and, if finished and the user is still
   silent, the turn ends, its words reused as the turn's transcript.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,8 +96,23 @@ class InputAudio:
         self._transcriptions: set[asyncio.Task[Any]] = set()
         self._stt_lock = asyncio.Lock()
         self._gate: NoiseGate | None = None
+        self._ungated: deque[Pcm] = deque()  # given to the gate, not yet given back
         self.turn_detection_changed()
         self.noise_reduction_changed()
+
+    def _take_ungated(self, n: int) -> Pcm:
+        """The oldest ``n`` samples given to the gate (what it just gave back, unfiltered)."""
+        out: list[Pcm] = []
+        while n > 0 and self._ungated:
+            head = self._ungated[0]
+            if head.size <= n:
+                out.append(self._ungated.popleft())
+                n -= head.size
+            else:
+                out.append(head[:n])
+                self._ungated[0] = head[n:]
+                n = 0
+        return np.concatenate(out) if out else np.zeros(0, np.int16)
 
     def noise_reduction_changed(self) -> None:
         """Follow the session's ``noise_reduction`` (a new kind starts a new noise estimate)."""
@@ -103,8 +120,10 @@ class InputAudio:
         kind = nr.type if nr is not None else None
         if kind is None:
             self._gate = None
+            self._ungated.clear()
         elif self._gate is None or self._gate.kind != kind:
             self._gate = NoiseGate(kind)
+            self._ungated.clear()
 
     def turn_detection_changed(self) -> None:
         """Follow the session's turn detection (a new detector continues the position)."""
@@ -124,19 +143,25 @@ class InputAudio:
 
     def feed(self, pcm: Pcm) -> None:
         """16 kHz mono int16 audio from the caller."""
+        heard = pcm
         if self._gate is not None:
+            # The gate decides where turns are; the recognizer gets the caller's own audio, in
+            # step with it (pocketsphinx is thrown by the gate's artefacts: "the code is ready"
+            # came out "otis redding"). The gate delays by a fixed lookahead: match by count.
+            self._ungated.append(pcm)
             pcm = self._gate.feed(pcm)
+            heard = self._take_ungated(pcm.size)
             if pcm.size == 0:
                 return
         self._position += pcm.size
         if self._detector is None:
-            self._commit_buffer.append(pcm)
+            self._commit_buffer.append(heard)
             self._commit_samples += pcm.size
             while self._commit_samples > MAX_COMMIT_SAMPLES and self._commit_buffer:
                 self._commit_samples -= self._commit_buffer.pop(0).size
             return
         detector = self._detector
-        for turn in detector.feed(pcm):
+        for turn in detector.feed(pcm, heard):
             if isinstance(turn, SpeechStarted):
                 self._speech_started(turn.audio_start_ms)
             elif isinstance(turn, Paused):

