@@ -7,16 +7,24 @@ no key) and writes what it saw as JSON; every vim.notify at WARN or above fails 
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.terminal import Terminal, to_html
+from tests.web.cdp import chromium_path, launch
+
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
 PLUGIN = ROOT / "clients" / "neovim"
 HERE = Path(__file__).resolve().parent
 VENV_NVIM = Path(sys.executable).parent / "nvim"
@@ -28,21 +36,12 @@ NEOVIMS = [
 TIMEOUT = 60
 
 
-def run_neovim(
-    nvim: Path,
-    tmp_path: Path,
-    script: str = "neovim_session.lua",
-    timeout: float = TIMEOUT,
-    **env_extra: str,
-) -> dict[str, Any]:
-    """Run a session script of this folder in a headless Neovim; what it saw (its JSON)."""
-    if not nvim.exists():
-        pytest.skip(f"{nvim} is not installed")
+def session_env(tmp_path: Path, out: Path, **env_extra: str) -> dict[str, str]:
+    """The environment of a session script: its own home, the plugin, the file to edit."""
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\nfirst line\n")
-    out = tmp_path / "result.json"
     home = tmp_path / "home"
-    env = {
+    return {
         **os.environ,
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / "config"),
@@ -56,6 +55,20 @@ def run_neovim(
         "VIVAVOCE_NVIM_SCRATCH": str(tmp_path / "rtp"),
         **env_extra,
     }
+
+
+def run_neovim(
+    nvim: Path,
+    tmp_path: Path,
+    script: str = "neovim_session.lua",
+    timeout: float = TIMEOUT,
+    **env_extra: str,
+) -> dict[str, Any]:
+    """Run a session script of this folder in a headless Neovim; what it saw (its JSON)."""
+    if not nvim.exists():
+        pytest.skip(f"{nvim} is not installed")
+    out = tmp_path / "result.json"
+    env = session_env(tmp_path, out, **env_extra)
     proc = subprocess.run(
         [
             str(nvim),
@@ -358,3 +371,181 @@ def test_no_audio_devices_is_said_once_per_session(lifecycle: dict[str, Any]) ->
     assert len(said) == 1 and said[0]["level"] == "WARN", said
     # The statusline keeps saying it while the call goes on without devices.
     assert lifecycle["no_audio_statusline"].endswith(" no audio")
+
+
+# --- In a real terminal: what the user sees -----------------------------------------------------
+# Neovim's own UI on a pseudo-terminal read by a terminal emulator (``terminal.py``): the test
+# types the commands a user types and reads the screen. The screens are saved as text and as
+# pictures (headless Chromium) in tests/artifacts/neovim-transcript-<version>[-text].{txt,png}.
+
+USER_TURN = "You: tell me about the weather"
+REPLY = "You said: tell me about the weather."  # how the embedded peer's reply begins
+TEXT_TURN = "You: and the tests"
+TEXT_REPLY = "You said: and the tests."
+TRANSCRIPT = "vivavoce://transcript"
+VOICE = "alloy"  # the default voice, in both modes
+
+
+@dataclass
+class Screens:
+    """The screens a user saw in one Neovim, and what Neovim said when it quit."""
+
+    version: str
+    live: list[str]  # after a typed turn in a realtime call
+    text: list[str]  # after :Vivavoce toggle and a typed turn in text mode
+    result: dict[str, Any]
+    pictures: list[Path] = field(default_factory=list)
+    texts: list[Path] = field(default_factory=list)
+
+
+def _is_statusline(row: str) -> bool:
+    """A statusline of this session: the help's example starts with the window's file name."""
+    return row.split(" ", maxsplit=1)[0] in (TRANSCRIPT, "notes.md")
+
+
+def _window(rows: list[str], name: str) -> list[str]:
+    """The text rows of the window showing ``name``, from the statusline above it (or the top)
+    down to its own; Neovim's "~" filler rows left out."""
+    lines = [i for i, row in enumerate(rows) if _is_statusline(row)]
+    own = [i for i in lines if rows[i].startswith(f"{name} ")]
+    assert own, f"no window shows {name}:\n" + "\n".join(rows)
+    top = max([i for i in lines if i < own[-1]], default=-1)
+    return [row for row in rows[top + 1 : own[-1]] if row != "~"]
+
+
+def _transcript_shows(rows: list[str], user: str, reply: str) -> bool:
+    """Both turns in the transcript window, the reply final (no streaming "…")."""
+    if not any(r.startswith(f"{TRANSCRIPT} ") for r in rows):
+        return False
+    window = _window(rows, TRANSCRIPT)
+    text = "\n".join(window)
+    return user in window and f"Assistant: {reply}" in text and "…" not in text
+
+
+async def _pictures(shots: list[tuple[str, str]]) -> None:
+    """Each page (name, HTML) rendered by headless Chromium as tests/artifacts/<name>."""
+    executable = chromium_path()
+    assert executable is not None
+    async with launch(executable) as browser:
+        page = await browser.new_page()
+        for name, page_html in shots:
+            data = base64.b64encode(page_html.encode()).decode()
+            await page.goto(f"data:text/html;base64,{data}")
+            box = await page.eval(
+                "(() => { const r = document.querySelector('pre').getBoundingClientRect();"
+                " return {x: r.x, y: r.y, width: r.width, height: r.height}; })()"
+            )
+            shot = await page.send(
+                "Page.captureScreenshot",
+                {"format": "png", "clip": {**box, "scale": 1}, "captureBeyondViewport": True},
+            )
+            (ARTIFACTS / name).write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.fixture(scope="module", params=NEOVIMS)
+def screens(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Screens:
+    """One conversation typed into Neovim in a 110×32 terminal: start, a typed turn, text mode,
+    another typed turn. The screen after each turn, as text and pictures."""
+    nvim: Path = request.param
+    if not nvim.exists():
+        pytest.skip(f"{nvim} is not installed")
+    tmp = tmp_path_factory.mktemp("nvim-screen")
+    out = tmp / "result.json"
+    # A terminal that says it shows true colour, like most today: Neovim ≥ 0.10 uses its colours.
+    env = session_env(tmp, out, COLORTERM="truecolor")
+    argv = [str(nvim), "-i", "NONE", "-u", str(HERE / "neovim_init.lua")]
+    term = Terminal([*argv, "-c", f"luafile {HERE / 'neovim_screen.lua'}"], env=env, cwd=tmp)
+
+    def rows() -> list[str]:
+        return term.text()
+
+    def statusline_says(label: str) -> Callable[[], bool]:
+        return lambda: any(r.startswith(f"{TRANSCRIPT} {label} ") for r in rows())
+
+    # What the user types, and what the screen shows once it has worked.
+    steps: list[tuple[str, str, Callable[[], bool]]] = [
+        ("the file", "", lambda: rows()[0] == "# Notes" and any(map(_is_statusline, rows()))),
+        ("LIVE", ":Vivavoce start\r", statusline_says("LIVE")),  # the transcript window opens
+        (
+            "both turns",
+            ":Vivavoce send tell me about the weather\r",
+            lambda: _transcript_shows(rows(), USER_TURN, REPLY) and rows()[1].startswith(REPLY),
+        ),
+        ("TEXT", ":Vivavoce toggle\r", statusline_says("TEXT")),
+        (
+            "the text-mode turns",
+            ":Vivavoce send and the tests\r",
+            lambda: _transcript_shows(rows(), TEXT_TURN, TEXT_REPLY),
+        ),
+    ]
+    seen: dict[str, tuple[list[str], str]] = {}  # step → its rows, and the screen as a page
+    failure = None
+    try:
+        for what, keys, shown in steps:
+            term.type(keys)
+            if not term.read_until(shown, 25):
+                failure = f"the screen never showed {what}"
+                break
+            term.settle()
+            seen[what] = (rows(), to_html(term.screen, f"Neovim {nvim.name}: {what}"))
+    finally:
+        screen_now = rows()
+        term.type("\x1b:qa!\r")
+        term.close()
+    result = json.loads(out.read_text()) if out.exists() else {}
+    version = result.get("version") or request.node.callspec.id
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if failure:
+        (ARTIFACTS / f"neovim-failure-{version}.txt").write_text("\n".join(screen_now) + "\n")
+        tail = "\n".join(result.get("lsp_log_tail") or [])
+        pytest.fail(f"{failure}:\n" + "\n".join(screen_now) + f"\n--- lsp.log ---\n{tail}")
+    live, text = seen["both turns"], seen["the text-mode turns"]
+    screens = Screens(version=version, live=live[0], text=text[0], result=result)
+    shots = []
+    for suffix, (screen, page) in (("", live), ("-text", text)):
+        path = ARTIFACTS / f"neovim-transcript-{version}{suffix}.txt"
+        path.write_text("\n".join(screen) + "\n")
+        screens.texts.append(path)
+        shots.append((path.with_suffix(".png").name, page))
+    if chromium_path() is not None:
+        asyncio.run(_pictures(shots))
+        screens.pictures = [ARTIFACTS / name for name, _ in shots]
+    return screens
+
+
+def test_the_transcript_window_shows_both_turns_below_the_file(screens: Screens) -> None:
+    rows = screens.live
+    window = _window(rows, TRANSCRIPT)
+    assert window[0] == USER_TURN, rows
+    assert window[1].startswith(f"Assistant: {REPLY}"), rows
+    # Below the file, whose line 2 (where the cursor was) got the reply.
+    file_window = _window(rows, "notes.md")
+    assert file_window[:3] == ["# Notes", window[1].removeprefix("Assistant: "), "first line"]
+    assert rows.index(file_window[0]) < rows.index(window[0])
+
+
+def test_the_statuslines_show_a_live_call_then_text_mode(screens: Screens) -> None:
+    """Every window's statusline (the help's example) says LIVE during the realtime call and
+    TEXT, never LIVE, once toggled to text mode; both with the voice."""
+    for screen, label in ((screens.live, "LIVE"), (screens.text, "TEXT")):
+        statuslines = [row.split() for row in screen if _is_statusline(row)]
+        assert [words[0] for words in statuslines] == ["notes.md", TRANSCRIPT], screen
+        # The label, then the voice: nothing else (no "no audio": this call has no devices).
+        assert [words[1:] for words in statuslines] == [[label, VOICE]] * 2, screen
+
+
+def test_a_turn_typed_in_text_mode_joins_the_transcript_window(screens: Screens) -> None:
+    window = _window(screens.text, TRANSCRIPT)
+    assert window[0] == USER_TURN
+    assert window[2] == TEXT_TURN, screens.text
+    assert window[3].startswith(f"Assistant: {TEXT_REPLY}"), screens.text
+    assert len(window) == 4, screens.text  # nothing else: no streaming line left behind
+
+
+def test_the_screens_are_saved_for_people_to_look_at(screens: Screens) -> None:
+    for path in screens.texts:
+        assert USER_TURN in path.read_text()
+    if chromium_path() is None:
+        pytest.skip("Chromium is not installed: no pictures (apt-get install chromium)")
+    for path in screens.pictures:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
