@@ -523,6 +523,8 @@ def test_the_transcript_window_shows_both_turns_below_the_file(screens: Screens)
     file_window = _window(rows, "notes.md")
     assert file_window[:3] == ["# Notes", window[1].removeprefix("Assistant: "), "first line"]
     assert rows.index(file_window[0]) < rows.index(window[0])
+    # Inserting the reply printed nothing on the command line (an edit's label would be).
+    assert not any("Workspace edit" in row for row in rows), rows
 
 
 def test_the_statuslines_show_a_live_call_then_text_mode(screens: Screens) -> None:

@@ -342,10 +342,12 @@ class VivavoceServer(LanguageServer):
     async def _replace_text(
         self, uri: str, start: Pos, end: Pos, text: str
     ) -> tuple[bool, str | None]:
-        return await self._apply_range(uri, start, end, text, "vivavoce transcript")
+        # No label: Neovim prints an edit's label on the command line, at every turn (and at
+        # every word of a dictation), and a transcript writing itself needs no announcement.
+        return await self._apply_range(uri, start, end, text, None)
 
     async def _apply_range(
-        self, uri: str, start: Pos, end: Pos, text: str, label: str
+        self, uri: str, start: Pos, end: Pos, text: str, label: str | None
     ) -> tuple[bool, str | None]:
         """``workspace/applyEdit`` of one text edit; (applied, the editor's reason if not)."""
         where = lsp.Range(
