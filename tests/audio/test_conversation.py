@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from vivavoce.conversation import Conversation, Mode, Status
 from vivavoce.realtime import TranscriptUpdate
 
 from ..conftest import overlap, watched
-from .conftest import Pulse
+from .conftest import Pulse, _alive
 from .test_call import call_settings, running, wait_for
 
 Speak = Callable[[str], Awaitable[np.ndarray]]
@@ -87,6 +88,7 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
         first = conv.endpoint.peer
         assert isinstance(first, PeerProcess)
         first_call = conv.status.call_id
+        workers = _children(first._proc.pid)  # its speech recognition workers
         os.kill(first._proc.pid, signal.SIGKILL)
         killed = time.monotonic()
         assert await wait_for(lambda: conv.status.state == "reconnecting", 5)
@@ -101,8 +103,24 @@ async def test_the_embedded_peer_dying_mid_call_is_noticed_at_once_and_replaced(
         await conv.send_text("what did I say")
         assert await wait_for(lambda: sum(t.role == "assistant" for t in conv.turns) == 2, 30)
         assert "remember the blue car" in conv.turns[-1].text
+        # The dead peer's workers did not outlive it.
+        assert workers and await wait_for(lambda: not any(_alive(w) for w in workers), 5)
     finally:
         await conv.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
 
 
 @pytest.mark.slow

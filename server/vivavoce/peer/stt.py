@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -47,7 +48,7 @@ def pool() -> ProcessPoolExecutor:
 
             # spawn: a fork would copy the event loop's and aiortc's threads' state.
             context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
+            _pool = ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_detach)
         return _pool
 
 
@@ -60,6 +61,28 @@ def _replace_pool(broken: ProcessPoolExecutor) -> None:
 
 
 # ---------------------------------------------------------------------- in the worker process
+
+def _detach() -> None:
+    """A worker lets go of its parent's standard streams, and ends when its parent does.
+
+    A peer process killed while its workers live must still close its stdout and stderr pipes
+    (that is how the conversation that started it learns of its death at once), and its
+    workers must not outlive it: their task queue never reads end-of-file (each worker holds
+    its write end too), so a thread watches for the parent to go (the worker is re-parented).
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="vivavoce stt parent watch", daemon=True).start()
+
 
 #: Decoders of a worker, by the vocabulary they were taught (most recently used last).
 _decoders: dict[tuple[str, ...], Any] = {}
