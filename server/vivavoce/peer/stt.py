@@ -62,6 +62,7 @@ def _replace_pool(broken: ProcessPoolExecutor) -> None:
 
 # ---------------------------------------------------------------------- in the worker process
 
+
 def _detach() -> None:
     """A worker lets go of its parent's standard streams, and ends when its parent does.
 
