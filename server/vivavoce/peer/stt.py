@@ -64,7 +64,8 @@ def _replace_pool(broken: ProcessPoolExecutor) -> None:
 
 
 def _detach() -> None:
-    """A worker lets go of its parent's standard streams, and ends when its parent does.
+    """A worker lets go of its parent's standard streams, yields the CPU to real-time audio,
+    and ends when its parent does.
 
     A peer process killed while its workers live must still close its stdout and stderr pipes
     (that is how the conversation that started it learns of its death at once), and its
@@ -75,6 +76,9 @@ def _detach() -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
+    # Below the calls' real-time audio: starting two workers (loading their models) on a
+    # 2-core machine took the CPU from the call being set up, and its audio stalled.
+    os.nice(10)
     parent = os.getppid()
 
     def watch() -> None:
