@@ -308,22 +308,8 @@ async def workbench(
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     log = home / "code-server.log"
-    process = await asyncio.create_subprocess_exec(
-        str(code_server),
-        *common,
-        "--bind-addr=127.0.0.1:0",
-        "--auth=none",
-        "--disable-telemetry",
-        "--disable-update-check",
-        "--disable-workspace-trust",
-        "--disable-getting-started-override",
-        "--ignore-last-opened",
-        str(folder),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,  # its extension host and our server end with it
-    )
+    with log.open("wb") as log_file:  # the child keeps its own copy of the descriptor
+        process = await _start_code_server(code_server, common, folder, log_file, env)
     try:
         url = ""
         for _ in range(600):
@@ -360,3 +346,24 @@ async def workbench(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
+
+
+async def _start_code_server(
+    code_server: Path, common: list[str], folder: Path, log_file: Any, env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        str(code_server),
+        *common,
+        "--bind-addr=127.0.0.1:0",
+        "--auth=none",
+        "--disable-telemetry",
+        "--disable-update-check",
+        "--disable-workspace-trust",
+        "--disable-getting-started-override",
+        "--ignore-last-opened",
+        str(folder),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,  # its extension host and our server end with it
+    )
