@@ -184,7 +184,6 @@ class RealtimeVoice:
 
     def _response_for(self, sentence: str) -> dict[str, Any]:
         modalities = "output_modalities" if self._options.dialect == "ga" else "modalities"
-        text_part = "input_text"
         return {
             "conversation": "none",
             "instructions": READ_ALOUD,
@@ -193,7 +192,7 @@ class RealtimeVoice:
                 {
                     "type": "message",
                     "role": "user",
-                    "content": [{"type": text_part, "text": sentence}],
+                    "content": [{"type": "input_text", "text": sentence}],
                 }
             ],
         }
