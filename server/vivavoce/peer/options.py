@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .upstreams import TIMEOUT
-from .upstreams import Upstream
+from .upstreams import TIMEOUT, Upstream
 
 if TYPE_CHECKING:
     from .responders import Responder
