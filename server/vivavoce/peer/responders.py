@@ -32,6 +32,8 @@ from .items import ToolCall
 from .upstreams import TIMEOUT, Upstream, UpstreamError, chat_tools, check_status, problem_of
 
 if TYPE_CHECKING:
+    import httpx
+
     from .items import Message
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,9 @@ class ChatResponder:
         try:
             async with self._client.stream("POST", self.url, json=body) as resp:
                 await check_status("reply", self.url, resp)
+                kind = resp.headers.get("content-type", "")
+                if "event-stream" not in kind:
+                    raise await not_a_stream(self.url, resp)
                 async for line in resp.aiter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -250,6 +255,12 @@ class ChatResponder:
     async def aclose(self) -> None:
         self._started.clear()
         await self._client.aclose()
+
+
+async def not_a_stream(url: str, response: httpx.Response) -> UpstreamError:
+    kind = response.headers.get("content-type", "") or "no type"
+    shown = " ".join((await response.aread())[:80].decode(errors="replace").split())
+    return UpstreamError("reply", url, f"answered {kind}, not a stream: {shown}")
 
 
 #: Streams begun by :meth:`ChatResponder.call_tool` waiting for their :meth:`reply`.

@@ -27,7 +27,7 @@ import io
 import logging
 import wave
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Upstream:
 
     url: str
     model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never printed
     timeout: float = TIMEOUT
 
     def route(self, path: str) -> str:
@@ -106,6 +106,11 @@ async def check_status(step: Step, url: str, response: httpx.Response) -> None:
     body = (await response.aread()).decode(errors="replace")
     detail = " ".join(body.split())[:DETAIL_CHARS]
     raise UpstreamError(step, url, f"answered HTTP {response.status_code}: {detail}")
+
+
+def audio_type(kind: str) -> bool:
+    """Whether a Content-Type says audio (raw PCM may come as ``application/octet-stream``)."""
+    return kind.startswith("audio/") or kind.startswith("application/octet-stream")
 
 
 def wav_file(pcm: Pcm, rate: int = RATE) -> bytes:
@@ -209,7 +214,7 @@ class HttpSynthesizer:
             async with self._client.stream("POST", self.url, json=body) as response:
                 await check_status("speech", self.url, response)
                 kind = response.headers.get("content-type", "")
-                if "wav" in kind or "json" in kind:
+                if "wav" in kind or not (audio_type(kind) or not kind):
                     pcm = self._whole(await response.aread(), kind)
                     if pcm.size:
                         yield pcm
