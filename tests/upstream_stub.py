@@ -44,6 +44,7 @@ class StubUpstreams:
     )
     base_url: str = ""
     _runner: web.AppRunner | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> StubUpstreams:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -58,6 +59,7 @@ class StubUpstreams:
         return self
 
     async def close(self) -> None:
+        self._closing.set()  # a hanging answer ends
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -87,7 +89,8 @@ class StubUpstreams:
         if behaviour == "garbage":
             return web.Response(text="<html>It works!</html>", content_type="text/html")
         if behaviour == "hang":
-            await asyncio.sleep(3600)
+            await self._closing.wait()
+            raise web.HTTPServiceUnavailable
         url = self.backing + request.path.removeprefix("/v1")
         auth = {"Authorization": f"Bearer {self.backing_key}"}
         async with (
