@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .audio import trim_leading_silence
 from .items import Message, ToolCall, UnknownItem, item_text
 from .responders import Responder
 from .services import TextToSpeech
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 #: Speech synthesized ahead of playout before the next sentence is synthesized.
 LOOKAHEAD_S = 1.5
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+#: Where the first sentence of a reply may be cut early (after this many words at least).
+_FIRST_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
+FIRST_CLAUSE_WORDS = 2
 
 
 class Playout(Protocol):
@@ -105,13 +109,20 @@ class Reply:
 
 
 async def sentences(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Regroup streamed text into whole sentences (the rest at the end)."""
-    buffer = ""
+    """Regroup streamed text into whole sentences (the rest at the end); the first one is cut
+    at its first clause ("You said:", "Well,") so that speech can start on fewer words."""
+    buffer, first = "", True
     async for chunk in chunks:
         buffer += chunk
+        if first:
+            head, *rest = _FIRST_CLAUSE_END.split(buffer, maxsplit=1)
+            if rest and len(head.split()) >= FIRST_CLAUSE_WORDS:
+                first, buffer = False, rest[0]
+                yield head.strip()
         *done, buffer = _SENTENCE_END.split(buffer)
         for sentence in done:
             if sentence.strip():
+                first = False
                 yield sentence.strip()
     if buffer.strip():
         yield buffer.strip()
@@ -473,6 +484,8 @@ class Responses:
         out = self.playout
         if r.muted:
             pcm = pcm[:0]  # output_audio_buffer.clear: nothing more is played
+        if not r.audio_started:
+            pcm = trim_leading_silence(pcm)  # a reply starts with its first word
         if pcm.size and out.has_audio:
             if not r.audio_started:
                 r.audio_started = True
