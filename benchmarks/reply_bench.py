@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from benchmarks.conversation_bench import StampSink
+from benchmarks import conversation_bench
 from benchmarks.stats import median, percentile, record, summary
 
 #: What each upstream takes before it answers.
@@ -67,26 +67,13 @@ class SpeechSource:
         self.last_speech = 0.0
 
 
-class Audio:
+class Audio(conversation_bench.Audio):
+    """The call's sound card: speech on demand in, a stamping sink out."""
+
     def __init__(self) -> None:
+        super().__init__()
         self.mic = SpeechSource()
         self.source = self.mic.source
-        self.sink = StampSink()
-        self.muted = False
-        self.on_problem: list[Any] = []
-        self.on_dropped: list[Any] = []
-
-    def play(self, samples: Any, rate: int) -> None:
-        pass
-
-    def start_recording(self, path: Any) -> None:
-        pass
-
-    def flush(self) -> float:
-        return 0.0
-
-    async def close(self) -> None:
-        pass
 
 
 async def _turns(base_url: str, turns: int) -> dict[str, list[float]]:

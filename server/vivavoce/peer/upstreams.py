@@ -23,7 +23,6 @@ wait for each piece, so a long reply that keeps coming is not cut off.
 
 from __future__ import annotations
 
-import io
 import logging
 import wave
 from collections.abc import AsyncGenerator
@@ -113,18 +112,6 @@ def audio_type(kind: str) -> bool:
     return kind.startswith("audio/") or kind.startswith("application/octet-stream")
 
 
-def wav_file(pcm: Pcm, rate: int = RATE) -> bytes:
-    import numpy as np
-
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.ascontiguousarray(pcm, dtype=np.int16).tobytes())
-    return out.getvalue()
-
-
 class HttpRecognizer:
     """Recognition through ``POST /audio/transcriptions`` (whisper.cpp server, speaches…)."""
 
@@ -137,12 +124,14 @@ class HttpRecognizer:
         """The words of a finished turn; ``words`` (the vocabulary) go in the ``prompt``."""
         import httpx
 
+        from ..rtc.tracks import wav_bytes
+
         if pcm.size < RATE // 10:
             return ""
         data: dict[str, str] = {"model": self.upstream.model, "response_format": "json"}
         if words:
             data["prompt"] = ", ".join(words)
-        files = {"file": ("turn.wav", wav_file(pcm), "audio/wav")}
+        files = {"file": ("turn.wav", wav_bytes(pcm, RATE), "audio/wav")}
         try:
             response = await self._client.post(self.url, data=data, files=files)
             await check_status("transcription", self.url, response)
