@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,7 +56,7 @@ def test_markdown_is_said_as_plain_words_and_code_is_shown() -> None:
 def test_any_chunking_says_the_same(cuts: list[int]) -> None:
     """A fence, a link or a heading straddling chunks changes nothing."""
     points = [0, *sorted(cuts), len(REPLY)]
-    chunks = [REPLY[a:b] for a, b in zip(points, points[1:], strict=False)]
+    chunks = [REPLY[a:b] for a, b in pairwise(points)]
     assert said(chunks) == (SAID, CODE)
 
 
