@@ -199,6 +199,15 @@ local function session()
     return file_lines()[1] == "def add(a, b):"
   end, "the code in the file")
   result.code.file = file_lines()
+  -- <CR> in the code window inserts it into the file the user came from, at its cursor.
+  api.nvim_win_set_cursor(file_win, { 3, 0 })
+  api.nvim_set_current_win(code.window())
+  api.nvim_feedkeys(api.nvim_replace_termcodes("<CR>", true, false, true), "mx", false)
+  wait(5000, function()
+    return file_lines()[3] == "def add(a, b):"
+  end, "the code inserted from its window")
+  result.code.file_again = file_lines()
+  api.nvim_set_current_win(file_win)
 
   step("devices")
   local offered = nil

@@ -164,6 +164,8 @@ def test_code_is_shown_beside_the_file_and_inserted_with_the_command(
     assert code["filetype"] == "python" and code["modifiable"] is False
     assert code["cursor_kept"], "showing the code took the cursor out of the file"
     assert code["file"][:3] == ["def add(a, b):", "    return a + b", "# Notes"]
+    # <CR> in the code window: into the file it was shown beside, at that file's cursor.
+    assert code["file_again"][:5] == [*code["file"][:2], *code["file"][:2], "# Notes"]
 
 
 def test_status_reaches_the_statusline_through_the_whole_session(session: dict[str, Any]) -> None:
