@@ -178,6 +178,7 @@ local function session()
   result.text_file = file_lines()
 
   step("code")
+  result.sent_before_code = #result.sent -- this step moves the cursor again
   -- Asked for code, the assistant shows it beside the file; the cursor stays in the file.
   local code = require("vivavoce.code")
   api.nvim_set_current_win(file_win)

@@ -205,7 +205,9 @@ def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> 
 
 def test_cursor_moves_tell_the_server_where_the_user_works(session: dict[str, Any]) -> None:
     _completed(session)
-    contexts = [s["params"] for s in session["sent"] if s["method"] == "realtime/context"]
+    # What was sent before the code step (which moves the cursor again).
+    sent = session["sent"][: session["sent_before_code"]]
+    contexts = [s["params"] for s in sent if s["method"] == "realtime/context"]
     assert contexts, "no realtime/context was sent after the cursor moved"
     last = contexts[-1]
     assert last["textDocument"]["uri"].endswith("/notes.md")
