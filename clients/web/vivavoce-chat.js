@@ -28,8 +28,12 @@
  *   status       realtime/status      {state, mode, voice, model, muted, pushToTalk, inputLevel, callId,
  *                                     audio, error?}
  *   connection   {state: "connecting"|"open"|"closed", error?}
- *   insert       {code, language}: the Insert button of a code block (``` fences in a turn);
- *                cancelable: unless a listener calls preventDefault() the code is copied
+ *   code         realtime/code        {id, language, code, title?}: code the assistant shows
+ *                instead of reading it aloud; shown as a code block with an Insert button
+ *   insert       {code, language, id?}: the Insert button of a code block (``` fences in a turn,
+ *                or shown code: then with its id); cancelable: unless a listener calls
+ *                preventDefault() shown code is inserted by the server (realtime/insertCode, at
+ *                the editor's cursor) and anything else, or what the server cannot insert, copied
  *
  * Behaviour worth knowing:
  *   - Sending text with no live call first starts one (realtime/start) in the current mode.
@@ -96,6 +100,8 @@ button[aria-pressed="true"] { background: var(--vv-fg); color: var(--vv-bg); }
   background: var(--vv-code-bg, #f4f4f8); color: var(--vv-code-fg, var(--vv-fg)); }
 .code pre { margin: 0; padding: 6px 8px; overflow-x: auto; white-space: pre;
   font: 12px/1.4 var(--vv-mono, ui-monospace, monospace); }
+.turn.shown { white-space: normal; min-width: 50%; }
+.turn.shown .caption { color: var(--vv-muted); font-size: 12px; }
 .code .insert { display: block; margin: 0 6px 6px auto; padding: 1px 8px; font-size: 12px; }
 .controls { border-top: 1px solid var(--vv-line); }
 .meter { flex: 1; height: 8px; background: var(--vv-line); border-radius: 4px; overflow: hidden; }
@@ -247,26 +253,32 @@ function displayUrl(url) {
 const FENCE = /```([\w+.#-]*)[^\n]*\n([\s\S]*?)(?:\n?```|$)/g;
 
 /** A turn's text as nodes: plain text, and each fenced block as code with an Insert button. */
+/** A code block with its Insert button (`insert(code, language, button)` on click). */
+function codeBlock(code, language, insert) {
+  const block = document.createElement("div");
+  block.className = "code";
+  block.setAttribute("part", "code");
+  if (language) block.dataset.language = language;
+  const pre = document.createElement("pre");
+  pre.append(document.createElement("code"));
+  pre.firstChild.textContent = code;
+  const button = document.createElement("button");
+  button.className = "insert";
+  button.type = "button";
+  button.textContent = "Insert";
+  button.title = "Insert at the cursor";
+  button.addEventListener("click", () => insert(code, language, button));
+  block.append(pre, button);
+  return block;
+}
+
 function textNodes(text, insert) {
   const nodes = [];
   let last = 0;
   for (const match of text.matchAll(FENCE)) {
     if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
     const [, language, code] = match;
-    const block = document.createElement("div");
-    block.className = "code";
-    block.setAttribute("part", "code");
-    const pre = document.createElement("pre");
-    pre.append(document.createElement("code"));
-    pre.firstChild.textContent = code;
-    const button = document.createElement("button");
-    button.className = "insert";
-    button.type = "button";
-    button.textContent = "Insert";
-    button.title = "Insert at the cursor";
-    button.addEventListener("click", () => insert(code, language, button));
-    block.append(pre, button);
-    nodes.push(block);
+    nodes.push(codeBlock(code, language, insert));
     last = match.index + match[0].length;
   }
   if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
@@ -535,6 +547,7 @@ class VivavoceChat extends HTMLElement {
   _onNotification(method, params) {
     if (method === "realtime/status") this._onStatus(params);
     else if (method === "realtime/transcript") this._onTranscript(params);
+    else if (method === "realtime/code") this._onCode(params);
     else if (method === "window/showMessage" && params && params.type <= 2) {
       this._showError(params.message);
     }
@@ -576,12 +589,42 @@ class VivavoceChat extends HTMLElement {
     this._emit("transcript", t);
   }
 
-  /** A code block's Insert button: the host inserts it (preventDefault), or it is copied. */
-  _onInsert(code, language, button) {
-    const event = new CustomEvent("insert", {
-      detail: { code, language }, bubbles: true, composed: true, cancelable: true,
-    });
+  /** Code the assistant shows instead of reading it aloud: a block of its own in the log. */
+  _onCode(c) {
+    if (!c || typeof c.id !== "string" || typeof c.code !== "string") return;
+    const ui = this.ui;
+    const el = document.createElement("div");
+    el.className = "turn assistant shown";
+    el.dataset.codeId = c.id;
+    el.setAttribute("part", "turn code");
+    const caption = document.createElement("div");
+    caption.className = "caption";
+    caption.textContent = [c.title, c.language].filter((x) => x).join(" · ") || "code";
+    const insert = (code, language, button) => this._onInsert(code, language, button, c.id);
+    el.append(caption, codeBlock(c.code, c.language, insert));
+    ui.log.append(el);
+    ui.empty.remove();
+    ui.log.scrollTop = ui.log.scrollHeight;
+    this._emit("code", c);
+  }
+
+  /** A code block's Insert button: the host inserts it (preventDefault), else the server
+   *  inserts shown code at the editor's cursor; anything it cannot insert is copied. */
+  async _onInsert(code, language, button, id) {
+    const detail = id ? { code, language, id } : { code, language };
+    const event = new CustomEvent("insert", { detail, bubbles: true, composed: true, cancelable: true });
     if (!this.dispatchEvent(event)) return;
+    if (id && this.rpc) {
+      try {
+        const result = await this.request("realtime/insertCode", { id });
+        if (result?.inserted) {
+          button.textContent = "Inserted";
+          return;
+        }
+      } catch {
+        // no editor with a cursor (the chat page on its own): copied instead
+      }
+    }
     navigator.clipboard?.writeText(code).then(
       () => { button.textContent = "Copied"; },
       (err) => this._showError(`could not copy: ${err.message}`),

@@ -162,8 +162,12 @@ class Settings(BaseSettings):
     )
     voice: str = Field(DEFAULT_VOICE, description="Voice of the assistant.")
     instructions: str = Field(
-        "You are vivavoce, a concise spoken assistant inside a code editor.",
-        description="System instructions for the assistant.",
+        "You are vivavoce, a concise spoken assistant inside a code editor. Keep spoken "
+        "replies short: a sentence or two. Never read code aloud: put it in a show_code call "
+        "(the editor shows it, and the user can insert it), then say in a few words what it "
+        "does.",
+        description="System instructions for the assistant (the default asks for short spoken "
+        "replies, and code shown in the editor through the show_code tool, not read aloud).",
     )
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     local_services: LocalServicesSettings = Field(default_factory=LocalServicesSettings)

@@ -12,6 +12,9 @@ reads, and one line for the transcript and the history.
   lines, numbered from 1 as editors show them). Declared and allowed by the ``allowEdits``
   setting: ``active`` (default: the document the cursor is in), ``open`` (any open document),
   ``none``. The editor shows each edit and may refuse it; a refusal is the tool's output.
+* Showing: ``show_code {language, code, title?}``: code the assistant writes goes to the editor
+  (a ``realtime/code`` notification: a scratch view the user reads and may insert with
+  ``vivavoce.insertCode``) instead of being read aloud. Always declared: it changes nothing.
 * Spoken identifiers in an edit's ``text`` are written as code (:func:`vivavoce.vocabulary.to_code`:
   "get user by id" → ``getUserById`` when the open documents use it, "snake case max retries" →
   ``max_retries``) while the ``transcription.codeVocabulary`` setting is on.
@@ -51,6 +54,7 @@ QUOTE = 60
 
 READING = ("get_selection", "get_document")
 EDITING = ("insert_text", "replace_selection", "replace_range")
+SHOWING = ("show_code",)
 
 _PATH = {
     "type": "string",
@@ -61,6 +65,25 @@ _LINE = {"type": "integer", "minimum": 1}
 
 #: name → (description, JSON schema of the arguments)
 SPECS: dict[str, tuple[str, dict[str, Any]]] = {
+    "show_code": (
+        "Show code to the user in the editor instead of saying it: a new view beside their "
+        "document, which they can read and insert at the cursor with one command. Use it for "
+        "any code longer than a short identifier; then say in a few words what it does.",
+        {
+            "type": "object",
+            "properties": {
+                "language": {
+                    "type": "string",
+                    "description": "The code's language as editors name it: python, "
+                    "typescript, lua, rust, …",
+                },
+                "code": {"type": "string", "description": "The code, as it should be written."},
+                "title": {"type": "string", "description": "A few words naming what it is."},
+            },
+            "required": ["language", "code"],
+            "additionalProperties": False,
+        },
+    ),
     "get_selection": (
         "Read the text the user has selected in the editor, with its line numbers.",
         {"type": "object", "properties": {}, "additionalProperties": False},
@@ -133,6 +156,10 @@ class Editor(Protocol):
         """Replace ``text[start:end]``; None when applied, else why the editor refused."""
         ...
 
+    def show_code(self, language: str, code: str, title: str | None) -> str:
+        """Show ``code`` beside the user's document (nothing changes); its id."""
+        ...
+
 
 class ToolRefused(Exception):
     """A call the tool cannot or may not do; the message is what the model is told."""
@@ -181,7 +208,7 @@ def line_of(text: str, offset: int) -> int:
 
 def tool_specs(allow_edits: AllowEdits) -> list[ToolSpec]:
     """(name, description, parameters) of the tools declared under ``allow_edits``."""
-    names = READING + (EDITING if allow_edits != "none" else ())
+    names = READING + (EDITING if allow_edits != "none" else ()) + SHOWING
     return [(name, *SPECS[name]) for name in names]
 
 
@@ -293,6 +320,28 @@ class Toolbox:
         if truncated:
             output["truncated"] = True
         return output, f"read {doc.name} ({_lines(first, last)} of {total})"
+
+    # ------------------------------------------------------------------ showing
+
+    def show(self, language: str, code: str, title: str | None = None) -> str:
+        """Show code in the editor (``show_code``, or a fenced block of a text reply); its id."""
+        return self.editor.show_code(language.strip().lower(), code, title or None)
+
+    async def _show_code(self, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        _only(args, "language", "code", "title")
+        code = _new_text(args, "code", check=False)
+        language, title = args.get("language"), args.get("title")
+        if not isinstance(language, str):
+            raise ToolRefused("language must be a string")
+        if title is not None and not isinstance(title, str):
+            raise ToolRefused("title must be a string")
+        if not code.strip():
+            raise ToolRefused("code is empty")
+        shown = self.show(language, code, title)
+        lines = code.rstrip("\n").count("\n") + 1
+        what = f"{lines} line{'s' if lines != 1 else ''} of {language.strip() or 'code'}"
+        output = {"shown": True, "id": shown, "lines": lines}
+        return output, f"showed {what}" + (f" ({_quote(title)})" if title else "")
 
     # ------------------------------------------------------------------ editing
 

@@ -21,7 +21,7 @@ SERVER = [sys.executable, "-m", "vivavoce", "lsp"]
 DOC = "file:///tmp/vivavoce-notes.md"
 COMMANDS = {
     "start", "stop", "toggleMode", "status", "sendText", "pushToTalk", "mute", "interrupt", "voices",
-    "openHistory", "listDevices", "selectDevice",
+    "openHistory", "listDevices", "selectDevice", "insertCode",
 }  # fmt: skip
 
 
@@ -32,6 +32,8 @@ class Editor:
         self.client = client
         self.statuses: list[dict[str, Any]] = []
         self.transcripts: list[dict[str, Any]] = []
+        #: realtime/code: the code the assistant showed.
+        self.codes: list[dict[str, Any]] = []
         self.edits: list[lsp.TextEdit] = []
         self.text = ""
         self.version = 0
@@ -47,6 +49,11 @@ class Editor:
         @client.feature("realtime/transcript")
         def on_transcript(params: Any) -> None:
             self.transcripts.append(plain(params))
+            self._changed.set()
+
+        @client.feature("realtime/code")
+        def on_code(params: Any) -> None:
+            self.codes.append(plain(params))
             self._changed.set()
 
         @client.feature(lsp.WORKSPACE_APPLY_EDIT)

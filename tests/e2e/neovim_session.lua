@@ -177,6 +177,39 @@ local function session()
   end, 10)
   result.text_file = file_lines()
 
+  step("code")
+  result.sent_before_code = #result.sent -- this step moves the cursor again
+  -- Asked for code, the assistant shows it beside the file; the cursor stays in the file.
+  local code = require("vivavoce.code")
+  api.nvim_set_current_win(file_win)
+  vim.cmd("Vivavoce send write a function that adds two numbers in python")
+  wait(15000, function()
+    return code.window() ~= nil and vim.b[api.nvim_win_get_buf(code.window())].vivavoce_code ~= nil
+  end, "the code window")
+  local code_buf = api.nvim_win_get_buf(code.window())
+  result.code = {
+    lines = api.nvim_buf_get_lines(code_buf, 0, -1, false),
+    filetype = vim.bo[code_buf].filetype,
+    modifiable = vim.bo[code_buf].modifiable,
+    cursor_kept = api.nvim_get_current_win() == file_win,
+  }
+  -- :Vivavoce insertCode puts it at the cursor of the file (line 1 here).
+  api.nvim_win_set_cursor(file_win, { 1, 0 })
+  vim.cmd("Vivavoce insertCode")
+  wait(5000, function()
+    return file_lines()[1] == "def add(a, b):"
+  end, "the code in the file")
+  result.code.file = file_lines()
+  -- <CR> in the code window inserts it into the file the user came from, at its cursor.
+  api.nvim_win_set_cursor(file_win, { 3, 0 })
+  api.nvim_set_current_win(code.window())
+  api.nvim_feedkeys(api.nvim_replace_termcodes("<CR>", true, false, true), "mx", false)
+  wait(5000, function()
+    return file_lines()[3] == "def add(a, b):"
+  end, "the code inserted from its window")
+  result.code.file_again = file_lines()
+  api.nvim_set_current_win(file_win)
+
   step("devices")
   local offered = nil
   local select = vim.ui.select

@@ -155,6 +155,19 @@ def test_second_reply_is_inserted_once_after_the_first(session: dict[str, Any]) 
     assert session["text_file"] == ["# Notes", first, second, "first line"]
 
 
+def test_code_is_shown_beside_the_file_and_inserted_with_the_command(
+    session: dict[str, Any],
+) -> None:
+    _completed(session)
+    code = session["code"]
+    assert code["lines"] == ["def add(a, b):", "    return a + b"]
+    assert code["filetype"] == "python" and code["modifiable"] is False
+    assert code["cursor_kept"], "showing the code took the cursor out of the file"
+    assert code["file"][:3] == ["def add(a, b):", "    return a + b", "# Notes"]
+    # <CR> in the code window: into the file it was shown beside, at that file's cursor.
+    assert code["file_again"][:5] == [*code["file"][:2], *code["file"][:2], "# Notes"]
+
+
 def test_status_reaches_the_statusline_through_the_whole_session(session: dict[str, Any]) -> None:
     _completed(session)
     live = session["live"]
@@ -192,7 +205,9 @@ def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> 
 
 def test_cursor_moves_tell_the_server_where_the_user_works(session: dict[str, Any]) -> None:
     _completed(session)
-    contexts = [s["params"] for s in session["sent"] if s["method"] == "realtime/context"]
+    # What was sent before the code step (which moves the cursor again).
+    sent = session["sent"][: session["sent_before_code"]]
+    contexts = [s["params"] for s in sent if s["method"] == "realtime/context"]
     assert contexts, "no realtime/context was sent after the cursor moved"
     last = contexts[-1]
     assert last["textDocument"]["uri"].endswith("/notes.md")
@@ -289,7 +304,17 @@ def test_help_page_has_tags_and_the_command_completes(session: dict[str, Any]) -
     assert all(h["ok"] for h in session["help"]), session["help"]
     # doc/tags is shipped (`:help vivavoce` works without :helptags) and matches the doc.
     assert session["tags_shipped"] == session["tags_made"], "regenerate clients/neovim/doc/tags"
-    for sub in ("start", "stop", "toggle", "ptt", "mute", "interrupt", "devices", "history"):
+    for sub in (
+        "start",
+        "stop",
+        "toggle",
+        "ptt",
+        "mute",
+        "interrupt",
+        "devices",
+        "history",
+        "insertCode",
+    ):
         assert sub in session["completion"]
     assert session["completion_start"] == ["realtime", "text", "dictation"]
     assert "dictate" in session["completion"]

@@ -132,3 +132,40 @@ async def test_with_edits_off_the_assistant_has_no_editing_tools(bare: LanguageC
     # Reading still works.
     assert await _ask(editor, "read the selection") == "The selection says: count."
     await bare.shutdown_session()
+
+
+ADD = "def add(a, b):\n    return a + b\n"
+
+
+async def test_code_is_shown_not_said_and_inserted_at_the_cursor(editor: Editor) -> None:
+    answer = await _ask(editor, "write a function that adds two numbers in python")
+    # The code goes to the editor, not into the speech; the buffer is untouched until asked.
+    assert answer == "I put the code in the editor."
+    assert editor.codes == [{"id": "code-1", "language": "python", "code": ADD, "title": "add"}]
+    assert editor.finals("tool") == ["show_code: showed 2 lines of python ('add')"]
+    assert editor.text == TEXT
+    editor.select((2, 0))
+    result = await editor.command("vivavoce.insertCode")
+    assert result == {"inserted": True, "id": "code-1", "uri": DOC}
+    assert editor.text == "# Notes\ncount = 1\n" + ADD + "last line\n"
+    assert editor.labels[-1] == "vivavoce: insert code"
+
+
+async def test_text_mode_shows_code_blocks_and_tool_calls(editor: Editor) -> None:
+    answer = await _ask(editor, "write a function that adds two numbers in lua", mode="text")
+    assert answer == "I put the code in the editor."
+    lua = "local function add(a, b)\n  return a + b\nend\n"
+    assert [c["code"] for c in editor.codes] == [lua]
+    # A reply written as markdown: its fenced code is shown too (and said as one phrase).
+    answer = await _ask(editor, "write a function that adds two numbers in python in a code block")
+    assert "```python\n" + ADD + "```" in answer
+    await editor.until(lambda: len(editor.codes) == 2)
+    assert editor.codes[1] == {"id": "code-2", "language": "python", "code": ADD}
+    # Either can be inserted, by id, where the request says.
+    where = {"textDocument": {"uri": DOC}, "position": {"line": 0, "character": 0}}
+    result = await editor.request("realtime/insertCode", {"id": "code-1", **where})
+    assert result["inserted"] is True
+    assert editor.text == lua + TEXT
+    # An id that was never shown is a one-line error.
+    with pytest.raises(Exception, match="no code with id 'code-9' was shown"):
+        await editor.request("realtime/insertCode", {"id": "code-9"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import wave
 from collections.abc import AsyncIterator
 
@@ -197,3 +198,44 @@ async def test_sdk_chat_tool_call_round_trip(client: AsyncOpenAI, stream: bool) 
     )
     assert answer.choices[0].message.content == "The selection says: count = 1."
     assert answer.choices[0].finish_reason == "stop"
+
+
+SHOW_CODE = [
+    {
+        "type": "function",
+        "function": {
+            "name": "show_code",
+            "description": "Show code in the editor.",
+            "parameters": {
+                "type": "object",
+                "properties": {"language": {"type": "string"}, "code": {"type": "string"}},
+                "required": ["language", "code"],
+            },
+        },
+    }
+]
+
+
+async def test_sdk_chat_code_is_a_show_code_call_or_markdown(client: AsyncOpenAI) -> None:
+    """Asked for code, the built-in responder calls show_code when it is declared (the SDK
+    reads the streamed call), else writes markdown with a fenced block."""
+    ask = "Write a function that adds two numbers in python."
+    chunks = await client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": ask}],
+        tools=SHOW_CODE,
+        stream=True,
+    )
+    parts = [c.choices[0] async for c in chunks if c.choices]
+    assert parts[-1].finish_reason == "tool_calls"
+    calls = [tc for p in parts for tc in p.delta.tool_calls or []]
+    assert calls[0].function is not None and calls[0].function.name == "show_code"
+    arguments = json.loads("".join(tc.function.arguments or "" for tc in calls if tc.function))
+    assert arguments == {"language": "python", "code": ADD, "title": "add"}
+    plain = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": ask}]
+    )
+    assert f"```python\n{ADD}```" in (plain.choices[0].message.content or "")
+
+
+ADD = "def add(a, b):\n    return a + b\n"

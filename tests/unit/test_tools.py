@@ -30,6 +30,7 @@ class MemoryEditor:
         self.here: Place | None = Place(NOTES, TEXT.index("count"))
         self.refusal: str | None = None
         self.edits: list[tuple[str, int, int, str]] = []
+        self.shown: list[tuple[str, str, str | None]] = []
 
     def place(self) -> Place | None:
         return self.here
@@ -45,6 +46,10 @@ class MemoryEditor:
             self.edits.append((uri, start, end, text))
             self.docs[uri] = self.docs[uri][:start] + text + self.docs[uri][end:]
         return self.refusal
+
+    def show_code(self, language: str, code: str, title: str | None) -> str:
+        self.shown.append((language, code, title))
+        return f"code-{len(self.shown)}"
 
 
 @pytest.fixture
@@ -138,8 +143,8 @@ async def test_refusals_are_outputs_the_model_reads(editor: MemoryEditor) -> Non
 
 
 async def test_allow_edits_decides_what_may_change(editor: MemoryEditor) -> None:
-    assert [s[0] for s in tool_specs("none")] == ["get_selection", "get_document"]
-    assert len(tool_specs("active")) == 5
+    assert [s[0] for s in tool_specs("none")] == ["get_selection", "get_document", "show_code"]
+    assert len(tool_specs("active")) == 6
     out = await run(toolbox(editor, "none"), "insert_text", text="x")
     assert out == {"error": "editing is turned off (setting allowEdits is 'none')"}
     args = {"path": "main.py", "start_line": 1, "end_line": 1, "text": "pass"}
@@ -170,6 +175,24 @@ async def test_bad_calls_are_one_line_errors(
     assert error in result.output["error"]
     assert "\n" not in result.summary
     assert editor.docs[NOTES] == TEXT
+
+
+async def test_code_is_shown_not_written(editor: MemoryEditor) -> None:
+    code = "def add(a, b):\n    return a + b\n"
+    # Shown even with edits off: showing changes no document.
+    result = await toolbox(editor, "none").run(
+        "show_code", json.dumps({"language": "Python", "code": code, "title": "add"})
+    )
+    assert result.output == {"shown": True, "id": "code-1", "lines": 2}
+    assert result.summary == "show_code: showed 2 lines of Python ('add')"
+    assert editor.shown == [("python", code, "add")]
+    assert editor.docs[NOTES] == TEXT and editor.edits == []
+    # Spoken identifiers are not rewritten in code, and bad calls are refused.
+    out = await run(toolbox(editor), "show_code", language="lua", code="   ")
+    assert out == {"error": "code is empty"}
+    out = await run(toolbox(editor), "show_code", code="x = 1")
+    assert out == {"error": "language must be a string"}
+    assert len(editor.shown) == 1
 
 
 async def test_no_place_yet_is_said(editor: MemoryEditor) -> None:

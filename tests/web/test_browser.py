@@ -164,6 +164,22 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
         "the text-mode reply",
     )
     assert "and now in text" in (await finals(page, "assistant"))[1]
+    # Code the assistant writes is shown as a block with an Insert button, not said.
+    await type_and_send(page, "write a function that adds two numbers in python")
+    await page.wait_for(
+        f"{ROOT}.querySelector('.turn.shown pre') !== null", 90, "the code block shown"
+    )
+    assert await shown(page, ".turn.shown pre") == "def add(a, b):\n    return a + b\n"
+    assert await shown(page, ".turn.shown .caption") == "add · python"
+    await page.eval(
+        f"{CHAT}.addEventListener('insert', e => {{ e.preventDefault(); window.__inserted ="
+        " e.detail; }, {once: true})"
+    )
+    await click(page, ".turn.shown .insert")
+    await page.wait_for("window.__inserted !== undefined", 5, "the insert event")
+    inserted = await page.eval("window.__inserted")
+    assert inserted == {"code": "def add(a, b):\n    return a + b\n", "language": "python",
+                        "id": "code-1"}  # fmt: skip
     assert not await live_shown(page) and await indicator(page) == "TEXT"
     await page.screenshot(OUTPUT / "chat-text-mode.png")
     # Dictation (text mode's push to talk) needs a microphone, which this server lacks: the

@@ -10,10 +10,11 @@ import { type DeviceKind, SETTING, deviceChoices, historyRecordings, historyTarg
 import { ServerCommand } from "./core/protocol";
 import { voiceChoices } from "./core/voices";
 import { SECTION } from "./core/settings";
+import type { CodeViews } from "./code";
 import { PANEL_VIEW } from "./panel";
 import type { ServerConnection } from "./serverConnection";
 
-export function registerCommands(connection: ServerConnection): vscode.Disposable[] {
+export function registerCommands(connection: ServerConnection, code: CodeViews): vscode.Disposable[] {
   const request = (command: RequestCommand) => () => connection.run(command);
   const handlers: Record<string, (...args: unknown[]) => unknown> = {
     "vivavoce.start": async (options?: unknown) => {
@@ -35,6 +36,7 @@ export function registerCommands(connection: ServerConnection): vscode.Disposabl
     "vivavoce.openHistory": () => openHistory(connection),
     "vivavoce.restartServer": () => connection.restartServer(),
     "vivavoce.selectVoice": () => selectVoice(connection),
+    "vivavoce.insertCode": (id?: unknown) => code.insert(id),
   };
   return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
 }

@@ -5,6 +5,7 @@
 
 import * as vscode from "vscode";
 
+import { CodeViews } from "./code";
 import { registerCommands } from "./commands";
 import { ConversationPanel, PANEL_VIEW } from "./panel";
 import { ServerConnection, type SettingProperties } from "./serverConnection";
@@ -20,6 +21,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Server
   connection = new ServerConnection(packageJSON.contributes?.configuration?.properties ?? {}, output, statusBar, transcript);
   const current = connection;
   const panel = new ConversationPanel(context.extensionUri, current);
+  const code = new CodeViews(current);
   current.conversationShown = () => panel.visible;
   context.subscriptions.push(
     output,
@@ -30,7 +32,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Server
     vscode.window.registerWebviewViewProvider(PANEL_VIEW, panel),
     current.onDidChangeStatus((status) => { panel.status(status); }),
     current.onTranscript((update) => { panel.transcript(update); }),
-    ...registerCommands(current),
+    current.onCode((shown) => { void code.show(shown); }),
+    ...registerCommands(current, code),
     vscode.window.onDidChangeTextEditorSelection((event) => { current.selectionChanged(event.textEditor); }),
     vscode.workspace.onDidChangeConfiguration((event) => { current.settingsChanged(event); }),
   );

@@ -10,7 +10,7 @@ import { DidChangeConfigurationNotification, ExecuteCommandRequest, type Languag
 
 import { createClient } from "./client";
 import { type EditorContext, type RequestCommand, errorText, requestFor } from "./core/commands";
-import { type ContextParams, IDLE, Method, type Status, type TranscriptUpdate, asStatus, asTranscript } from "./core/protocol";
+import { type ContextParams, IDLE, Method, type ShownCode, type Status, type TranscriptUpdate, asCode, asStatus, asTranscript } from "./core/protocol";
 import { type Flat, SECTION, explicitSettings, settingsChange } from "./core/settings";
 import type { StatusBar, TranscriptChannel } from "./views";
 
@@ -27,10 +27,13 @@ export class ServerConnection implements vscode.Disposable {
   conversationShown: () => boolean = () => false;
   private readonly statusChanged = new vscode.EventEmitter<Status>();
   private readonly transcribed = new vscode.EventEmitter<TranscriptUpdate>();
+  private readonly codeShown = new vscode.EventEmitter<ShownCode>();
   /** Every status: sent by the server, returned by a request, or idle when the server stops. */
   readonly onDidChangeStatus = this.statusChanged.event;
   /** Every transcript update the server sends. */
   readonly onTranscript = this.transcribed.event;
+  /** Code the assistant shows (`realtime/code`). */
+  readonly onCode = this.codeShown.event;
   private client: LanguageClient | undefined;
   private sent: Flat = {};
   private contextTimer: ReturnType<typeof setTimeout> | undefined;
@@ -73,6 +76,10 @@ export class ServerConnection implements vscode.Disposable {
         this.transcript.add(update);
         this.transcribed.fire(update);
       }
+    });
+    client.onNotification(Method.code, (params: unknown) => {
+      const code = asCode(params);
+      if (code) this.codeShown.fire(code);
     });
     try {
       await client.start();
@@ -170,6 +177,7 @@ export class ServerConnection implements vscode.Disposable {
     clearTimeout(this.contextTimer);
     this.statusChanged.dispose();
     this.transcribed.dispose();
+    this.codeShown.dispose();
     void this.stopServer();
   }
 

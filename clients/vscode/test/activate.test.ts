@@ -89,6 +89,19 @@ test("status bar click starts, a typed turn streams into the transcript, click s
   assert.deepEqual(lines.filter((l) => l.startsWith("[error]")), [], log);
 });
 
+test("code the assistant shows opens beside the editor in its language, keeping the focus", { timeout: 120_000 }, async () => {
+  await fake.run("vivavoce.sendText", "write a function that adds two numbers in lua");
+  await until(() => fake.shown.length === 1);
+  const shown = fake.shown[0];
+  assert.equal(shown?.language, "lua");
+  assert.equal(shown.text, "local function add(a, b)\n  return a + b\nend\n");
+  // Beside the editor (ViewColumn.Beside), the focus kept where the user works.
+  assert.deepEqual(shown.options, { viewColumn: -2, preserveFocus: true, preview: false });
+  await fake.run("vivavoce.stop");
+  await until(() => fake.statusBar().text === "$(mic) vivavoce");
+  assert.deepEqual(fake.errors, []);
+});
+
 test("server-only commands the server lacks fall back quietly", { timeout: 30_000 }, async () => {
   // No vivavoce.listDevices yet: Select Microphone asks for a name; cancelling changes nothing.
   await fake.run("vivavoce.selectMicrophone");

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { errorText, isUnknownCommand, requestFor, toggleConversation } from "../src/core/commands";
+import { errorText, insertCodeRequest, isUnknownCommand, requestFor, toggleConversation } from "../src/core/commands";
 import { deviceChoices, historyRecordings, historyTarget, selectDeviceArguments } from "../src/core/devices";
-import { IDLE, type Status, type TranscriptUpdate, asStatus, asTranscript, audioUse } from "../src/core/protocol";
+import { IDLE, type Status, type TranscriptUpdate, asCode, asStatus, asTranscript, audioUse, languageId } from "../src/core/protocol";
 import { HOLD_MS, type LogLine, ServerLog } from "../src/core/serverLog";
 import { explicitSettings, initializationOptions, nest, serverCommand, settingsChange } from "../src/core/settings";
 import { statusView } from "../src/core/statusText";
@@ -62,6 +62,24 @@ describe("commands", () => {
       assert.deepEqual(requestFor(command, LIVE), { method: `realtime/${command}`, params: {} });
     }
     assert.deepEqual(requestFor("sendText", LIVE, undefined, "hi"), { method: "realtime/sendText", params: { text: "hi" } });
+  });
+
+  test("Insert Code names the editor and cursor (and the id, if one was given)", () => {
+    const editor = { uri: "file:///a.py", position: { line: 3, character: 2 } };
+    assert.deepEqual(insertCodeRequest(editor), {
+      method: "realtime/insertCode",
+      params: { textDocument: { uri: "file:///a.py" }, position: { line: 3, character: 2 } },
+    });
+    assert.deepEqual(insertCodeRequest(undefined, "code-2"), { method: "realtime/insertCode", params: { id: "code-2" } });
+  });
+
+  test("shown code opens in VS Code's language for what the model calls it", () => {
+    assert.equal(languageId("Python"), "python");
+    assert.equal(languageId("ts"), "typescript");
+    assert.equal(languageId("bash"), "shellscript");
+    assert.equal(languageId(""), "plaintext");
+    assert.deepEqual(asCode({ id: "code-1", language: "lua", code: "x = 1\n", title: "" }), { id: "code-1", language: "lua", code: "x = 1\n" });
+    assert.equal(asCode({ id: "code-1", code: 5 }), undefined);
   });
 
   test("the status bar click starts when idle or failed and stops otherwise", () => {

@@ -58,6 +58,8 @@ export interface Fake {
   /** Webview view providers by view id (registerWebviewViewProvider). */
   views: Map<string, unknown>;
   errors: string[];
+  /** Documents shown with window.showTextDocument: language, text and the options given. */
+  shown: { language: string; text: string; options: Record<string, unknown> | undefined }[];
   /** Run a command as the palette or a keybinding would. */
   run(id: string, ...args: unknown[]): Promise<unknown>;
   /** A user setting under `vivavoce.`. */
@@ -83,6 +85,7 @@ export function installFakeVscode(): Fake {
     channels: new Map(),
     views: new Map(),
     errors: [],
+    shown: [],
     run: (id, ...args) => vscode.commands.executeCommand(id, ...args),
     configure: (key, value) => vscode.workspace.getConfiguration("vivavoce").update(key, value, vscode.ConfigurationTarget.Global),
     statusBar: () => vscode.window.createStatusBarItem.mock.calls[0]?.result ?? { text: "", command: "" },
@@ -112,6 +115,11 @@ export function installFakeVscode(): Fake {
   vscode.window.registerWebviewViewProvider = (id: string, provider: unknown) => {
     fake.views.set(id, provider);
     return { dispose: () => fake.views.delete(id) };
+  };
+  const showTextDocument = vscode.window.showTextDocument as (...args: unknown[]) => Promise<unknown>;
+  vscode.window.showTextDocument = (doc: { languageId: string; getText(): string }, options?: Record<string, unknown>) => {
+    fake.shown.push({ language: doc.languageId, text: doc.getText(), options });
+    return showTextDocument(doc, options);
   };
   vscode.window.showErrorMessage = (message: string) => {
     fake.errors.push(message);

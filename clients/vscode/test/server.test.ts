@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { EXTENSION_COMMANDS, isUnknownCommand, requestFor } from "../src/core/commands";
+import { EXTENSION_COMMANDS, insertCodeRequest, isUnknownCommand, requestFor } from "../src/core/commands";
 import { IDLE, type Status, asStatus } from "../src/core/protocol";
 import { explicitSettings, initializationOptions, nest, settingsChange } from "../src/core/settings";
 import { statusView } from "../src/core/statusText";
@@ -102,6 +102,26 @@ test("a voice tool the assistant uses shows as a tool line, final only", { timeo
   assert.ok(lines.includes(`you: read this document\n🔧 tool: ${tool.text}\nassistant: Lines 1 to`), lines);
   await run("stop");
   assert.equal(status.state, "idle");
+});
+
+test("code the assistant writes is shown, not said, and Insert Code puts it at the cursor", { timeout: 120_000 }, async () => {
+  await run("start");
+  try {
+    await run("sendText", "write a function that adds two numbers in python");
+    await server.until(() => server.codes.length === 1);
+    const code = "def add(a, b):\n    return a + b\n";
+    assert.deepEqual(server.codes[0], { id: "code-1", language: "python", code, title: "add" });
+    // Said in a few words (and, with insertTranscripts on, those words inserted): not the code.
+    const said = "I put the code in the editor.";
+    await server.until(() => server.edits.some((e) => e.text === `${said}\n`));
+    assert.ok(server.transcripts.some((u) => u.role === "assistant" && u.final && u.text === said));
+    const edits = server.edits.length;
+    const { method, params } = insertCodeRequest({ uri: DOC, position: { line: 0, character: 0 } });
+    assert.deepEqual(await server.connection.sendRequest(method, params), { inserted: true, id: "code-1", uri: DOC });
+    assert.deepEqual(server.edits.slice(edits), [{ uri: DOC, line: 0, character: 0, text: code }]);
+  } finally {
+    await run("stop");
+  }
 });
 
 test("toggle mode goes to text mode and back, and stop is idempotent", { timeout: 120_000 }, async () => {

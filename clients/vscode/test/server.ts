@@ -10,7 +10,7 @@ import * as path from "node:path";
 
 import { type MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from "vscode-jsonrpc/node";
 
-import { type Status, type TranscriptUpdate, asStatus, asTranscript } from "../src/core/protocol";
+import { type ShownCode, type Status, type TranscriptUpdate, asCode, asStatus, asTranscript } from "../src/core/protocol";
 
 /** clients/vscode (this file runs from out/test/). */
 export const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
@@ -26,6 +26,7 @@ export interface Edit {
 export class Server {
   readonly statuses: Status[] = [];
   readonly transcripts: TranscriptUpdate[] = [];
+  readonly codes: ShownCode[] = [];
   readonly edits: Edit[] = [];
   readonly messages: string[] = [];
   /** What workspace/configuration answers (the extension's explicit settings). */
@@ -53,6 +54,11 @@ export class Server {
     this.connection.onNotification("realtime/transcript", (params: unknown) => {
       const update = asTranscript(params);
       if (update) this.transcripts.push(update);
+      changed();
+    });
+    this.connection.onNotification("realtime/code", (params: unknown) => {
+      const code = asCode(params);
+      if (code) this.codes.push(code);
       changed();
     });
     this.connection.onNotification("window/showMessage", (params: { message: string }) => {

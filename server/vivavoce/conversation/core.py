@@ -351,6 +351,7 @@ class Conversation:
             run_tool=self.run_tool,
             on_update=self.transcript,
             on_message=lambda line: self.say("warning", line),
+            on_code=self.show_code,
         )
         io = self._io
         await reply.run(self._text_tasks, await self._text_voice(io) if io else None)
@@ -412,6 +413,11 @@ class Conversation:
         self.transcript(TranscriptUpdate(item, self.turns.last_item, "user", text, final=True))
 
     # ------------------------------------------------------------------ tools, transcript
+
+    def show_code(self, language: str, code: str) -> None:
+        """A code block of a text reply: shown in the editor, as ``show_code`` does."""
+        if self.tools is not None:
+            self.tools.show(language, code)
 
     async def run_tool(self, name: str, arguments: str | None, item_id: str | None) -> str:
         """One tool call: run it (or refuse: no editor), add its line to the transcript."""

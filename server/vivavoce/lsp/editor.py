@@ -2,7 +2,8 @@
 
 Documents are the ones the client opened (``textDocument/didOpen``, kept in sync by pygls);
 where the user works comes from ``realtime/context`` (or ``realtime/start``'s position); edits
-go out as ``workspace/applyEdit``, so the editor shows them and may refuse them.
+go out as ``workspace/applyEdit``, so the editor shows them and may refuse them; code shown
+goes out as ``realtime/code`` (:mod:`.shown`).
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ class LspEditor:
         context: Callable[[], P.ContextParams | None],
         apply_edit: ReplaceRange,
         encoding: Callable[[], Encoding],
+        *,
+        show_code: Callable[[str, str, str | None], str],
     ) -> None:
         self._documents = documents
         self._text = text
         self._context = context
         self._apply_edit = apply_edit
         self._encoding = encoding
+        self._show_code = show_code
 
     def documents(self) -> list[str]:
         return self._documents()
@@ -80,6 +84,9 @@ class LspEditor:
         except TimeoutError:
             return f"the editor did not answer within {EDIT_TIMEOUT:.0f} s"
         return None if applied else (reason or "no reason given")
+
+    def show_code(self, language: str, code: str, title: str | None) -> str:
+        return self._show_code(language, code, title)
 
     def _offset(self, text: str, line: int, character: int) -> int:
         """The offset of a position; past the end of a line or the text: clamped to it."""

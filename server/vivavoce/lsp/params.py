@@ -76,6 +76,14 @@ class ContextParams(_Params):
     selection: Range | None = None
 
 
+class InsertCodeParams(_Params):
+    """``insertCode``: which code (default: the last shown) and where (default: the cursor)."""
+
+    id: str | None = Field(None, min_length=1, max_length=64)
+    text_document: TextDocument | None = None
+    position: Position | None = None
+
+
 #: Field order for positional ``workspace/executeCommand`` arguments.
 POSITIONAL: dict[type[_Params], tuple[str, ...]] = {
     StartParams: ("mode", "voice", "model"),
@@ -83,6 +91,7 @@ POSITIONAL: dict[type[_Params], tuple[str, ...]] = {
     PushToTalkParams: ("pressed",),
     MuteParams: ("muted",),
     SelectDeviceParams: ("kind", "device"),
+    InsertCodeParams: ("id",),
 }
 
 

@@ -6,8 +6,9 @@ It maps the wire contract (DESIGN.md) onto one :class:`~vivavoce.conversation.Co
   (listed in ``executeCommandProvider``); params validated (bad ones → InvalidParams naming the
   field); every failure is a JSON-RPC error with one line, never a traceback;
 * notifications ``realtime/status`` (every change) and ``realtime/transcript`` (every delta and
-  final, both sides); ``$/progress`` while connecting; ``window/showMessage`` for background
-  failures; ``window/logMessage`` for details at the configured level;
+  final, both sides); ``realtime/code`` for code the assistant shows (:mod:`.shown`), which
+  ``insertCode`` puts at the cursor; ``$/progress`` while connecting; ``window/showMessage``
+  for background failures; ``window/logMessage`` for details at the configured level;
 * settings from initializationOptions, ``workspace/didChangeConfiguration`` and
   ``workspace/configuration`` (an empty or partial object never resets anything; a bad value
   keeps the last good one and says which key and why);
@@ -36,6 +37,7 @@ from .dictation import DictationWriter
 from .insertion import Inserter, Pos, format_turn, lsp_range_to_pos
 from .logs import ClientLogHandler, ExpectedErrors, set_log_level
 from .progress import ConnectProgress
+from .shown import ShownCode
 from .wire import plain
 
 if TYPE_CHECKING:
@@ -88,6 +90,8 @@ class VivavoceServer(LanguageServer):
         #: The client's last cursor/selection (realtime/context).
         self.context: P.ContextParams | None = None
         self._tools: Toolbox | None = None
+        #: Code the assistant showed, for insertCode.
+        self.shown = ShownCode()
         self._register()
 
     @property
@@ -140,6 +144,7 @@ class VivavoceServer(LanguageServer):
                 context=lambda: self.context,
                 apply_edit=self._apply_range,
                 encoding=lambda: self.inserter.encoding,
+                show_code=self._show_code,
             )
             self._tools = Toolbox(editor, lambda: self.settings.allow_edits, self._words)
         return self._tools
@@ -170,6 +175,7 @@ class VivavoceServer(LanguageServer):
             "openHistory": ("NoParams", self._open_history),
             "listDevices": ("NoParams", self._list_devices),
             "selectDevice": ("SelectDeviceParams", self._select_device),
+            "insertCode": ("InsertCodeParams", self._insert_code),
         }
         for name, (model, handler) in requests.items():
             self.feature(f"realtime/{name}")(self._endpoint(name, model, handler, positional=False))
@@ -284,6 +290,34 @@ class VivavoceServer(LanguageServer):
         await self.conversation.send_text(params.text)
         return {"sent": True}
 
+    async def _insert_code(self, params: P.InsertCodeParams) -> dict[str, Any]:
+        """The last code shown (or the one ``id`` names) into the document at the cursor: the
+        position given, else the last ``realtime/context``."""
+        piece = self.shown.get(params.id)
+        if piece is None:
+            what = f"no code with id {params.id!r} was shown" if params.id else "no code shown yet"
+            raise ConfigError(f"nothing to insert: {what}", key="id")
+        uri, at = self._cursor(params)
+        applied, reason = await self._apply_range(uri, at, at, piece.code, "vivavoce: insert code")
+        if not applied:
+            return {"inserted": False, "id": piece.id, "reason": reason or "no reason given"}
+        return {"inserted": True, "id": piece.id, "uri": uri}
+
+    def _cursor(self, params: P.InsertCodeParams) -> tuple[str, Pos]:
+        """Where insertCode inserts: the document and position the request names, else the
+        cursor the editor last reported (a selection's end)."""
+        if params.text_document is not None:
+            at = params.position
+            uri = params.text_document.uri
+        elif (ctx := self.context) is not None:
+            uri = ctx.text_document.uri
+            at = ctx.position or (ctx.selection.end if ctx.selection is not None else None)
+        else:
+            raise ConfigError("nothing to insert into: the editor has not said where the cursor is")
+        if at is None:
+            raise ConfigError("nothing to insert into: no position given", key="position")
+        return uri, Pos(at.line, at.character)
+
     def _context(self, raw: Any) -> None:
         """Where the cursor is: new turns are inserted there if insertion is on."""
         from . import params as P
@@ -303,6 +337,11 @@ class VivavoceServer(LanguageServer):
 
     def _send_status(self, status: Status) -> None:
         self.protocol.notify("realtime/status", status.wire())
+
+    def _show_code(self, language: str, code: str, title: str | None) -> str:
+        piece = self.shown.add(language, code, title)
+        self.protocol.notify("realtime/code", piece.wire())
+        return piece.id
 
     def _send_transcript(self, update: TranscriptUpdate) -> None:
         body: dict[str, Any] = {

@@ -100,6 +100,12 @@ class BuiltinResponder:
         if not users:
             yield "Sorry, I did not catch that."
             return
+        markdown = intents.markdown_reply(users[-1])
+        if markdown is not None and last is not None and last.role == "user":
+            # Code asked for, and no tool called: written as markdown, as a chat model does.
+            for line in markdown.splitlines(keepends=True):
+                yield line
+            return
         yield f"You said: {_clean(users[-1])}. "
         if len(users) == 1:
             yield "That is the first thing you said."

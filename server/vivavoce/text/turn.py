@@ -4,7 +4,9 @@
 far, streams it into the transcript as it is written, runs the voice tools the model calls
 (at most :data:`MAX_TOOL_ROUNDS` rounds, then the model must answer in words) and hands each
 finished sentence to :func:`speak`, which has text mode's :class:`~vivavoce.text.voice.Voice`
-say it while the next one is still being written.
+say it while the next one is still being written. What is said is the reply's markdown as plain
+words (:class:`~vivavoce.text.spoken.SpokenMarkdown`): a fenced code block is shown in the
+editor (``on_code``) and said as one short phrase.
 
 Both run as tasks of the conversation's text task set, so stopping the conversation or
 interrupting the reply cancels them; the reply is then final, marked ``interrupted``, with what
@@ -53,7 +55,10 @@ class TextReply:
         run_tool: RunTool,
         on_update: Callable[[TranscriptUpdate], None],
         on_message: Callable[[str], None],
+        on_code: Callable[[str, str], None] = lambda *_: None,
     ) -> None:
+        from .spoken import SpokenMarkdown
+
         self._chat = chat
         self._model = model
         self._messages = messages
@@ -61,6 +66,8 @@ class TextReply:
         self._run_tool = run_tool
         self._on_update = on_update
         self._on_message = on_message
+        #: The reply's words to say (its markdown as speech; code blocks to ``on_code``).
+        self._spoken = SpokenMarkdown(on_code)
         self.item_id = new_id("item")
         #: The line this reply follows in the transcript (the user's turn, or the last tool's).
         self.after = after
@@ -105,7 +112,7 @@ class TextReply:
                     calls.append(piece)
                     continue
                 self.text += piece
-                pending += piece
+                pending += self._spoken.feed(piece)
                 *done, pending = _SENTENCE_END.split(pending)
                 for sentence in done:
                     self.sentences.put_nowait(sentence)
@@ -113,7 +120,10 @@ class TextReply:
             if not calls:
                 break
             self.after = await self._run_tools(calls)
-        self.sentences.put_nowait(pending)
+        pending += self._spoken.end()
+        *done, pending = _SENTENCE_END.split(pending)
+        for sentence in [*done, pending]:
+            self.sentences.put_nowait(sentence)
         self.sentences.put_nowait(None)
 
     async def _run_tools(self, calls: list[ToolCallRequest]) -> str:
@@ -133,7 +143,8 @@ async def speak(
 ) -> None:
     """Say a reply sentence by sentence, as it is written."""
     while (sentence := await sentences.get()) is not None:
-        if not sentence.strip():
+        sentence = " ".join(sentence.split())
+        if not sentence:
             continue
         try:
             await voice.say(sentence)

@@ -67,6 +67,9 @@ local function handlers()
         transcript.update(result)
       end
     end,
+    ["realtime/code"] = function(_, result)
+      require("vivavoce.code").show(result)
+    end,
     ["window/showMessage"] = on_show_message,
     ["$/progress"] = on_progress,
   }

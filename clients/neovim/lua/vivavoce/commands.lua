@@ -29,6 +29,7 @@ M.subcommands = {
   ptt = { run = function(args) vivavoce().push_to_talk(on_off(args[1])) end, args = { "on", "off" } },
   mute = { run = function(args) vivavoce().mute(on_off(args[1])) end, args = { "on", "off" } },
   interrupt = { run = function() vivavoce().interrupt() end },
+  insertCode = { run = function(args) vivavoce().insert_code(args[1]) end },
   send = {
     run = function(_, raw) -- the text exactly as typed after "send"
       vivavoce().send_text((raw:gsub("^%s*send%s*", "")))

@@ -15,6 +15,11 @@ M.defaults = {
     -- Ex command that opens the transcript window on :Vivavoce start; false to not open it.
     open = "botright 10split",
   },
+  code = {
+    -- How code the assistant shows opens (its window keeps showing the next one): an Ex command
+    -- making a window (e.g. "botright vsplit", "belowright 12split"), or "float".
+    open = "botright vsplit",
+  },
   -- Attach file buffers you enter while vivavoce runs, so the server follows your cursor.
   follow_buffers = true,
   -- Milliseconds between the last cursor move and the realtime/context notification.
@@ -50,6 +55,9 @@ function M.set(user)
       else
         merged.transcript = vim.tbl_extend("force", merged.transcript, value)
       end
+    elseif key == "code" then
+      check("code", value, { "table" })
+      merged.code = vim.tbl_extend("force", merged.code, value)
     else
       merged[key] = vim.deepcopy(value)
     end
@@ -57,6 +65,7 @@ function M.set(user)
   check("cmd", merged.cmd, { "table", "function" })
   check("settings", merged.settings, { "table" })
   check("ptt_key", merged.ptt_key, { "string", "boolean" })
+  check("code.open", merged.code.open, { "string" })
   check("context_debounce", merged.context_debounce, { "number" })
   check("root_dir", merged.root_dir, { "string", "nil" })
   options = merged

@@ -115,6 +115,11 @@ function M.send_text(text)
   client.request("realtime/sendText", { text = text })
 end
 
+--- Inserts the code the assistant showed last (or the one with `id`) at the cursor.
+function M.insert_code(id)
+  require("vivavoce.code").insert(id)
+end
+
 --- Picks the microphone ("input", default) or speaker ("output") with vim.ui.select.
 function M.devices(kind)
   require("vivavoce.devices").choose(kind or "input")

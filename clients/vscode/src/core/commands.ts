@@ -49,7 +49,19 @@ export const EXTENSION_COMMANDS: readonly string[] = [
   "vivavoce.toggleConversation",
   "vivavoce.showPanel",
   "vivavoce.selectVoice",
+  "vivavoce.insertCode",
 ];
+
+/** `realtime/insertCode`: the last code shown (or the one `id` names) at the user's cursor. */
+export function insertCodeRequest(editor?: EditorContext, id?: string): Request {
+  return {
+    method: Method.insertCode,
+    params: {
+      ...(id ? { id } : {}),
+      ...(editor ? { textDocument: { uri: editor.uri }, position: editor.position } : {}),
+    },
+  };
+}
 
 /**
  * The request for a command. `start` tells the server the active editor and cursor: replies are

@@ -75,7 +75,40 @@ export const Method = {
   interrupt: "realtime/interrupt",
   context: "realtime/context",
   transcript: "realtime/transcript",
+  code: "realtime/code",
+  insertCode: "realtime/insertCode",
 } as const;
+
+/** `realtime/code`: code the assistant shows instead of reading it aloud. */
+export interface ShownCode {
+  id: string;
+  language: string;
+  code: string;
+  title?: string;
+}
+
+/** A shown piece of code from the wire, or undefined. */
+export function asCode(value: unknown): ShownCode | undefined {
+  if (!isObject(value) || typeof value.id !== "string" || typeof value.code !== "string") {
+    return undefined;
+  }
+  const language = typeof value.language === "string" ? value.language : "";
+  const title = typeof value.title === "string" && value.title ? value.title : undefined;
+  return { id: value.id, language, code: value.code, ...(title ? { title } : {}) };
+}
+
+/** What a model calls a language → VS Code's language id (others are taken as they are). */
+const LANGUAGE_IDS: Record<string, string> = {
+  js: "javascript", jsx: "javascriptreact", ts: "typescript", tsx: "typescriptreact", py: "python",
+  python3: "python", sh: "shellscript", bash: "shellscript", shell: "shellscript", zsh: "shellscript",
+  "c++": "cpp", "c#": "csharp", cs: "csharp", rs: "rust", golang: "go", yml: "yaml", md: "markdown",
+  rb: "ruby", kt: "kotlin", "": "plaintext", text: "plaintext",
+};
+
+export function languageId(language: string): string {
+  const name = language.trim().toLowerCase();
+  return LANGUAGE_IDS[name] ?? name;
+}
 
 /** Commands only reachable through `workspace/executeCommand` (newer servers). */
 export const ServerCommand = {
