@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -88,6 +89,8 @@ class LoadCall:
     frames: int = 0
     audible_frames: int = 0
     call_id: str | None = None
+    lost_at: float | None = None  # time.monotonic() when the call was lost
+    lost_why: str = ""
 
     def __post_init__(self) -> None:
         from vivavoce.rtc.tracks import PcmSource
@@ -100,6 +103,7 @@ class LoadCall:
         self._warm = asyncio.Event()
         self._probe_sent: float | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
 
     async def connect(self, http: Any) -> float:
         from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -115,6 +119,8 @@ class LoadCall:
         self._channel = pc.createDataChannel("oai-events")
         self._channel.on("open", self._open.set)
         self._channel.on("message", self._on_message)
+        self._channel.on("close", lambda: self._lost("data channel closed"))
+        pc.on("connectionstatechange", lambda: self._state(pc.connectionState))
         pc.addTransceiver(PcmSourceTrack(self.source), direction="sendrecv")
         pc.on("track", lambda track: self._tasks.append(asyncio.create_task(self._drain(track))))
         with host_addresses(["127.0.0.1"]):
@@ -140,6 +146,16 @@ class LoadCall:
             }
         )
         return (time.perf_counter() - t0) * 1000
+
+    def _state(self, state: str) -> None:
+        log.info("call %d: connection %s", self.index, state)
+        if state in ("failed", "closed"):
+            self._lost(f"connection {state}")
+
+    def _lost(self, why: str) -> None:
+        if self.lost_at is None and not self._closing:
+            self.lost_at, self.lost_why = time.monotonic(), why
+            log.warning("call %d lost: %s", self.index, why)
 
     def send(self, event: dict[str, Any]) -> None:
         if self._channel.readyState == "open":  # a call the peer ended counts as lost
@@ -223,6 +239,7 @@ class LoadCall:
         return any(t.status is None for t in self.turns)
 
     async def close(self, http: Any) -> None:
+        self._closing = True
         if self.call_id is not None:
             with contextlib.suppress(Exception):
                 await http.post(f"{self.base_url}/realtime/calls/{self.call_id}/hangup")
@@ -281,6 +298,7 @@ async def run(args: argparse.Namespace) -> None:
         await read_line()
         connect_ms += [await call.connect(http) for call in calls[1:]]
         refused = await over_limit(http, args.url) if args.limit else None
+        started = time.monotonic()
         emit("live", connect_ms=[round(x, 1) for x in connect_ms], calls=len(calls))
 
         stop = asyncio.Event()
@@ -313,13 +331,15 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.2)
         for call in calls:
             call.settle()
-        result = summarize(calls, refused)
+        result = summarize(calls, refused, started)
         for call in calls:
             await call.close(http)
     emit("result", connect_ms=[round(x, 1) for x in connect_ms], **result)
 
 
-def summarize(calls: list[LoadCall], refused: dict[str, Any] | None) -> dict[str, Any]:
+def summarize(
+    calls: list[LoadCall], refused: dict[str, Any] | None, started: float
+) -> dict[str, Any]:
     turns = [t for c in calls for t in c.turns]
     answered = [t for t in turns if t.status == "completed"]
     statuses: dict[str, int] = {}
@@ -341,6 +361,12 @@ def summarize(calls: list[LoadCall], refused: dict[str, Any] | None) -> dict[str
         "frames_received": sum(c.frames for c in calls),
         "errors": [e for c in calls for e in c.errors][:10],
         "calls_lost": sum(c.lost for c in calls),
+        # When each lost call went (s after all calls were open) and how it was noticed.
+        "losses": [
+            [c.index, round(c.lost_at - started, 1), c.lost_why]
+            for c in calls
+            if c.lost_at is not None
+        ],
         "over_limit": refused,
     }
 
@@ -352,7 +378,7 @@ def main() -> None:
     p.add_argument("--period", type=float, default=10.0, help="seconds between a call's turns")
     p.add_argument("--limit", type=int, default=0, help="the peer's --max-calls (0: no probe)")
     args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=os.environ.get("LOAD_CLIENT_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         asyncio.run(run(args))
     except Exception as exc:
