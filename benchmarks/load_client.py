@@ -50,6 +50,13 @@ SENTENCES = (
     "how is the weather today",
 )
 PROBE_EVERY_S = 1.0
+#: The events of each call's turn-taking, kept with their arrival times (the result shows the
+#: first call's, next to when its sentences were fed and finished).
+TIMELINE = frozenset({
+    "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+    "response.created", "response.done", "output_audio_buffer.started",
+    "output_audio_buffer.stopped", "output_audio_buffer.cleared",
+})  # fmt: skip
 ANSWER_GRACE_S = 20.0
 
 
@@ -91,6 +98,7 @@ class LoadCall:
     call_id: str | None = None
     lost_at: float | None = None  # time.monotonic() when the call was lost
     lost_why: str = ""
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # (time, event) of TIMELINE
 
     def __post_init__(self) -> None:
         from vivavoce.rtc.tracks import PcmSource
@@ -169,6 +177,8 @@ class LoadCall:
         now = time.monotonic()
         event = json.loads(message)
         kind = event.get("type")
+        if kind in TIMELINE:
+            self.timeline.append((now, str(kind).rsplit(".", 1)[-1]))
         if kind == "session.created":
             self._created.set()
         elif kind == "conversation.item.retrieved" and self._probe_sent is not None:
@@ -368,7 +378,16 @@ def summarize(
             if c.lost_at is not None
         ],
         "over_limit": refused,
+        "timeline_call0": _timeline(calls[0], started) if calls else [],
     }
+
+
+def _timeline(call: LoadCall, started: float) -> list[str]:
+    """The first call's turns: sentences fed/finished and the peer's events (s into the load)."""
+    marks = [(t.fed_at, "FED") for t in call.turns] + [
+        (t.spoken_until, "SPOKEN") for t in call.turns if t.spoken_until
+    ]
+    return [f"{at - started:.1f} {what}" for at, what in sorted(marks + call.timeline)][:80]
 
 
 def main() -> None:
