@@ -17,7 +17,10 @@ the sentence leaving the client → ``response.created``, the peer's 500 ms of V
 included); the peer's RSS per call (RSS with all calls open − RSS with the first call open
 and warm, / the other calls; the shared recognizer and synthesizer are loaded by then, by a
 typed warm-up turn on the first call); CPU of the peer and the client over the window (% of
-one core); the status and body the 17th call got. ``BENCH_LOAD_SECONDS`` sets the window
+one core); the status and body the 17th call got; the CPU of the whole load per call (peer,
+its recognition workers and speech synthesis, client) and the share of the window the peer's
+event loop waited, runnable, for a core (schedstat: a loop starved by the machine shows here,
+not in its own CPU %). ``BENCH_LOAD_SECONDS`` sets the window
 (default 120 full, 30 with ``--quick``), ``BENCH_LOAD_CALLS`` the number of calls (and the
 peer's limit; default 16).
 """
