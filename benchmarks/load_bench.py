@@ -17,7 +17,10 @@ the sentence leaving the client → ``response.created``, the peer's 500 ms of V
 included); the peer's RSS per call (RSS with all calls open − RSS with the first call open
 and warm, / the other calls; the shared recognizer and synthesizer are loaded by then, by a
 typed warm-up turn on the first call); CPU of the peer and the client over the window (% of
-one core); the status and body the 17th call got. ``BENCH_LOAD_SECONDS`` sets the window
+one core); the status and body the 17th call got; the CPU of the whole load per call (peer,
+its recognition workers and speech synthesis, client) and the share of the window the peer's
+event loop waited, runnable, for a core (schedstat: a loop starved by the machine shows here,
+not in its own CPU %). ``BENCH_LOAD_SECONDS`` sets the window
 (default 120 full, 30 with ``--quick``), ``BENCH_LOAD_CALLS`` the number of calls (and the
 peer's limit; default 16).
 """
@@ -25,8 +28,10 @@ peer's limit; default 16).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
+import time
 from typing import Any, Protocol
 
 import psutil
@@ -55,6 +60,52 @@ def _rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def _descendants_cpu(pid: int) -> float:
+    """CPU seconds of ``pid``'s children, live (recognition workers) and reaped (flite)."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            t = child.cpu_times()
+            total += t.user + t.system
+    t = proc.cpu_times()
+    return float(total + t.children_user + t.children_system)
+
+
+def _runqueue_wait(pid: int) -> float:
+    """Seconds the main thread of ``pid`` has waited, runnable, for a CPU (schedstat)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
+class _Contention:
+    """What the window asked of the machine beyond the two processes' own CPU: the peer's
+    children (recognition workers, speech synthesis) and how long each main thread (the event
+    loop) was runnable but waiting for a core. A loop that waits for a CPU half the time is
+    starved, whatever its own CPU % says."""
+
+    def __init__(self, peer: int, client: int) -> None:
+        self.pids = {"peer": peer, "client": client}
+        self.t0 = time.monotonic()
+        self.children0 = _descendants_cpu(peer)
+        self.wait0 = {n: _runqueue_wait(p) for n, p in self.pids.items()}
+
+    def stop(self) -> dict[str, Any]:
+        wall = time.monotonic() - self.t0
+        children = _descendants_cpu(self.pids["peer"]) - self.children0
+        return {
+            "peer_children_cpu_pct": 100.0 * children / wall,
+            "loop_cpu_wait_pct": {
+                n: 100.0 * (_runqueue_wait(p) - self.wait0[n]) / wall for n, p in self.pids.items()
+            },
+            "loadavg_1min": os.getloadavg()[0],
+            "cpus": os.cpu_count(),
+        }
+
+
 async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
     from benchmarks.run import _peer_module
 
@@ -80,8 +131,10 @@ async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
         rss_live = _rss(peer.pid)
         sampler = UsageSampler({"peer": peer.pid, "client": client.pid})
         sampler.start()
+        contention = _Contention(peer.pid, client.pid)
         await asyncio.sleep(seconds)
         wall, usage = await sampler.stop()
+        machine = contention.stop()
         rss_end = _rss(peer.pid)
         client.tell_stop()
         result = await client.event("result", 120.0)
@@ -102,6 +155,7 @@ async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
         rss_per_call_mib=(rss_live - rss_first) / others / MIB if calls > 1 else math.nan,
         rss_per_call_end_mib=(rss_end - rss_first) / others / MIB if calls > 1 else math.nan,
         live_connect_ms=live.get("connect_ms"),
+        machine=machine,
     )
     return result
 
@@ -129,11 +183,30 @@ async def bench_load(cfg: _Cfg) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{baseline['audible_s']}, {product['audible_s']}"
         ),
         "load calls lost, errors (product)": f"{product['calls_lost']}, {product['errors'][:3]}",
+        "load losses [call, s into the window, how] (product)": f"{product.get('losses', [])[:4]}",
+        "load CPU used, % of one core (peer + its recognition/speech children + client)": (
+            f"{_demand(product):.0f} for {calls} calls on {product['machine']['cpus']} cores "
+            f"(baseline, 1 call: {_demand(baseline):.0f})"
+        ),
+        "load event loop runnable but waiting for a CPU, % of the window (peer, client)": (
+            ", ".join(f"{v:.0f}" for v in product["machine"]["loop_cpu_wait_pct"].values())
+            + f"; 1-min load average {product['machine']['loadavg_1min']:.1f}"
+        ),
         "load connect ms of each call (product)": f"{product['live_connect_ms']}",
         f"load call {calls + 1}": f"{refused.get('status')} {error.get('code')}: "
         f"{error.get('message')}",
     }
     return baseline, product
+
+
+def _demand(r: dict[str, Any]) -> float:
+    """CPU % of one core the window used: peer, its children, client (all of the load; what
+    the load needs only when the loops did not wait for a CPU)."""
+    return float(
+        r["usage"]["peer"]["cpu_percent"]
+        + r["usage"]["client"]["cpu_percent"]
+        + r["machine"]["peer_children_cpu_pct"]
+    )
 
 
 def load_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +258,15 @@ def load_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
         ),
         "load_client_cpu_pct": record(
             cpu(prod, "client"), cpu(raw, "client"), "% of one core", None
+        ),
+        "load_cpu_per_call_pct": record(
+            _demand(prod) / n, _demand(raw), "% of one core (peer, its children, client)", None
+        ),
+        "load_peer_loop_cpu_wait_pct": record(
+            prod["machine"]["loop_cpu_wait_pct"]["peer"],
+            raw["machine"]["loop_cpu_wait_pct"]["peer"],
+            "% of the window",
+            None,
         ),
         "load_call_over_limit_status": over,
     }

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -49,6 +50,13 @@ SENTENCES = (
     "how is the weather today",
 )
 PROBE_EVERY_S = 1.0
+#: The events of each call's turn-taking, kept with their arrival times (the result shows the
+#: first call's, next to when its sentences were fed and finished).
+TIMELINE = frozenset({
+    "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+    "response.created", "response.done", "output_audio_buffer.started",
+    "output_audio_buffer.stopped", "output_audio_buffer.cleared",
+})  # fmt: skip
 ANSWER_GRACE_S = 20.0
 
 
@@ -88,6 +96,9 @@ class LoadCall:
     frames: int = 0
     audible_frames: int = 0
     call_id: str | None = None
+    lost_at: float | None = None  # time.monotonic() when the call was lost
+    lost_why: str = ""
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # (time, event) of TIMELINE
 
     def __post_init__(self) -> None:
         from vivavoce.rtc.tracks import PcmSource
@@ -100,6 +111,7 @@ class LoadCall:
         self._warm = asyncio.Event()
         self._probe_sent: float | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
 
     async def connect(self, http: Any) -> float:
         from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -115,6 +127,8 @@ class LoadCall:
         self._channel = pc.createDataChannel("oai-events")
         self._channel.on("open", self._open.set)
         self._channel.on("message", self._on_message)
+        self._channel.on("close", lambda: self._lost("data channel closed"))
+        pc.on("connectionstatechange", lambda: self._state(pc.connectionState))
         pc.addTransceiver(PcmSourceTrack(self.source), direction="sendrecv")
         pc.on("track", lambda track: self._tasks.append(asyncio.create_task(self._drain(track))))
         with host_addresses(["127.0.0.1"]):
@@ -141,6 +155,16 @@ class LoadCall:
         )
         return (time.perf_counter() - t0) * 1000
 
+    def _state(self, state: str) -> None:
+        log.info("call %d: connection %s", self.index, state)
+        if state in ("failed", "closed"):
+            self._lost(f"connection {state}")
+
+    def _lost(self, why: str) -> None:
+        if self.lost_at is None and not self._closing:
+            self.lost_at, self.lost_why = time.monotonic(), why
+            log.warning("call %d lost: %s", self.index, why)
+
     def send(self, event: dict[str, Any]) -> None:
         if self._channel.readyState == "open":  # a call the peer ended counts as lost
             self._channel.send(json.dumps(event))
@@ -153,6 +177,8 @@ class LoadCall:
         now = time.monotonic()
         event = json.loads(message)
         kind = event.get("type")
+        if kind in TIMELINE:
+            self.timeline.append((now, str(kind).rsplit(".", 1)[-1]))
         if kind == "session.created":
             self._created.set()
         elif kind == "conversation.item.retrieved" and self._probe_sent is not None:
@@ -223,6 +249,7 @@ class LoadCall:
         return any(t.status is None for t in self.turns)
 
     async def close(self, http: Any) -> None:
+        self._closing = True
         if self.call_id is not None:
             with contextlib.suppress(Exception):
                 await http.post(f"{self.base_url}/realtime/calls/{self.call_id}/hangup")
@@ -281,6 +308,7 @@ async def run(args: argparse.Namespace) -> None:
         await read_line()
         connect_ms += [await call.connect(http) for call in calls[1:]]
         refused = await over_limit(http, args.url) if args.limit else None
+        started = time.monotonic()
         emit("live", connect_ms=[round(x, 1) for x in connect_ms], calls=len(calls))
 
         stop = asyncio.Event()
@@ -313,13 +341,15 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.2)
         for call in calls:
             call.settle()
-        result = summarize(calls, refused)
+        result = summarize(calls, refused, started)
         for call in calls:
             await call.close(http)
     emit("result", connect_ms=[round(x, 1) for x in connect_ms], **result)
 
 
-def summarize(calls: list[LoadCall], refused: dict[str, Any] | None) -> dict[str, Any]:
+def summarize(
+    calls: list[LoadCall], refused: dict[str, Any] | None, started: float
+) -> dict[str, Any]:
     turns = [t for c in calls for t in c.turns]
     answered = [t for t in turns if t.status == "completed"]
     statuses: dict[str, int] = {}
@@ -341,8 +371,23 @@ def summarize(calls: list[LoadCall], refused: dict[str, Any] | None) -> dict[str
         "frames_received": sum(c.frames for c in calls),
         "errors": [e for c in calls for e in c.errors][:10],
         "calls_lost": sum(c.lost for c in calls),
+        # When each lost call went (s after all calls were open) and how it was noticed.
+        "losses": [
+            [c.index, round(c.lost_at - started, 1), c.lost_why]
+            for c in calls
+            if c.lost_at is not None
+        ],
         "over_limit": refused,
+        "timeline_call0": _timeline(calls[0], started) if calls else [],
     }
+
+
+def _timeline(call: LoadCall, started: float) -> list[str]:
+    """The first call's turns: sentences fed/finished and the peer's events (s into the load)."""
+    marks = [(t.fed_at, "FED") for t in call.turns] + [
+        (t.spoken_until, "SPOKEN") for t in call.turns if t.spoken_until
+    ]
+    return [f"{at - started:.1f} {what}" for at, what in sorted(marks + call.timeline)][:80]
 
 
 def main() -> None:
@@ -352,7 +397,7 @@ def main() -> None:
     p.add_argument("--period", type=float, default=10.0, help="seconds between a call's turns")
     p.add_argument("--limit", type=int, default=0, help="the peer's --max-calls (0: no probe)")
     args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=os.environ.get("LOAD_CLIENT_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         asyncio.run(run(args))
     except Exception as exc:

