@@ -31,6 +31,7 @@ __all__ = [
     "price_for",
     "response_cost",
     "transcription_cost",
+    "usd",
 ]
 
 #: When :data:`DEFAULT_PRICES` were read from the providers' model pages.
@@ -101,6 +102,14 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-4o-transcribe": Price(audio_in=2.50, text_out=10.0),
     "gpt-4o-mini-transcribe": Price(audio_in=1.25, text_out=5.0),
 }
+
+
+def usd(amount: float) -> str:
+    """ "$0.012", "$1.250": three decimals; five under a tenth of a cent ("$0.00020")."""
+    if 0 < amount < 0.001:
+        return f"${amount:.5f}"
+    return f"${amount:.3f}"
+
 
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 

@@ -83,6 +83,16 @@ async def test_spoken_turn_is_transcribed_and_answered_with_speech(
     # The reply was heard: seconds of audible (not silent) audio came back.
     assert call.audible_ms() > 1500, call.audible_ms()
     assert call.loudness() > -45
+    # Its usage, by the API's rules: the user's audio 1 token per 100 ms, the assistant's 1 per
+    # 50 ms, text 4 characters a token (the SDK's RealtimeResponseUsage shape).
+    usage = response_done["usage"]
+    heard_tokens = usage["input_token_details"]["audio_tokens"]
+    assert abs(heard_tokens - done["usage"]["seconds"] * 10) <= 1, usage
+    spoken_tokens = usage["output_token_details"]["audio_tokens"]
+    assert 0.8 <= spoken_tokens / (call.audible_ms() / 50) <= 1.5, (usage, call.audible_ms())
+    assert usage["output_token_details"]["text_tokens"] == -(-len(transcript["transcript"]) // 4)
+    assert usage["input_tokens"] == heard_tokens + usage["input_token_details"]["text_tokens"]
+    assert usage["output_tokens"] == spoken_tokens + usage["output_token_details"]["text_tokens"]
 
     # Items are linked: the user's turn came first, the reply follows it.
     assert user_item.get("previous_item_id") is None

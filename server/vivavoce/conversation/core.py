@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CallError, ConfigError, VivavoceError
+from ..pricing import usd
 from ..settings import Configuration, Settings
 from ..tasks import CloseOnce, TaskSet
 from .choices import Choices, dictation_session_for, session_for, transcription_for
@@ -340,7 +341,7 @@ class Conversation:
         if self.usage.over_budget:
             budget = self.settings.max_cost_per_conversation_usd or 0.0
             raise ConfigError(
-                f"this conversation reached its budget of ${budget:.2f}; it continues in text "
+                f"this conversation reached its budget of {usd(budget)}; it continues in text "
                 "mode (raise maxCostPerConversationUsd to call again)",
                 key="maxCostPerConversationUsd",
             )
@@ -354,14 +355,14 @@ class Conversation:
         if event == "warning":
             self.say(
                 "warning",
-                f"vivavoce: this conversation has cost ${spent:.2f}, "
-                f"{spent / budget:.0%} of its budget of ${budget:.2f}",
+                f"vivavoce: this conversation has cost {usd(spent)}, "
+                f"{spent / budget:.0%} of its budget of {usd(budget)}",
             )
             return
         self.say(
             "warning",
-            f"vivavoce: this conversation reached its budget of ${budget:.2f} "
-            f"(${spent:.2f}); the call ends and the conversation continues in text mode",
+            f"vivavoce: this conversation reached its budget of {usd(budget)} "
+            f"({usd(spent)}); the call ends and the conversation continues in text mode",
         )
         self._tasks.spawn(self._end_call_over_budget(), "end the call: over budget")
 

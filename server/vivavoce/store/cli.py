@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ..pricing import usd as _usd
 from .paths import history_dir
 
 
@@ -72,8 +73,8 @@ def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             first = s.first_user_line
             if len(first) > 60:
                 first = first[:59] + "…"
-            spent = _usd(s.cost_usd)
-            out.write(f"{s.id}  {s.started or '?':24}  {s.turns:4d} turns  {spent:>8}  {first}\n")
+            spent = f"{_usd(s.cost_usd):>8}  " if s.cost_usd is not None else ""
+            out.write(f"{s.id}  {s.started or '?':24}  {s.turns:4d} turns  {spent}{first}\n")
         return 0
     if action == "play":
         return _play(folder, args, out, err)
@@ -93,7 +94,8 @@ def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             turn_cost = conv.turn_cost(t.item_id)
             priced = f" [{_usd(turn_cost)}]" if turn_cost is not None else ""
             out.write(f"[{t.time}] {t.role}{note}{priced}: {t.text}\n")
-        out.write(f"cost: {_usd(conv.cost_usd)}\n")
+        if conv.cost_usd is not None:
+            out.write(f"cost: {_usd(conv.cost_usd)}\n")
         return 0
     text = to_markdown(conv)
     if args.output is not None:
@@ -101,13 +103,6 @@ def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     else:
         out.write(text)
     return 0
-
-
-def _usd(amount: float) -> str:
-    """ "$0.012": three decimals, more for amounts under a tenth of a cent."""
-    if 0 < amount < 0.001:
-        return f"${amount:.5f}"
-    return f"${amount:.3f}"
 
 
 def run(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -38,9 +38,10 @@ class ConversationFile:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def cost_usd(self) -> float:
-        """What the whole conversation cost (USD), from its usage records."""
-        return sum(u.cost_usd for u in self.usage)
+    def cost_usd(self) -> float | None:
+        """What the whole conversation cost (USD), from its usage records (None: none kept,
+        e.g. a file written before they were)."""
+        return sum(u.cost_usd for u in self.usage) if self.usage else None
 
     def turn_cost(self, item_id: str) -> float | None:
         """What the reply (or transcription) of one turn cost; None when nothing is recorded."""
@@ -61,7 +62,7 @@ class Summary:
     turns: int
     first_user_line: str
     path: Path
-    cost_usd: float = 0.0
+    cost_usd: float | None = None
 
 
 def read_conversation(path: Path) -> ConversationFile:
