@@ -107,3 +107,10 @@ async def test_usage_status_is_sent_at_most_twice_a_second() -> None:
     await asyncio.sleep(0.6)
     assert len(sent) == 2 and sent[-1].audio_output_seconds == pytest.approx(1.0)
     meter.close()
+
+
+def test_every_default_model_has_a_published_price() -> None:
+    """A default that changes without a price would show a cost of $0 (``unpriced``)."""
+    s = Settings()
+    for model in (s.model, s.text_model, s.speech_model, s.transcription.model):
+        assert price_for(model) is not None, model

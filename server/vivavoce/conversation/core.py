@@ -377,9 +377,12 @@ class Conversation:
             )
 
     def _text_usage(self, kind: str, model: str, usage: Any) -> None:
-        """Usage of text mode's requests (chat completions, push-to-talk transcriptions)."""
+        """Usage of text mode's requests (chat completions, push-to-talk transcriptions, the
+        realtime voice reading replies aloud)."""
         if kind == "chat":
             self.usage.chat(model, usage)
+        elif kind == "response":
+            self.usage.response(model, usage)
         else:
             self.usage.transcription(model, usage)
 
@@ -460,6 +463,7 @@ class Conversation:
                 voice=self.choices.voices.catalog.map(name, "realtime"),
                 sink=io.sink,
                 http=self.endpoint.http(),
+                on_usage=self._text_usage,
             )
         else:
             voice = HttpVoice(await self.endpoint.speech(), name, io.play)

@@ -25,8 +25,9 @@ STEP = "asking for a text reply"
 #: A function declared to a model: name, description, JSON schema of its parameters (the
 #: voice tools of :mod:`vivavoce.tools`, in both modes).
 ToolSpec = tuple[str, str, dict[str, Any]]
-#: Told the usage a server reported: ("chat" | "transcription", model, the ``usage`` object).
-UsageCallback = Callable[[Literal["chat", "transcription"], str, Any], None]
+#: Told the usage a server reported: what it was for (a chat completion, a transcription, a
+#: realtime reply read aloud), the model, and the ``usage`` object as the server sent it.
+UsageCallback = Callable[[Literal["chat", "transcription", "response"], str, Any], None]
 
 
 class Message(BaseModel):
