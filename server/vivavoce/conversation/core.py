@@ -232,7 +232,9 @@ class Conversation:
             if self._status.mode == "realtime":
                 await self.realtime.close()
                 state = "live" if was_live else "idle"
-                self._enter("text", state=state, call_id=None, push_to_talk=False)
+                self._enter(
+                    "text", state=state, call_id=None, push_to_talk=False, hung_up_after=None
+                )
                 return self._status
             await self.dictation.close()
             await self._stop_text()
