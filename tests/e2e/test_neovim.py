@@ -550,6 +550,9 @@ def test_the_statuslines_show_a_live_call_then_text_mode(screens: Screens) -> No
         assert [words[1:3] for words in statuslines] == [[label, VOICE]] * 2, screen
         rest = [words[3:] for words in statuslines]
         assert all(len(r) <= 1 and re.fullmatch(r"\$\d+\.\d{3,5}", *r or ["$0.000"]) for r in rest)
+    # By text mode the call's replies were billed: the real server's usage, priced, is shown.
+    text_costs = [row.split()[3:] for row in screens.text if _is_statusline(row)]
+    assert len(text_costs) == 2 and all(len(c) == 1 and c[0] != "$0.000" for c in text_costs)
 
 
 def test_a_turn_typed_in_text_mode_joins_the_transcript_window(screens: Screens) -> None:
