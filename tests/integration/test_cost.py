@@ -18,7 +18,7 @@ from vivavoce.settings import Settings
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
-async def test_a_silent_call_hangs_up_and_the_next_typed_turn_calls_again(peer: Any) -> None:
+async def test_a_silent_call_hangs_up_and_typing_or_push_to_talk_calls_again(peer: Any) -> None:
     """``idleHangupSeconds`` after the assistant stopped speaking the call is closed (billing
     stops; not LIVE); typing calls again and the new call is given the conversation."""
     s = Session(Settings(peer=peer.base_url, api_key=None, idle_hangup_seconds=3))
@@ -71,6 +71,12 @@ async def test_a_silent_call_hangs_up_and_the_next_typed_turn_calls_again(peer: 
             "costUsd",
         }
         assert "hungUpAfter" in wire
+
+        # Hung up again (the setting is read at use), a push-to-talk press calls again too.
+        s.conv.config.replace(s.conv.settings.with_changes({"idleHangupSeconds": 1}))
+        await s.until(lambda: s.conv.status.hung_up_after == 1, timeout=20)
+        status = await s.conv.push_to_talk(True)
+        assert (status.state, status.push_to_talk, status.audio) == ("live", True, "live")
     finally:
         await s.conv.close()
 

@@ -361,10 +361,16 @@ class Conversation:
                 f"{spent / budget:.0%} of its budget of {usd(budget)}",
             )
             return
+        calling = self._status.mode == "realtime" and self._status.state != "idle"
+        then = (
+            "the call ends and the conversation continues in text mode"
+            if calling
+            else "no new call is opened; text mode goes on"
+        )
         self.say(
             "warning",
-            f"vivavoce: this conversation reached its budget of {usd(budget)} "
-            f"({usd(spent)}); the call ends and the conversation continues in text mode",
+            f"vivavoce: this conversation reached its budget of {usd(budget)} ({usd(spent)}); "
+            f"{then}",
         )
         self._tasks.spawn(self._end_call_over_budget(), "end the call: over budget")
 

@@ -401,7 +401,8 @@ class RealtimeMode:
                 self.touch()
             case ev.InputTranscriptionCompleted(usage=usage, item_id=item_id) if usage:
                 tr = call.session.audio.input.transcription
-                self._host.usage.transcription(tr.model or "" if tr else "", usage, item_id)
+                model = (tr.model if tr else None) or ""
+                self._host.usage.transcription(model, usage, item_id)
             case ev.ResponseDone(response=response):
                 self.touch()
                 first = response.output[0].id if response.output else None
