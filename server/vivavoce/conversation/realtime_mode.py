@@ -120,6 +120,8 @@ class RealtimeMode:
         #: push-to-talk key went down (monotonic): the seconds heard, for the usage.
         self._speech_from: int | None = None
         self._ptt_down: float | None = None
+        #: Voice tools running (one may wait for the user to accept an edit): not idle.
+        self._tools_running = 0
         #: The call's assistant audio already counted in the usage (seconds).
         self._spoken_mark = 0.0
 
@@ -317,8 +319,9 @@ class RealtimeMode:
         while self.call is call:
             limit = host.settings.idle_hangup_seconds  # read at use: a change applies at once
             now = time.monotonic()
-            if not self._between_turns.is_set() or self._ptt_down is not None:
-                self._last_activity = now  # a turn is being spoken, or a reply runs
+            busy = self._ptt_down is not None or self._tools_running > 0
+            if busy or not self._between_turns.is_set():
+                self._last_activity = now  # a turn is being spoken, a reply or a tool runs
             left = self._last_activity + limit - now
             if limit <= 0 or left > 0:
                 await asyncio.sleep(1.0 if limit <= 0 else min(left, 1.0))
@@ -458,7 +461,11 @@ class RealtimeMode:
 
         for item in items:
             self.touch()
-            output = await self._host.run_tool(item.name or "", item.arguments, item.id)
+            self._tools_running += 1
+            try:
+                output = await self._host.run_tool(item.name or "", item.arguments, item.id)
+            finally:
+                self._tools_running -= 1
             # An output too big for one data-channel message is shortened, with a marker, so
             # the assistant still gets an answer.
             result = ev.fit_function_output(
