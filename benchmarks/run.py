@@ -25,6 +25,10 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
 * vocabulary — 32 synthesized programming sentences (flite, voices rms and slt) recognized by
   the local peer without (baseline) and with the code vocabulary (product): word error rate and
   identifiers right (target ≥ 80 %). See ``benchmarks.vocab_bench``.
+* reply — end of the user's speech → first audible reply frame, ≥ 20 spoken turns with 500 ms
+  of VAD silence: the built-in stack (baseline column; target p50 ≤ 750 ms) and the peer in
+  front of upstream servers of known latency (product; the overhead beyond them ≤ 30 ms p50).
+  See ``benchmarks.reply_bench``.
 
 Writes ``--out`` (metric → product, baseline, unit, ratio, target, pass; informational metrics
 have target and pass null), a ``*.details.json`` next to it (raw samples, call timings, jitter
@@ -46,13 +50,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import conversation_bench, devices_bench, load_bench, lsp_bench, vocab_bench
+from benchmarks import (
+    conversation_bench,
+    devices_bench,
+    load_bench,
+    lsp_bench,
+    reply_bench,
+    vocab_bench,
+)
 from benchmarks.harness import LISTENING, START_LIMIT, Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices", "impaired", "load", "vocabulary",
+    "toggle", "devices", "impaired", "load", "vocabulary", "reply",
 )  # fmt: skip
 
 
@@ -292,6 +303,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "impaired": (bench_impaired, impaired_metrics),
     "load": (load_bench.bench_load, load_bench.load_metrics),
     "vocabulary": (vocab_bench.bench_vocabulary, vocab_bench.vocabulary_metrics),
+    "reply": (reply_bench.bench_reply, reply_bench.reply_metrics),
 }
 
 

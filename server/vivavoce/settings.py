@@ -54,6 +54,51 @@ class TranscriptionSettings(_Section):
     )
 
 
+class LocalServicesSettings(_Section):
+    """Your own speech and language servers behind the embedded peer, so nothing leaves the
+    machine: each step of a turn through an OpenAI-compatible route (each optional; the peer's
+    built-in recognizer, responder and voice otherwise). Keys come from the environment
+    (VIVAVOCE_TRANSCRIBE_API_KEY, VIVAVOCE_SPEECH_API_KEY, VIVAVOCE_CHAT_API_KEY), never from
+    settings. A change applies from the next call."""
+
+    transcribe_url: str | None = Field(
+        None,
+        description="Recognition: base URL (…/v1) of a server with POST /audio/transcriptions "
+        "(whisper.cpp server, speaches).",
+    )
+    transcribe_model: str = Field("whisper-1", description="Model named to transcribeUrl.")
+    speech_url: str | None = Field(
+        None,
+        description="Speech: base URL (…/v1) of a server with POST /audio/speech "
+        "(Kokoro-FastAPI, speaches); raw PCM is asked for and played as it arrives.",
+    )
+    speech_model: str = Field("tts-1", description="Model named to speechUrl.")
+    speech_voice: str | None = Field(
+        None,
+        description="Voice asked of speechUrl (e.g. Kokoro's af_heart); none: the voice setting.",
+    )
+    chat_url: str | None = Field(
+        None,
+        description="Replies: base URL (…/v1) of a server with POST /chat/completions (Ollama, "
+        "llama.cpp server); streamed, and the voice tools are passed to models that take tools.",
+    )
+    chat_model: str = Field("gpt-4o-mini", description="Model named to chatUrl.")
+    timeout_seconds: float = Field(
+        20.0, gt=0, description="How long each request to these servers may take."
+    )
+
+    def peer_arguments(self) -> list[str]:
+        """The ``vivavoce peer`` options that put these servers behind it."""
+        args: list[str] = []
+        for step in ("transcribe", "speech", "chat"):
+            url = getattr(self, f"{step}_url")
+            if url:
+                args += [f"--{step}-url", url, f"--{step}-model", getattr(self, f"{step}_model")]
+        if self.speech_voice:
+            args += ["--speech-voice", self.speech_voice]
+        return [*args, "--upstream-timeout", f"{self.timeout_seconds:g}"] if args else []
+
+
 class TurnDetectionSettings(_Section):
     """``type: none`` turns voice-activity detection off (push-to-talk).
 
@@ -122,6 +167,7 @@ class Settings(BaseSettings):
         description="System instructions for the assistant.",
     )
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    local_services: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
     turn_detection: TurnDetectionSettings = Field(default_factory=TurnDetectionSettings)
     noise_reduction: Literal["near_field", "far_field", "off"] = Field(
         "far_field",

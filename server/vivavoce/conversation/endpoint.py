@@ -14,6 +14,7 @@ place that decides it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from ..settings import Configuration
     from ..text.chat import Chat, UsageCallback
     from ..text.speech import Speech
+
+
+log = logging.getLogger(__name__)
 
 
 class Endpoint:
@@ -47,6 +51,8 @@ class Endpoint:
         self.on_usage: UsageCallback | None = None
         self._http: httpx.AsyncClient | None = None
         self._peer: LocalPeer | None = None
+        #: The upstream options the local peer was started with.
+        self._peer_arguments: list[str] = []
         self._peer_lock = asyncio.Lock()
         self._closing = CloseOnce()
 
@@ -77,15 +83,23 @@ class Endpoint:
             url = settings.base_url if peer == "openai" else peer
             return url, settings.api_key_for(url)
         async with self._peer_lock:
+            arguments = settings.local_services.peer_arguments()
             if self._peer is not None and not self._peer.running:
                 await self._peer.close()  # it ended (said already): a fresh one below
+                self._peer = None
+            if self._peer is not None and arguments != self._peer_arguments:
+                log.info("the local services changed: restarting the local peer")
+                await self._peer.close()
                 self._peer = None
             if self._peer is None:
                 from ..peer.process import start_local_peer
 
                 self._peer = await start_local_peer(
-                    separate_process=self._separate_peer, on_exit=self._on_peer_exit
+                    separate_process=self._separate_peer,
+                    on_exit=self._on_peer_exit,
+                    arguments=arguments,
                 )
+                self._peer_arguments = arguments
             url = self._peer.base_url
             return url, self._peer.api_key or settings.api_key_for(url)
 

@@ -1,4 +1,6 @@
-"""Whole-buffer audio conversions for the HTTP routes (run them in a thread: they are CPU work).
+"""Whole-buffer audio conversions (in the HTTP routes, run them in a thread: they are CPU work).
+
+* :func:`trim_leading_silence` — a synthesizer's padding off the start of a reply.
 
 * :func:`resample` — int16 mono from one rate to another, tail included (libswresample).
 * :func:`decode_audio` — any file av can read (wav, mp3, ogg/opus, webm, flac, m4a …) → 16 kHz
@@ -18,6 +20,22 @@ from ..rtc.tracks import Pcm
 
 class AudioDecodeError(ValueError):
     """The uploaded file is not audio av can decode."""
+
+
+#: Quieter than this (−50 dBFS) is silence before speech.
+SILENT_PEAK = 100
+
+
+def trim_leading_silence(pcm: Pcm, rate: int = 16000, keep_ms: int = 20) -> Pcm:
+    """``pcm`` from ``keep_ms`` before its first sound (empty when all of it is silent).
+
+    Synthesizers pad the start of an utterance (flite ≈ 170–220 ms); at the start of a reply
+    that padding is only delay before the user hears anything.
+    """
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > SILENT_PEAK)
+    if loud.size == 0:
+        return pcm[:0]
+    return pcm[max(0, int(loud[0]) - rate * keep_ms // 1000) :]
 
 
 def resample(pcm: Pcm, src_rate: int, dst_rate: int) -> Pcm:

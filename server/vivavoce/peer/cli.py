@@ -18,9 +18,21 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from .options import MAX_CALLS, MAX_SESSION_SECONDS, MAX_UPLOAD_BYTES, TranscriptionLag
+from .options import (
+    MAX_CALLS,
+    MAX_SESSION_SECONDS,
+    MAX_UPLOAD_BYTES,
+    UPSTREAM_TIMEOUT,
+    TranscriptionLag,
+)
 
+#: Keys of the upstream servers (never on the command line, which others can see).
+TRANSCRIBE_KEY_ENV = "VIVAVOCE_TRANSCRIBE_API_KEY"
+SPEECH_KEY_ENV = "VIVAVOCE_SPEECH_API_KEY"
+CHAT_KEY_ENV = "VIVAVOCE_CHAT_API_KEY"
+#: The chat key's older name, still read.
 RESPONDER_KEY_ENV = "VIVAVOCE_RESPONDER_API_KEY"
 #: What ``vivavoce peer --help`` says about the routes.
 EPILOG = """\
@@ -55,15 +67,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="assistant",
         help="assistant (default) or echo (calls return the caller's audio)",
     )
-    parser.add_argument(
-        "--responder",
-        metavar="URL",
-        default=None,
-        help="OpenAI-compatible chat completions URL writing the replies "
-        f"(key from ${RESPONDER_KEY_ENV})",
+    services = parser.add_argument_group(
+        "local speech and language servers",
+        "Each step of a turn through an OpenAI-compatible server of your own (the built-in "
+        "pocketsphinx, flite and responder otherwise). A URL is the base (…/v1) or the full "
+        "route. Keys come from the environment only: "
+        f"${TRANSCRIBE_KEY_ENV}, ${SPEECH_KEY_ENV}, ${CHAT_KEY_ENV}.",
     )
-    parser.add_argument(
-        "--responder-model", default="gpt-4o-mini", help="model name sent to --responder"
+    services.add_argument(
+        "--transcribe-url",
+        metavar="URL",
+        help="recognition: POST URL/audio/transcriptions (whisper.cpp server, speaches)",
+    )
+    services.add_argument(
+        "--transcribe-model", default="whisper-1", help="model sent to --transcribe-url"
+    )
+    services.add_argument(
+        "--speech-url",
+        metavar="URL",
+        help="speech: POST URL/audio/speech, raw pcm streamed (Kokoro-FastAPI, speaches)",
+    )
+    services.add_argument("--speech-model", default="tts-1", help="model sent to --speech-url")
+    services.add_argument(
+        "--speech-voice",
+        metavar="NAME",
+        help="voice asked of --speech-url whatever the session's (e.g. Kokoro's af_heart)",
+    )
+    services.add_argument(
+        "--chat-url",
+        "--responder",
+        dest="chat_url",
+        metavar="URL",
+        help="replies: POST URL/chat/completions, streamed, tools passed through "
+        "(Ollama, llama.cpp server)",
+    )
+    services.add_argument(
+        "--chat-model",
+        "--responder-model",
+        dest="chat_model",
+        default="gpt-4o-mini",
+        help="model sent to --chat-url",
+    )
+    services.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=UPSTREAM_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time each request to a server may take (default {UPSTREAM_TIMEOUT:g})",
     )
     parser.add_argument(
         "--max-upload-mib",
@@ -185,9 +235,7 @@ async def run(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=args.api_key,
         mode=args.mode,
-        responder_url=args.responder,
-        responder_model=args.responder_model,
-        responder_api_key=os.environ.get(RESPONDER_KEY_ENV),
+        **upstream_options(args),
         max_upload_bytes=args.max_upload_mib * 1024 * 1024,
         faults=tuple(getattr(args, "fault", [])),
         fault_delay=getattr(args, "fault_delay", 1.0),
@@ -210,6 +258,28 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await peer.close()
     return 0
+
+
+def upstream_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``start_peer`` options for the servers named on the command line."""
+    from .upstreams import Upstream
+
+    timeout = getattr(args, "upstream_timeout", UPSTREAM_TIMEOUT)
+    options: dict[str, Any] = {"upstream_timeout": timeout}
+    if getattr(args, "chat_url", None):
+        options["responder_url"] = args.chat_url
+        options["responder_model"] = args.chat_model
+        options["responder_api_key"] = os.environ.get(CHAT_KEY_ENV) or os.environ.get(
+            RESPONDER_KEY_ENV
+        )
+    if getattr(args, "transcribe_url", None):
+        key = os.environ.get(TRANSCRIBE_KEY_ENV)
+        options["transcribe"] = Upstream(args.transcribe_url, args.transcribe_model, key, timeout)
+    if getattr(args, "speech_url", None):
+        key = os.environ.get(SPEECH_KEY_ENV)
+        options["speech"] = Upstream(args.speech_url, args.speech_model, key, timeout)
+        options["speech_voice"] = args.speech_voice
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,8 +41,9 @@ from ..rtc.tracks import Pcm
 from .lexicon import session_words
 from .noise import NoiseGate
 from .options import TranscriptionLag
+from .services import SpeechToText
 from .stt import RATE as STT_RATE
-from .stt import Recognizer
+from .upstreams import UpstreamError, upstream_error
 from .vad import Paused, SpeechStarted, SpeechStopped, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
 
@@ -73,7 +74,7 @@ class InputAudio:
     def __init__(
         self,
         link: SessionLink,
-        recognizer: Recognizer,
+        recognizer: SpeechToText,
         *,
         on_speech_started: Callable[[], None],
         on_respond: Callable[[], None],
@@ -285,6 +286,8 @@ class InputAudio:
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
                 text, failure = None, f"Speech recognition failed: {exc}"
+                if isinstance(exc, UpstreamError):  # the user hears of it now, once
+                    self.link.send(ev.ErrorEvent(error=upstream_error(exc)))
         if text is not None:
             self.link.items.heard[item.id] = text
         heard = _Heard(item, text, failure, audio.size)

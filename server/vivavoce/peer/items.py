@@ -31,13 +31,15 @@ class Message:
     """One turn as a responder sees it.
 
     An assistant's function call has ``call`` set (and no text); the call's output is a
-    ``tool`` message whose ``text`` is the output and ``name`` the function's name.
+    ``tool`` message whose ``text`` is the output, ``name`` the function's name and
+    ``call_id`` the call's.
     """
 
     role: Role
     text: str
     call: ToolCall | None = None
     name: str | None = None
+    call_id: str = ""
 
 
 def item_text(item: Item) -> str:
@@ -113,7 +115,8 @@ class ConversationItems:
                 out.append(Message("assistant", "", call=call))
             elif item.type == "function_call_output":
                 name = names.get(item.call_id or "")
-                out.append(Message("tool", item.output or "", name=name))
+                call_id = item.call_id or ""
+                out.append(Message("tool", item.output or "", name=name, call_id=call_id))
             elif item.role is not None:
                 text = item_text(item) or self.heard.get(item.id or "", "")
                 if text:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from .upstreams import TIMEOUT, Upstream
+
 if TYPE_CHECKING:
     from .responders import Responder
 
@@ -18,6 +20,8 @@ PeerMode = Literal["assistant", "echo"]
 #: When the caller's transcription events reach the client (see :class:`PeerOptions`).
 TranscriptionLag = float | Literal["before", "after-response"]
 
+#: Seconds an upstream server may take for one step (see :mod:`.upstreams`).
+UPSTREAM_TIMEOUT = TIMEOUT
 #: The real API ends every session after 60 minutes.
 MAX_SESSION_SECONDS = 3600.0
 
@@ -59,6 +63,12 @@ class PeerOptions:
     429 in the shape of the API's rate-limit error (``type`` ``requests``, ``code``
     ``rate_limit_exceeded``), at the call route and at ``client_secrets``; the open calls
     go on undisturbed.
+
+    Local servers for the steps of a turn (:mod:`.upstreams`; each optional, the built-in
+    one otherwise): ``transcribe`` (``/audio/transcriptions``), ``speech`` (``/audio/speech``;
+    ``speech_voice`` asks for that voice whatever the session's), and the chat step
+    ``responder_url``/``responder_model``/``responder_api_key`` (``/chat/completions``).
+    ``upstream_timeout``: seconds each request may take (each streamed piece).
     """
 
     mode: PeerMode = "assistant"
@@ -77,6 +87,10 @@ class PeerOptions:
     max_session_seconds: float = MAX_SESSION_SECONDS
     ga_only: bool = False
     max_calls: int = MAX_CALLS
+    transcribe: Upstream | None = None
+    speech: Upstream | None = None
+    speech_voice: str | None = None
+    upstream_timeout: float = UPSTREAM_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.max_calls < 1:

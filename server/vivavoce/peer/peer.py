@@ -2,7 +2,7 @@
 
 :class:`Peer` holds what every route shares: the :class:`~vivavoce.peer.auth.KeyStore`, the
 open :class:`~vivavoce.peer.rtc.PeerCall` objects by id, one set of speech
-:class:`~vivavoce.peer.session.Services` (loaded once, shared by calls and the text routes),
+:class:`~vivavoce.peer.services.Services` (loaded once, shared by calls and the text routes),
 and the faults that are on. It opens calls and, on :meth:`Peer.close`, hangs them all up.
 """
 
@@ -21,11 +21,8 @@ from .auth import AuthError, EphemeralKey, KeyStore
 from .errors import ApiError
 from .faults import Faults
 from .options import PeerOptions
-from .responders import BuiltinResponder, ChatResponder, Responder
 from .rtc import PeerCall
-from .session import Services
-from .stt import Recognizer
-from .tts import Synthesizer
+from .services import services_for
 
 if TYPE_CHECKING:
     from .ws import WsCall
@@ -46,18 +43,7 @@ class Peer:
             frozenset(options.faults), delay=options.fault_delay, sdp_delay=options.fault_sdp_delay
         )
         self.closing = asyncio.Event()
-        responder: Responder
-        if options.responder is not None:
-            responder = options.responder
-        elif options.responder_url:
-            responder = ChatResponder(
-                options.responder_url,
-                model=options.responder_model,
-                api_key=options.responder_api_key,
-            )
-        else:
-            responder = BuiltinResponder()
-        self.services = Services(Synthesizer(), Recognizer(), responder)
+        self.services = services_for(options)
         self._tasks = TaskSet("peer")
         self._warming = False
         self._closed = CloseOnce()
@@ -170,7 +156,7 @@ class Peer:
         for call in list(self.calls.values()):
             await call.close()
         await self._tasks.cancel_all()
-        await self.services.responder.aclose()
+        await self.services.aclose()
 
 
 def _sections_named(offer: str) -> bool:

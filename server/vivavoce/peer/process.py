@@ -21,7 +21,7 @@ import contextlib
 import logging
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ..errors import CallError
@@ -55,15 +55,25 @@ class LocalPeer(Protocol):
 
 
 async def start_local_peer(
-    *, separate_process: bool, on_exit: Callable[[int], None] = lambda _: None
+    *,
+    separate_process: bool,
+    on_exit: Callable[[int], None] = lambda _: None,
+    arguments: Sequence[str] = (),
 ) -> LocalPeer:
     """A local peer on a free loopback port, with a key of its own (:attr:`LocalPeer.api_key`);
-    ``on_exit`` hears of a peer process that died."""
+    ``on_exit`` hears of a peer process that died. ``arguments``: ``vivavoce peer`` options
+    for its upstream servers (``--chat-url URL`` …; see :mod:`.upstreams`)."""
     if separate_process:
-        return await PeerProcess.start(on_exit=on_exit)
-    from .app import start_peer
+        return await PeerProcess.start(on_exit=on_exit, arguments=arguments)
+    import argparse
 
-    return await start_peer(host="127.0.0.1", port=0, api_key=new_peer_key())
+    from .app import start_peer
+    from .cli import add_arguments, upstream_options
+
+    parser = argparse.ArgumentParser(prog="vivavoce peer", exit_on_error=False)
+    add_arguments(parser)
+    options = upstream_options(parser.parse_args(list(arguments)))
+    return await start_peer(host="127.0.0.1", port=0, api_key=new_peer_key(), **options)
 
 
 def new_peer_key() -> str:
@@ -112,13 +122,16 @@ class PeerProcess:
 
     @classmethod
     async def start(
-        cls, on_exit: Callable[[int], None] = lambda _: None, api_key: str | None = None
+        cls,
+        on_exit: Callable[[int], None] = lambda _: None,
+        api_key: str | None = None,
+        arguments: Sequence[str] = (),
     ) -> PeerProcess:
         """``vivavoce peer`` with ``api_key`` (default: a new random one) given on its stdin."""
         key = api_key or new_peer_key()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "vivavoce", "peer", "--host", "127.0.0.1", "--port", "0",
-            "--api-key-stdin",
+            "--api-key-stdin", *arguments,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None

@@ -8,27 +8,33 @@
   to be read word for word (or verbatim) make it say the last user text as it is, as a real
   model does when used as a text-to-speech voice (vivavoce's text mode does so).
 * :class:`ChatResponder`: forwards the conversation to an OpenAI-compatible
-  ``/chat/completions`` URL (streamed) with httpx and yields the text as it arrives.
+  ``/chat/completions`` URL (streamed) with httpx and yields the text as it arrives; the
+  session's tools go with it, so a model that calls functions can use the voice tools.
 
 A responder yields text chunks; the session cuts them into sentences for speech. Before
 writing, the session asks :meth:`Responder.call_tool` whether the reply is a function call
 instead (only when the client declared tools): the built-in responder understands a few fixed
-phrasings (:mod:`.intents`) and, once the tool's output is back, says what came of it. The chat
-responder does not call tools.
+phrasings (:mod:`.intents`) and, once the tool's output is back, says what came of it; the chat
+responder lets its model decide.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import intents
+from .items import ToolCall
+from .upstreams import TIMEOUT, Upstream, UpstreamError, chat_tools, check_status, problem_of
 
 if TYPE_CHECKING:
-    from .items import Message, ToolCall
+    import httpx
+
+    from .items import Message
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +50,14 @@ class Responder(Protocol):
         ...
 
     async def call_tool(
-        self, conversation: Sequence[Message], tools: Sequence[str]
+        self,
+        conversation: Sequence[Message],
+        tools: Sequence[str],
+        specs: Sequence[dict[str, Any]] = (),
+        instructions: str = "",
     ) -> ToolCall | None:
-        """The function to call instead of replying (``tools``: the declared names), or None."""
+        """The function to call instead of replying (``tools``: the declared names; ``specs``:
+        the declared functions as the session has them), or None."""
         ...
 
     async def aclose(self) -> None:
@@ -66,7 +77,11 @@ class BuiltinResponder:
     """Deterministic replies from what was understood; sees earlier turns."""
 
     async def call_tool(
-        self, conversation: Sequence[Message], tools: Sequence[str]
+        self,
+        conversation: Sequence[Message],
+        tools: Sequence[str],
+        specs: Sequence[dict[str, Any]] = (),
+        instructions: str = "",
     ) -> ToolCall | None:
         last = conversation[-1] if conversation else None
         if last is None or last.role != "user" or not tools:
@@ -101,8 +116,41 @@ def chat_completions_url(url: str) -> str:
     return url if url.endswith("/chat/completions") else url + "/chat/completions"
 
 
+def chat_messages(conversation: Sequence[Message], instructions: str) -> list[dict[str, Any]]:
+    """The conversation as chat completions messages (function calls and outputs included)."""
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
+    for m in conversation:
+        if m.call is not None:
+            call = {"name": m.call.name, "arguments": m.call.arguments or "{}"}
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": m.call.call_id, "type": "function", "function": call}],
+                }
+            )
+        elif m.role == "tool":
+            messages.append({"role": "tool", "tool_call_id": m.call_id, "content": m.text})
+        elif m.role in ("user", "assistant") and m.text:
+            messages.append({"role": m.role, "content": m.text})
+    return messages
+
+
+#: What one streamed chat answer gives: a piece of text, or the function it calls instead.
+_Piece = str | ToolCall
+
+
 class ChatResponder:
-    """Streams replies from an OpenAI-compatible chat completions endpoint."""
+    """Streams replies from an OpenAI-compatible chat completions endpoint (Ollama, llama.cpp
+    server, a second peer…), with the session's tools passed through.
+
+    With tools declared, :meth:`call_tool` sends the request and reads until the answer shows
+    what it is: a function call is returned whole; text is kept streaming and :meth:`reply`
+    (called next with the same conversation) carries on with it, so the reply is not asked for
+    twice and starts as soon as its first words arrive.
+    """
 
     def __init__(
         self,
@@ -110,50 +158,117 @@ class ChatResponder:
         *,
         model: str = "gpt-4o-mini",
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: float = TIMEOUT,
     ) -> None:
-        import httpx
-
-        self.url = chat_completions_url(url)
+        self.upstream = Upstream(chat_completions_url(url), model, api_key, timeout)
+        self.url = self.upstream.url
         self.model = model
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout)
+        self._client = self.upstream.client()
+        #: Answers that turned out to be text, by the conversation they answer (see above).
+        self._started: dict[int, tuple[Sequence[Message], AsyncGenerator[_Piece, None]]] = {}
 
-    async def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
+    async def _pieces(
+        self, conversation: Sequence[Message], instructions: str, specs: Sequence[dict[str, Any]]
+    ) -> AsyncGenerator[_Piece, None]:
         import httpx
 
-        messages: list[dict[str, str]] = []
-        if instructions:
-            messages.append({"role": "system", "content": instructions})
-        messages += [
-            {"role": m.role, "content": m.text}
-            for m in conversation
-            if m.role in ("user", "assistant") and m.text
-        ]
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat_messages(conversation, instructions),
+            "stream": True,
+        }
+        if specs:
+            body["tools"] = chat_tools(list(specs))
+        calls: dict[int, dict[str, str]] = {}
         try:
             async with self._client.stream("POST", self.url, json=body) as resp:
-                if resp.status_code >= 400:
-                    detail = (await resp.aread()).decode(errors="replace")[:300]
-                    raise ResponderError(f"responder returned HTTP {resp.status_code}: {detail}")
+                await check_status("reply", self.url, resp)
+                kind = resp.headers.get("content-type", "")
+                if "event-stream" not in kind:
+                    raise await not_a_stream(self.url, resp)
                 async for line in resp.aiter_lines():
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
                         break
-                    chunk = json.loads(data)
-                    for choice in chunk.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            yield str(delta)
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise UpstreamError(
+                            "reply", self.url, f"streamed something not JSON: {data[:80]}"
+                        ) from None
+                    for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:
+                        delta = choice.get("delta") or {}
+                        if delta.get("content"):
+                            yield str(delta["content"])
+                        for call in delta.get("tool_calls") or []:
+                            into = calls.setdefault(int(call.get("index", 0)), {})
+                            into["id"] = call.get("id") or into.get("id", "")
+                            function = call.get("function") or {}
+                            into["name"] = function.get("name") or into.get("name", "")
+                            into["arguments"] = into.get("arguments", "") + (
+                                function.get("arguments") or ""
+                            )
+        except UpstreamError:
+            raise
         except httpx.HTTPError as exc:
-            raise ResponderError(f"responder request failed: {exc}") from exc
+            raise UpstreamError("reply", self.url, problem_of(exc, self.upstream.timeout)) from exc
+        for _, call in sorted(calls.items())[:1]:  # one function call per response
+            yield ToolCall(call["name"], call["arguments"] or "{}", call["id"])
+
+    async def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
+        started = self._started.pop(id(conversation), None)
+        if started is not None and started[0] is conversation:
+            pieces = started[1]
+        else:
+            pieces = self._pieces(conversation, instructions, ())
+        async with contextlib.aclosing(pieces):
+            async for piece in pieces:
+                if isinstance(piece, str):
+                    yield piece
 
     async def call_tool(
-        self, conversation: Sequence[Message], tools: Sequence[str]
+        self,
+        conversation: Sequence[Message],
+        tools: Sequence[str],
+        specs: Sequence[dict[str, Any]] = (),
+        instructions: str = "",
     ) -> ToolCall | None:
-        return None  # the forwarded model only writes text
+        if not specs:
+            return None  # nothing to pass through: the model only writes text
+        pieces = self._pieces(conversation, instructions, specs)
+        first = await anext(pieces, None)
+        if first is None or isinstance(first, ToolCall):
+            await pieces.aclose()
+            return first
+        self._forget_stale()
+        self._started[id(conversation)] = (conversation, _chain(first, pieces))
+        return None
+
+    def _forget_stale(self) -> None:
+        # A response cancelled between call_tool and reply leaves its stream here (closed by
+        # the loop's async generator finalizer once dropped).
+        for key in list(self._started)[: -MAX_STARTED or None]:
+            del self._started[key]
 
     async def aclose(self) -> None:
+        self._started.clear()
         await self._client.aclose()
+
+
+async def not_a_stream(url: str, response: httpx.Response) -> UpstreamError:
+    kind = response.headers.get("content-type", "") or "no type"
+    shown = " ".join((await response.aread())[:80].decode(errors="replace").split())
+    return UpstreamError("reply", url, f"answered {kind}, not a stream: {shown}")
+
+
+#: Streams begun by :meth:`ChatResponder.call_tool` waiting for their :meth:`reply`.
+MAX_STARTED = 64
+
+
+async def _chain(first: _Piece, rest: AsyncGenerator[_Piece, None]) -> AsyncGenerator[_Piece, None]:
+    async with contextlib.aclosing(rest):
+        yield first
+        async for piece in rest:
+            yield piece

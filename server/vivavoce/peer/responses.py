@@ -26,6 +26,7 @@ sentence by sentence through :mod:`.tts` onto the call's :class:`Playout`, sends
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,10 +35,12 @@ from typing import Any, Protocol
 
 from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .audio import trim_leading_silence
 from .items import Message, ToolCall, UnknownItem, item_text
 from .responders import Responder
+from .services import TextToSpeech
 from .tts import RATE as TTS_RATE
-from .tts import Synthesizer
+from .upstreams import UpstreamError, upstream_error
 from .wire import ClientEventError, OutputAudioDelta, OutputAudioDone, SessionLink
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,9 @@ log = logging.getLogger(__name__)
 #: Speech synthesized ahead of playout before the next sentence is synthesized.
 LOOKAHEAD_S = 1.5
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+#: Where the first sentence of a reply may be cut early (after this many words at least).
+_FIRST_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
+FIRST_CLAUSE_WORDS = 2
 
 
 class Playout(Protocol):
@@ -103,13 +109,20 @@ class Reply:
 
 
 async def sentences(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Regroup streamed text into whole sentences (the rest at the end)."""
-    buffer = ""
+    """Regroup streamed text into whole sentences (the rest at the end); the first one is cut
+    at its first clause ("You said:", "Well,") so that speech can start on fewer words."""
+    buffer, first = "", True
     async for chunk in chunks:
         buffer += chunk
+        if first:
+            head, *rest = _FIRST_CLAUSE_END.split(buffer, maxsplit=1)
+            if rest and len(head.split()) >= FIRST_CLAUSE_WORDS:
+                first, buffer = False, rest[0]
+                yield head.strip()
         *done, buffer = _SENTENCE_END.split(buffer)
         for sentence in done:
             if sentence.strip():
+                first = False
                 yield sentence.strip()
     if buffer.strip():
         yield buffer.strip()
@@ -191,7 +204,7 @@ class Responses:
         self,
         link: SessionLink,
         playout: Playout,
-        synthesizer: Synthesizer,
+        synthesizer: TextToSpeech,
         responder: Responder,
         *,
         transcribed: Callable[[], Awaitable[None]],
@@ -408,7 +421,11 @@ class Responses:
             # The reply being written is not part of what the responder reads.
             messages = self.link.items.messages() if r.input is None else r.input
             tools = self._declared_tools()
-            call = await self.responder.call_tool(messages, tools) if tools else None
+            call = (
+                await self.responder.call_tool(messages, tools, self._tool_specs(), r.instructions)
+                if tools
+                else None
+            )
             if call is not None:
                 self._function_call(r, call)
                 return
@@ -431,9 +448,17 @@ class Responses:
             raise
         except Exception as exc:
             log.warning("%s: response %s failed: %s", self.link.name, r.id, exc)
+            if isinstance(exc, UpstreamError):
+                # What the user needs to hear of it, once; the call goes on.
+                self.link.send(ev.ErrorEvent(error=upstream_error(exc)))
             self._finish(r, status="failed", error=str(exc))
             return
         self._finish(r, status="completed")
+
+    def _tool_specs(self) -> list[dict[str, Any]]:
+        """The declared functions as the session has them (name, description, parameters)."""
+        tools = self.link.settings().tools or []
+        return [t.model_dump(exclude={"type"}) for t in tools if t.type == "function" and t.name]
 
     def _declared_tools(self) -> list[str]:
         """Names of the functions the client declared (none when tool_choice is "none")."""
@@ -476,24 +501,15 @@ class Responses:
             # (The track's queue has no "below a level" event to wait on; poll it.)
             while out.has_audio and out.queued_seconds > LOOKAHEAD_S:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
-            pcm = await self.synthesizer.synthesize(sentence, r.voice, r.speed)
+            # Each piece plays as soon as it is made (an upstream streams a sentence).
+            speech = self.synthesizer.stream(sentence, r.voice, r.speed)
+            async with contextlib.aclosing(speech):
+                async for pcm in speech:
+                    if self.active is not r:
+                        return
+                    self._speak_piece(r, pcm)
             if self.active is not r:
                 return
-            if r.muted:
-                pcm = pcm[:0]  # output_audio_buffer.clear: nothing more is played
-            if pcm.size and out.has_audio:
-                if not r.audio_started:
-                    r.audio_started = True
-                    self.produced_audio = True
-                    self._playing, self._playing_item = r.id, r.item.id
-                    if self._playout is not None:
-                        self._playout.cancel()
-                        self._playout = None
-                    if not out.audio_in_events:
-                        self.link.send(ev.OutputAudioStarted(response_id=r.id))
-                self._play(r, pcm)
-            played_ms = self._item_audio_ms.get(r.item.id, 0) + pcm.size * 1000 // TTS_RATE
-            self._item_audio_ms[r.item.id] = played_ms
             for i, word in enumerate(sentence.split()):
                 delta = word if (not r.text and i == 0) else " " + word
                 r.text += delta
@@ -501,6 +517,28 @@ class Responses:
                 self.link.send(
                     ev.AudioTranscriptDelta(response_id=r.id, item_id=r.item.id, delta=delta)
                 )
+
+    def _speak_piece(self, r: Reply, pcm: Pcm) -> None:
+        """One piece of a reply's speech onto the track (or into events), counted."""
+        assert r.item.id is not None
+        out = self.playout
+        if r.muted:
+            pcm = pcm[:0]  # output_audio_buffer.clear: nothing more is played
+        if not r.audio_started:
+            pcm = trim_leading_silence(pcm)  # a reply starts with its first word
+        if pcm.size and out.has_audio:
+            if not r.audio_started:
+                r.audio_started = True
+                self.produced_audio = True
+                self._playing, self._playing_item = r.id, r.item.id
+                if self._playout is not None:
+                    self._playout.cancel()
+                    self._playout = None
+                if not out.audio_in_events:
+                    self.link.send(ev.OutputAudioStarted(response_id=r.id))
+            self._play(r, pcm)
+        played_ms = self._item_audio_ms.get(r.item.id, 0) + pcm.size * 1000 // TTS_RATE
+        self._item_audio_ms[r.item.id] = played_ms
 
     def _play(self, r: Reply, pcm: Pcm) -> None:
         """Speech onto the track, or into delta events in the session's output format."""

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -46,8 +45,8 @@ from .errors import one_line
 from .input_audio import InputAudio
 from .items import ConversationItems, UnknownItem
 from .options import PeerOptions
-from .responders import Responder
 from .responses import Playout, Responses
+from .services import Services
 from .session_config import (
     BETA_DISABLED,
     default_session,
@@ -55,8 +54,6 @@ from .session_config import (
     merge_session,
     session_patch,
 )
-from .stt import Recognizer
-from .tts import Synthesizer
 from .wire import (
     ClientEventError,
     InputAppend,
@@ -76,15 +73,6 @@ class Transport(Playout, Protocol):
     def send_text(self, text: str) -> None:
         """Send one event message (dropped when the channel is not open)."""
         ...
-
-
-@dataclass
-class Services:
-    """Heavy shared helpers, one set per peer."""
-
-    synthesizer: Synthesizer
-    recognizer: Recognizer
-    responder: Responder
 
 
 class RealtimeSession:

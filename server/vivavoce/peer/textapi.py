@@ -30,6 +30,7 @@ from .models import ALL_MODELS, check_model
 from .responders import ResponderError
 from .tts import RATE as TTS_RATE
 from .tts import SynthesisError
+from .upstreams import UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ def _chat_input(body: dict[str, Any]) -> tuple[list[Message], str]:
             system.append(text)
         elif role == "tool":
             name = names.get(str(m.get("tool_call_id")))
-            turns.append(Message("tool", text, name=name))
+            call_id = str(m.get("tool_call_id") or "")
+            turns.append(Message("tool", text, name=name, call_id=call_id))
         elif role in ("user", "assistant"):
             r: Role = "user" if role == "user" else "assistant"
             if text:
@@ -103,6 +105,10 @@ def _declared_tools(body: dict[str, Any]) -> list[str]:
     return names
 
 
+def _is_function(tool: Any) -> bool:
+    return isinstance(tool, dict) and isinstance(tool.get("function"), dict)
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     peer = peer_of(request)
     peer.auth(request)
@@ -114,7 +120,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     created = int(time.time())
     prompt_tokens = sum(len(m.text.split()) for m in turns) + len(instructions.split())
     tools = _declared_tools(body)
-    call = await peer.services.responder.call_tool(turns, tools) if tools else None
+    specs = [t["function"] for t in body.get("tools") or [] if tools and _is_function(t)]
+    responder = peer.services.responder
+    call = await responder.call_tool(turns, tools, specs, instructions) if tools else None
     if call is not None:
         common = {"id": cid, "created": created, "model": model}
         return await _tool_call_reply(request, body, call, common)
@@ -122,7 +130,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if not body.get("stream"):
         try:
             text = "".join([chunk async for chunk in replies])
-        except ResponderError as exc:
+        except (ResponderError, UpstreamError) as exc:
             raise ApiError(502, str(exc), type="server_error") from exc
         completion = len(text.split())
         return web.json_response(
@@ -176,7 +184,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         async for chunk in replies:
             text += chunk
             await event([choice({"content": chunk})])
-    except ResponderError as exc:
+    except (ResponderError, UpstreamError) as exc:
         err = {"error": {"message": str(exc), "type": "server_error", "param": None, "code": None}}
         await resp.write(f"data: {json.dumps(err)}\n\n".encode())
         return resp

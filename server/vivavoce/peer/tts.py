@@ -21,6 +21,7 @@ import io
 import logging
 import shutil
 import wave
+from collections.abc import AsyncGenerator
 
 import numpy as np
 
@@ -80,6 +81,14 @@ class Synthesizer:
 
     def __init__(self, binary: str = "flite") -> None:
         self.binary = binary
+
+    async def stream(
+        self, text: str, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncGenerator[Pcm, None]:
+        """The speech for ``text`` in one piece (flite writes a whole WAV at once)."""
+        pcm = await self.synthesize(text, voice, speed)
+        if pcm.size:
+            yield pcm
 
     async def synthesize(self, text: str, voice: str | None = None, speed: float = 1.0) -> Pcm:
         """16 kHz mono int16 speech for ``text`` (empty for blank text)."""

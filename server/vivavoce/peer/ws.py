@@ -35,7 +35,8 @@ from ..rtc.tracks import Pcm
 from ..tasks import CloseOnce, TaskSet
 from .faults import Faults, call_fault_messages, rejection
 from .options import PeerOptions
-from .session import RealtimeSession, Services
+from .services import Services
+from .session import RealtimeSession
 
 log = logging.getLogger(__name__)
 

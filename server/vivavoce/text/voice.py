@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import CallError, VivavoceError
-from ..tasks import CloseOnce
+from ..tasks import CloseOnce, TaskSet
 
 if TYPE_CHECKING:
     import httpx
@@ -107,7 +107,7 @@ class RealtimeVoice:
         self._http = http
         self._call: Call | None = None
         self._lock = asyncio.Lock()  # one sentence at a time, and one call
-        self._reader: asyncio.Task[None] | None = None
+        self._tasks = TaskSet("vivavoce voice")
         #: The response being written (its id once created), and its end.
         self._waiting = False
         self._response: str | None = None
@@ -143,7 +143,7 @@ class RealtimeVoice:
                     sink=self._sink)  # fmt: skip
         self._call = call
         await call.start()
-        self._reader = asyncio.create_task(self._read(call), name="vivavoce voice events")
+        self._tasks.spawn(self._read(call), "events")
         return call
 
     async def _read(self, call: Call) -> None:
@@ -222,7 +222,4 @@ class RealtimeVoice:
         call, self._call = self._call, None
         if call is not None:
             await call.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await self._tasks.cancel_all()
