@@ -26,7 +26,7 @@
  *   transcript   realtime/transcript  {itemId, previousItemId, role, text, delta?, final, interrupted?}
  *                role "user", "assistant" or "tool" (a voice tool the assistant used; final only)
  *   status       realtime/status      {state, mode, voice, model, muted, pushToTalk, inputLevel, callId,
- *                                     audio, error?}
+ *                                     audio, error?, usage?, hungUpAfter?}
  *   connection   {state: "connecting"|"open"|"closed", error?}
  *   code         realtime/code        {id, language, code, title?}: code the assistant shows
  *                instead of reading it aloud; shown as a code block with an Insert button
@@ -48,6 +48,9 @@
  *     badge for a text conversation (its spoken replies come over a call that sends no
  *     microphone: not LIVE); DICTATING while text mode's push-to-talk records a turn.
  *   - The level meter shows status.inputLevel (dBFS, −60…0) while LIVE or DICTATING.
+ *   - The header shows what the conversation has cost so far (status.usage.costUsd, "$0.012"),
+ *     and "idle (hung up after 2 min)" when the server hung up a silent call (status.hungUpAfter);
+ *     the next message (or push to talk) calls again, with the conversation.
  *   - JSON-RPC: one message per WebSocket text frame, no Content-Length headers.
  */
 
@@ -106,6 +109,7 @@ button[aria-pressed="true"] { background: var(--vv-fg); color: var(--vv-bg); }
 .controls { border-top: 1px solid var(--vv-line); }
 .meter { flex: 1; height: 8px; background: var(--vv-line); border-radius: 4px; overflow: hidden; }
 .meter > div { height: 100%; width: 0; background: #2e9d4f; transition: width 80ms linear; }
+.cost { font-size: 12px; color: var(--vv-muted); font-variant-numeric: tabular-nums; }
 .level { font-size: 12px; color: var(--vv-muted); min-width: 64px; text-align: right;
   font-variant-numeric: tabular-nums; }
 form { border-top: 1px solid var(--vv-line); }
@@ -120,7 +124,8 @@ const HTML = `
 <header>
   <span class="title">vivavoce <span class="live" part="live" hidden>LIVE</span>
     <span class="indicator" part="indicator" hidden></span>
-    <span class="state" part="state">offline</span></span>
+    <span class="state" part="state">offline</span>
+    <span class="cost" part="cost" title="What this conversation has cost so far" hidden></span></span>
   <button class="mode" title="Switch between a realtime call and text chat">Mode: realtime</button>
   <label>Voice <select class="voice" title="Voice of the current mode"></select></label>
   <button class="start">Start</button>
@@ -149,6 +154,16 @@ function audioUse(s) {
   if (["live", "dictating", "off"].includes(s.audio)) return s.audio;
   if (s.mode === "text") return s.pushToTalk ? "dictating" : "off";
   return s.state === "live" ? "live" : "off";
+}
+
+/** USD as the server's history shows it: "$0.012" (five decimals under a tenth of a cent). */
+function usd(amount) {
+  return amount > 0 && amount < 0.001 ? `$${amount.toFixed(5)}` : `$${amount.toFixed(3)}`;
+}
+
+/** "2 min", "90 s": how long a call waited in silence before the server hung it up. */
+function idleWords(seconds) {
+  return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
 /** JSON-RPC 2.0 over one WebSocket: one message per frame. */
@@ -297,7 +312,7 @@ class VivavoceChat extends HTMLElement {
       live: $(".live"), indicator: $(".indicator"), state: $(".state"), mode: $(".mode"),
       voice: $(".voice"), start: $(".start"), dictate: $(".dictate"),
       log: $(".log"), empty: $(".empty"), mute: $(".mute"), ptt: $(".ptt"),
-      meter: $(".meter > div"), level: $(".level"), form: $("form"), text: $(".text"),
+      meter: $(".meter > div"), level: $(".level"), cost: $(".cost"), form: $("form"), text: $(".text"),
       send: $(".send"), error: $(".error"),
     };
     this.rpc = null;
@@ -670,9 +685,19 @@ class VivavoceChat extends HTMLElement {
     ui.indicator.hidden = !quiet;
     ui.indicator.textContent = quiet;
     ui.indicator.classList.toggle("dictating", audio === "dictating");
-    // A text conversation is "ready", not "live": live is the realtime call's word.
-    if (online) this._setState(texting ? "ready" : s.state);
+    // A text conversation is "ready", not "live": live is the realtime call's word. A call the
+    // server hung up for silence says so; the next message or push to talk calls again.
+    const hungUp = s.state === "idle" && typeof s.hungUpAfter === "number";
+    if (online) this._setState(texting ? "ready" : hungUp ? `idle (hung up after ${idleWords(s.hungUpAfter)})` : s.state);
     else if (!this.rpc) this._setState("offline");
+    const usage = online && s.usage && s.usage.costUsd > 0 ? s.usage : null;
+    ui.cost.hidden = !usage;
+    ui.cost.textContent = usage ? usd(usage.costUsd) : "";
+    ui.cost.title = usage
+      ? `What this conversation has cost so far: ${usd(usage.costUsd)} (${usage.inputTokens} tokens in, ` +
+        `${usage.outputTokens} out; ${Math.round(usage.audioInputSeconds)} s heard, ` +
+        `${Math.round(usage.audioOutputSeconds)} s spoken)`
+      : "What this conversation has cost so far";
     for (const el of [ui.mode, ui.voice, ui.mute, ui.ptt, ui.text, ui.send]) {
       el.disabled = !online;
     }

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import AuthenticationError, ConfigError
+from .pricing import Price
 from .voices import DEFAULT_VOICE
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -214,6 +215,26 @@ class Settings(BaseSettings):
         description="Which documents the assistant's voice edits may change: none, the active "
         "one (where the cursor is), or any open one. Every edit is shown and can be refused.",
     )
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="Prices per model over the published ones (USD per 1M tokens: textIn, "
+        "cachedTextIn, audioIn, cachedAudioIn, imageIn, cachedImageIn, textOut, audioOut; "
+        "transcriptionPerMinute in USD per minute), for new models and other providers; a "
+        'partial table changes only the prices it names, e.g. {"my-model": {"textIn": 1}}.',
+    )
+    max_cost_per_conversation_usd: float | None = Field(
+        None,
+        gt=0,
+        description="Budget of one conversation in USD (none: no limit). At 90 % you are told "
+        "once; at 100 % the call ends and the conversation continues in text mode.",
+    )
+    idle_hangup_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="Hang up a call after this many seconds in which nobody spoke, typed or "
+        "used a tool (billing stops; 0 = never). The next push to talk, typed text or start "
+        "calls again with the conversation replayed.",
+    )
     log_level: Literal["error", "warning", "info", "debug"] = Field(
         "info", description="Detail of window/logMessage and stderr logs."
     )
@@ -264,7 +285,11 @@ def _snake(data: dict[str, Any]) -> dict[str, Any]:
     def conv(k: str) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower()
 
-    return {conv(k): (_snake(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    # The keys of ``prices`` are model names: kept as they are (their tables take camelCase).
+    return {
+        conv(k): (_snake(v) if isinstance(v, dict) and conv(k) != "prices" else v)
+        for k, v in data.items()
+    }
 
 
 def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def test_every_server_setting_is_contributed_with_the_servers_default() -> None:
     def leaves(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in data.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and value:  # a section; an empty one is a map (prices)
                 out.update(leaves(value, f"{prefix}{key}."))
             else:
                 out[f"{prefix}{key}"] = value

@@ -265,6 +265,15 @@ local function session()
   result.dictating_idle_statusline = vivavoce.statusline()
   status.update({ state = "live", mode = "text", voice = "echo", pushToTalk = true })
   result.dictating_older_statusline = vivavoce.statusline()
+  -- What the conversation cost, last; a call hung up for silence says so while idle.
+  local usage = { inputTokens = 900, outputTokens = 300, costUsd = 0.0123 }
+  status.update({ state = "live", mode = "realtime", voice = "verse", usage = usage })
+  result.cost_statusline = vivavoce.statusline()
+  result.cost_component = vivavoce.cost()
+  status.update({ state = "idle", mode = "realtime", voice = "verse", hungUpAfter = 120, usage = usage })
+  result.hung_up_statusline = vivavoce.statusline()
+  status.update({ state = "idle", mode = "realtime", voice = "verse", hungUpAfter = 3 })
+  result.hung_up_short_statusline = vivavoce.statusline()
   status.reset()
 end
 

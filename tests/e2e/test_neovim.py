@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -194,6 +195,12 @@ def test_live_means_a_realtime_call_streams_the_microphone(session: dict[str, An
     assert session["dictating_statusline"] == "DICTATING echo ▅"  # with the microphone's level
     assert session["dictating_idle_statusline"] == "DICTATING echo"  # the press opened the mic
     assert session["dictating_older_statusline"] == "DICTATING echo"  # no `audio`: same rule
+    # What the conversation cost so far ends the statusline, and is a component of its own.
+    assert session["cost_statusline"] == "LIVE verse $0.012"
+    assert session["cost_component"] == "$0.012"
+    # A call the server hung up for silence: not LIVE, and it says why.
+    assert session["hung_up_statusline"] == "idle (hung up after 2 min) $0.012"
+    assert session["hung_up_short_statusline"] == "idle (hung up after 3 s)"
 
 
 def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> None:
@@ -268,7 +275,9 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
     """Every statusline the session saw (and the ones it made) is one the help page shows."""
     doc = (PLUGIN / "doc" / "vivavoce.txt").read_text()
     shapes = {
-        " ".join(word for word in line.split() if word not in "▁▂▃▄▅▆▇█")
+        " ".join(  # without the level bar and the cost (shown separately below)
+            word for word in line.split() if word not in "▁▂▃▄▅▆▇█" and not word.startswith("$")
+        )
         for line in [
             *session["statuslines"],
             session["muted_statusline"],
@@ -280,6 +289,8 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
         if line
     }
     assert shapes
+    # The help's example waited 2 min (the default); the session's own wait may differ.
+    shapes = {re.sub(r"hung up after [\d.]+ (s|min)\)", "hung up after 2 min)", s) for s in shapes}
     for shape in shapes:
         words = shape.split()
         # The help's examples use verse (spoken) and echo (verse's speech voice in text mode).
@@ -288,6 +299,7 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
         assert f"`{example}" in doc, (shape, example)
     for label in ("connecting", "reconnecting", "closing", "error"):
         assert f"`vivavoce: {label}`" in doc
+    assert "`LIVE verse ▅ $0.012`" in doc and "`idle (hung up after 2 min)`" in doc
     # The offline peer is a server setting: the help shows it inside settings = {…}.
     assert 'setup({ settings = { peer = "embedded" } })' in doc
     assert ":checkhealth vivavoce" in doc
@@ -558,8 +570,14 @@ def test_the_statuslines_show_a_live_call_then_text_mode(screens: Screens) -> No
     for screen, label in ((screens.live, "LIVE"), (screens.text, "TEXT")):
         statuslines = [row.split() for row in screen if _is_statusline(row)]
         assert [words[0] for words in statuslines] == ["notes.md", TRANSCRIPT], screen
-        # The label, then the voice: nothing else (no "no audio": this call has no devices).
-        assert [words[1:] for words in statuslines] == [[label, VOICE]] * 2, screen
+        # The label, then the voice (no "no audio": this call has no devices), then at most
+        # what the conversation has cost so far (once a reply was billed).
+        assert [words[1:3] for words in statuslines] == [[label, VOICE]] * 2, screen
+        rest = [words[3:] for words in statuslines]
+        assert all(len(r) <= 1 and re.fullmatch(r"\$\d+\.\d{3,5}", *r or ["$0.000"]) for r in rest)
+    # By text mode the call's replies were billed: the real server's usage, priced, is shown.
+    text_costs = [row.split()[3:] for row in screens.text if _is_statusline(row)]
+    assert len(text_costs) == 2 and all(len(c) == 1 and c[0] != "$0.000" for c in text_costs)
 
 
 def test_a_turn_typed_in_text_mode_joins_the_transcript_window(screens: Screens) -> None:

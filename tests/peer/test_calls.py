@@ -83,6 +83,17 @@ async def test_spoken_turn_is_transcribed_and_answered_with_speech(
     # The reply was heard: seconds of audible (not silent) audio came back.
     assert call.audible_ms() > 1500, call.audible_ms()
     assert call.loudness() > -45
+    # Its usage, by the API's rules: the user's audio 1 token per 100 ms, the assistant's 1 per
+    # 50 ms, text 4 characters a token (the SDK's RealtimeResponseUsage shape).
+    usage = response_done["usage"]
+    heard_tokens = usage["input_token_details"]["audio_tokens"]
+    assert abs(heard_tokens - done["usage"]["seconds"] * 10) <= 1, usage
+    spoken_tokens = usage["output_token_details"]["audio_tokens"]
+    assert 0.8 <= spoken_tokens / (call.audible_ms() / 50) <= 1.5, (usage, call.audible_ms())
+    assert usage["output_token_details"]["text_tokens"] == -(-len(transcript["transcript"]) // 4)
+    assert usage["input_tokens"] == heard_tokens + usage["input_token_details"]["text_tokens"]
+    assert usage["output_tokens"] == spoken_tokens + usage["output_token_details"]["text_tokens"]
+    _is_sdk_usage(usage)
 
     # Items are linked: the user's turn came first, the reply follows it.
     assert user_item.get("previous_item_id") is None
@@ -570,6 +581,13 @@ async def test_declared_tool_is_called_and_its_output_answered(
     prefix = "response.output_audio" if route == "ga" else "response.audio"
     said = await call.wait_for(f"{prefix}_transcript.done", after=mark)
     assert said["transcript"] == "The editor refused the edit: the user said no."
+    # Usage: the call's arguments were output text; the second reply was given the first one's
+    # input again (cached: billed at the cached price) and, uncached, the call and its output.
+    first = done["response"]["usage"]
+    assert first["output_token_details"]["text_tokens"] == -(-len(item["arguments"]) // 4)
+    again = (await call.wait_for("response.done", after=mark))["response"]["usage"]
+    assert again["input_token_details"]["cached_tokens"] == first["input_tokens"]
+    assert again["input_tokens"] > first["input_tokens"]
 
 
 async def test_tool_choice_none_means_no_calls(peer, make_call: CallFactory) -> None:
@@ -578,3 +596,25 @@ async def test_tool_choice_none_means_no_calls(peer, make_call: CallFactory) -> 
     said = await call.wait_for("response.output_audio_transcript.done")
     assert said["transcript"].startswith("You said: replace the selection with x.")
     assert not call.of_type("response.function_call_arguments.done")
+
+
+def _is_sdk_usage(usage: dict[str, Any]) -> None:
+    """Every field of a ``response.done`` usage is one the SDK's RealtimeResponseUsage names."""
+    from openai.types.realtime.realtime_response_usage import RealtimeResponseUsage
+    from openai.types.realtime.realtime_response_usage_input_token_details import (
+        CachedTokensDetails,
+        RealtimeResponseUsageInputTokenDetails,
+    )
+    from openai.types.realtime.realtime_response_usage_output_token_details import (
+        RealtimeResponseUsageOutputTokenDetails,
+    )
+
+    parsed = RealtimeResponseUsage.model_validate(usage)
+    assert set(usage) <= set(RealtimeResponseUsage.model_fields)
+    inputs = usage["input_token_details"]
+    assert set(inputs) <= set(RealtimeResponseUsageInputTokenDetails.model_fields)
+    assert set(inputs["cached_tokens_details"]) <= set(CachedTokensDetails.model_fields)
+    outputs = usage["output_token_details"]
+    assert set(outputs) <= set(RealtimeResponseUsageOutputTokenDetails.model_fields)
+    assert parsed.input_token_details is not None
+    assert parsed.input_token_details.cached_tokens == inputs["cached_tokens"]

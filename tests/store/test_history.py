@@ -302,3 +302,32 @@ def test_history_cli_runs_as_a_process_and_warns_about_damage_on_stderr(tmp_path
     assert result.stdout == "[t] user: kept\n"
     assert "line 3 is damaged (cut short by a crash?); skipped" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_history_shows_what_each_turn_and_each_conversation_cost(tmp_path: Path) -> None:
+    """Usage records (what a reply, a transcription or a chat completion cost) sit beside the
+    turns: ``list`` gives each conversation's cost, ``show`` each turn's and the total."""
+    path = tmp_path / "20260101T000000Z-dddddd.jsonl"
+    path.write_text(
+        '{"type":"conversation","v":1,"id":"20260101T000000Z-dddddd","started":"s"}\n'
+        '{"type":"turn","itemId":"u1","role":"user","text":"hello","time":"t1"}\n'
+        '{"type":"usage","source":"transcription","itemId":"u1","model":"gpt-transcribe",'
+        '"costUsd":0.0002}\n'
+        '{"type":"usage","source":"response","itemId":"a1","model":"gpt-realtime-2.1",'
+        '"inputTokens":120,"outputTokens":80,"costUsd":0.0051}\n'
+        '{"type":"turn","itemId":"a1","role":"assistant","text":"hi there","time":"t2"}\n'
+        '{"type":"usage","source":"response","itemId":"a2","costUsd":0.0067}\n'
+        '{"type":"turn","itemId":"a2","role":"assistant","text":"anything else?","time":"t3"}\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert history_cli.run(["--dir", str(tmp_path), "list"], out, err) == 0
+    assert "2 turns" not in out.getvalue() and "3 turns    $0.012  hello" in out.getvalue()
+    out = io.StringIO()
+    assert history_cli.run(["--dir", str(tmp_path), "show", "2026"], out, err) == 0
+    assert out.getvalue() == (
+        "[t1] user [$0.00020]: hello\n"
+        "[t2] assistant [$0.005]: hi there\n"
+        "[t3] assistant [$0.007]: anything else?\n"
+        "cost: $0.012\n"
+    ), out.getvalue()
+    assert err.getvalue() == ""

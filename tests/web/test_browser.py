@@ -129,6 +129,14 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
         "the assistant's reply",
     )
     assert await finals(page, "user") == ["hello from the browser"]
+    # What the conversation has cost so far is in the header, once the reply was billed.
+    cost = await page.wait_for(
+        f"(() => {{ const e = {ROOT}.querySelector('.cost');"
+        " return !e.hidden && /^\\$\\d+\\.\\d{3,5}$/.test(e.textContent) && e.textContent; })()",
+        30,
+        "the cost in the header",
+    )
+    assert cost != "$0.000", cost
     reply = (await finals(page, "assistant"))[0]
     assert reply.startswith("You said:") and "hello from the browser" in reply
     deltas = await page.eval(
@@ -232,6 +240,10 @@ async def test_push_to_talk_follows_the_pointer(web_server: Running, page: Page)
     await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, inputLevel: -30}})")
     assert await shown(page, ".level") == "-30.0 dBFS"
     assert await page.eval(f"{ROOT}.querySelector('.meter > div').style.width") == "50%"
+    # A call the server hung up for silence says so (the next message calls again).
+    await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, state: 'idle', hungUpAfter: 120}})")
+    assert await shown(page, ".state") == "idle (hung up after 2 min)"
+    await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, state: 'live', hungUpAfter: null}})")
     await click(page, ".start")
     await status_is(page, state="idle")
 

@@ -113,6 +113,21 @@ describe("status bar", () => {
     assert.match(deaf.tooltip, /without sound: the microphone\/speaker streams stopped/);
   });
 
+  test("the tooltip says what the conversation has cost, and a hung-up call says why it is idle", () => {
+    const usage = { inputTokens: 900, outputTokens: 300, audioInputSeconds: 4, audioOutputSeconds: 6, costUsd: 0.0123, callCostUsd: 0.004 };
+    const view = statusView({ ...LIVE, usage });
+    assert.equal(view.text, "$(mic-filled) LIVE");
+    assert.equal(view.tooltip.split("\n")[1]?.split(",")[0], "cost so far: $0.012"); // after what is going on
+    assert.match(view.tooltip, /cost so far: \$0\.012, this call \$0\.004 · 900 tokens in, 300 out · 4 s heard, 6 s spoken/);
+    assert.doesNotMatch(statusView(LIVE).tooltip, /cost/); // nothing billed yet
+    assert.match(statusView({ ...LIVE, usage: { ...usage, costUsd: 0.0002, callCostUsd: 0.0002 } }).tooltip, /cost so far: \$0\.00020 ·/);
+    const hungUp = statusView({ ...IDLE, hungUpAfter: 120, usage });
+    assert.equal(hungUp.text, "$(mic) vivavoce · hung up");
+    assert.match(hungUp.tooltip, /^vivavoce: idle \(hung up after 2 min\)\ncost so far: \$0\.012/);
+    assert.ok(hungUp.live); // F4 (push to talk) stays bound: its press calls again
+    assert.match(statusView({ ...IDLE, hungUpAfter: 3 }).tooltip, /hung up after 3 s/);
+  });
+
   test("LIVE only while the microphone streams to a realtime call: TEXT and DICTATING otherwise", () => {
     // A text conversation (its replies spoken over a call that sends no microphone) is not LIVE.
     const text = statusView({ ...LIVE, mode: "text", voice: "echo", callId: null, audio: "off" });

@@ -69,6 +69,11 @@ test("start, a typed turn, streamed transcript, insertion at the cursor, stop", 
   assert.ok(lines.includes("you: tell me about the weather\n"), lines);
   assert.ok(lines.includes(`assistant: ${reply}\n`), lines);
   assert.deepEqual(server.edits[0], { uri: DOC, line: 1, character: 0, text: `${reply}\n` });
+  // The real server priced the reply's usage: the tooltip says what the conversation cost.
+  await server.until(() => (server.statuses.at(-1)?.usage?.costUsd ?? 0) > 0);
+  const billed = server.statuses.at(-1);
+  assert.ok(billed);
+  assert.match(statusView(billed).tooltip, /\ncost so far: \$0\.\d{3,5}[ ,]/);
 
   await run("mute");
   assert.equal(status.muted, true);

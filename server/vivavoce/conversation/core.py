@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CallError, ConfigError, VivavoceError
+from ..pricing import usd
 from ..settings import Configuration, Settings
 from ..tasks import CloseOnce, TaskSet
 from .choices import Choices, dictation_session_for, session_for, transcription_for
@@ -31,8 +32,10 @@ from .dictation import DictationMode
 from .endpoint import Endpoint
 from .realtime_mode import RealtimeMode
 from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
+from .usage import BudgetEvent, Source, UsageMeter
 
 if TYPE_CHECKING:  # the call, its events and audio load when a call starts
+    from ..pricing import Tokens
     from ..realtime import TranscriptUpdate
     from ..realtime import events as ev
     from ..store import ConversationLog
@@ -79,6 +82,15 @@ class Conversation:
             self.config, separate_peer=audio is not None, on_peer_exit=self._peer_exited
         )
         self.busy = asyncio.Lock()
+        #: What the conversation has cost, per conversation and per call, and its budget.
+        self.usage = UsageMeter(
+            lambda: self.settings,
+            on_change=lambda usage: self.update(usage=usage),
+            on_budget=self._budget,
+            on_record=self._usage_record,
+        )
+        self.endpoint.on_usage = self._text_usage
+        self._tasks = TaskSet("vivavoce conversation")
         self.realtime = RealtimeMode(self)
         self.dictation = DictationMode(self)
         self._text_tasks = TaskSet("vivavoce text")
@@ -187,7 +199,9 @@ class Conversation:
                 _, note = self.choices.voices.choose(target, voice)
                 if note:
                     self.say("warning", f"vivavoce: {note}")
-            self._enter(target, error=None)
+            if target == "realtime":
+                self.check_budget()
+            self._enter(target, error=None, hung_up_after=None)
             if target == "text":
                 await self.open_audio()
                 self.update(state="live")
@@ -206,8 +220,8 @@ class Conversation:
             await self._close_voice()
             await self._close_audio()
             self._ptt = False
-            if self._status.state != "idle":
-                self.update(state="idle", call_id=None, push_to_talk=False)
+            if self._status.state != "idle" or self._status.hung_up_after is not None:
+                self.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=None)
             return self._status
 
     async def toggle_mode(self) -> Status:
@@ -218,7 +232,9 @@ class Conversation:
             if self._status.mode == "realtime":
                 await self.realtime.close()
                 state = "live" if was_live else "idle"
-                self._enter("text", state=state, call_id=None, push_to_talk=False)
+                self._enter(
+                    "text", state=state, call_id=None, push_to_talk=False, hung_up_after=None
+                )
                 return self._status
             await self.dictation.close()
             await self._stop_text()
@@ -228,6 +244,7 @@ class Conversation:
             self._enter("realtime", state="connecting" if was_live else self._status.state)
             if was_live:
                 try:
+                    self.check_budget()
                     await self.realtime.open()
                 except VivavoceError as exc:
                     self.roll_back_to_text(exc)
@@ -243,6 +260,7 @@ class Conversation:
         if not text:
             raise ConfigError("nothing to send: the text is empty", key="text")
         if self._status.mode == "realtime":
+            await self._call_again()
             await self.realtime.send_text(text)
             return
         if self._status.mode == "dictation":  # typed while dictating: written as if said
@@ -269,6 +287,8 @@ class Conversation:
         if self._status.mode == "dictation":
             await self.dictation.push_to_talk(pressed)
         else:
+            if pressed:
+                await self._call_again()
             await self.realtime.push_to_talk(pressed)
         self._ptt = pressed
         self.gate_microphone()
@@ -297,12 +317,14 @@ class Conversation:
         await self._closing.run(self._close)
 
     async def _close(self) -> None:
+        await self._tasks.cancel_all()
         await self.realtime.close()
         await self.dictation.close()
         await self._stop_text()
         await self._close_voice()
         await self._close_audio()
         await self.endpoint.close()
+        self.usage.close()
         if self.history is not None:
             await self.history.close()
         if self._status.state != "idle":
@@ -313,6 +335,84 @@ class Conversation:
         error = CallError(f"the local peer stopped (exit code {code})")
         self.realtime.end_with(error)
         self.dictation.end_with(error)
+
+    # ------------------------------------------------------------------ cost
+
+    def check_budget(self) -> None:
+        """Refuse a new call once the conversation's budget is spent (text mode goes on)."""
+        if self.usage.over_budget:
+            budget = self.settings.max_cost_per_conversation_usd or 0.0
+            raise ConfigError(
+                f"this conversation reached its budget of {usd(budget)}; it continues in text "
+                "mode (raise maxCostPerConversationUsd to call again)",
+                key="maxCostPerConversationUsd",
+            )
+
+    async def _call_again(self) -> None:
+        """The call was hung up for silence: call again (the conversation is replayed)."""
+        if self._status.hung_up_after is not None and self._status.state == "idle":
+            await self.start()
+
+    def _budget(self, event: BudgetEvent, spent: float, budget: float) -> None:
+        if event == "warning":
+            self.say(
+                "warning",
+                f"vivavoce: this conversation has cost {usd(spent)}, "
+                f"{spent / budget:.0%} of its budget of {usd(budget)}",
+            )
+            return
+        calling = self._status.mode == "realtime" and self._status.state != "idle"
+        then = (
+            "the call ends and the conversation continues in text mode"
+            if calling
+            else "no new call is opened; text mode goes on"
+        )
+        self.say(
+            "warning",
+            f"vivavoce: this conversation reached its budget of {usd(budget)} ({usd(spent)}); "
+            f"{then}",
+        )
+        self._tasks.spawn(self._end_call_over_budget(), "end the call: over budget")
+
+    async def _end_call_over_budget(self) -> None:
+        async with self.busy:
+            if self._status.mode != "realtime":
+                return
+            was_live = self._status.state in ("live", "connecting", "reconnecting")
+            await self.realtime.close()
+            self._enter(
+                "text", state="live" if was_live else "idle", call_id=None, push_to_talk=False
+            )
+
+    def _text_usage(self, kind: str, model: str, usage: Any) -> None:
+        """Usage of text mode's requests (chat completions, push-to-talk transcriptions, the
+        realtime voice reading replies aloud)."""
+        if kind == "chat":
+            self.usage.chat(model, usage)
+        elif kind == "response":
+            self.usage.response(model, usage)
+        else:
+            self.usage.transcription(model, usage)
+
+    def _usage_record(
+        self, source: Source, model: str, tokens: Tokens, item_id: str | None
+    ) -> None:
+        """Each priced report goes to the history, beside the turn it was for."""
+        if self.history is None:
+            return
+        from ..store.records import UsageRecord
+
+        self.history.append(
+            UsageRecord(
+                source=source,
+                item_id=item_id,
+                model=model,
+                mode=self._status.mode,
+                input_tokens=tokens.input_tokens,
+                output_tokens=tokens.output_tokens,
+                cost_usd=round(tokens.cost_usd, 8),
+            )
+        )
 
     # ------------------------------------------------------------------ text mode
 
@@ -372,6 +472,7 @@ class Conversation:
                 voice=self.choices.voices.catalog.map(name, "realtime"),
                 sink=io.sink,
                 http=self.endpoint.http(),
+                on_usage=self._text_usage,
             )
         else:
             voice = HttpVoice(await self.endpoint.speech(), name, io.play)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..peer.process import LocalPeer
     from ..realtime import CallOptions
     from ..settings import Configuration
-    from ..text.chat import Chat
+    from ..text.chat import Chat, UsageCallback
     from ..text.speech import Speech
 
 
@@ -47,6 +47,8 @@ class Endpoint:
         #: Run the local peer in a process of its own (real sound devices in this one).
         self._separate_peer = separate_peer
         self._on_peer_exit = on_peer_exit
+        #: Told the usage a chat completion or a transcription reported: (kind, model, usage).
+        self.on_usage: UsageCallback | None = None
         self._http: httpx.AsyncClient | None = None
         self._peer: LocalPeer | None = None
         #: The upstream options the local peer was started with.
@@ -111,14 +113,18 @@ class Endpoint:
         from ..text.chat import Chat
 
         url, key = await self._server()
-        return Chat(self.http(), base_url=url, api_key=key)
+        return Chat(self.http(), base_url=url, api_key=key, on_usage=self.on_usage)
 
     async def speech(self) -> Speech:
         from ..text.speech import Speech
 
         url, key = await self._server()
         return Speech(
-            self.http(), base_url=url, api_key=key, speech_model=self._config.current.speech_model
+            self.http(),
+            base_url=url,
+            api_key=key,
+            speech_model=self._config.current.speech_model,
+            on_usage=self.on_usage,
         )
 
     async def close(self) -> None:

@@ -5,6 +5,10 @@ conversation asks for, gives the new call the recent turns (replay), forwards it
 follows what the assistant is saying (for interruption and barge-in), runs the voice tools the
 model calls, and keeps the conversation going when a call drops (new calls with backoff, then
 text mode) or must be replaced (the voice, model or instructions changed).
+It reports what each call costs (``response.done`` and transcription usage, the seconds heard
+and spoken) to the conversation's :class:`~.usage.UsageMeter`, and hangs up a call in which
+nobody spoke, typed or used a tool for ``idleHangupSeconds`` (``Status.hung_up_after``; the
+conversation calls again on the next push to talk or typed text).
 
 Over WebRTC the server owns the assistant's audio: on barge-in it cancels and truncates by
 itself, so the client only drops what its own speaker still holds; an explicit interrupt is
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from .endpoint import Endpoint
     from .status import AudioIO, MessageLevel, Status, Turns
+    from .usage import UsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ class Host(Protocol):
     """What realtime mode needs from its conversation."""
 
     endpoint: Endpoint
+    #: What the conversation has cost so far.
+    usage: UsageMeter
     #: Held while the mode or the call changes (requests, reconnection).
     busy: asyncio.Lock
     #: Connect steps, for progress reports.
@@ -107,6 +114,16 @@ class RealtimeMode:
         self._live = asyncio.Event()
         #: Set when the call's vocabulary may be stale (the editor changed, a turn ended).
         self._vocabulary_stale = asyncio.Event()
+        #: When someone last spoke, typed or used a tool (monotonic), for the idle hang-up.
+        self._last_activity = time.monotonic()
+        #: Where the user's speech began (the server's audio clock, ms), and when the
+        #: push-to-talk key went down (monotonic): the seconds heard, for the usage.
+        self._speech_from: int | None = None
+        self._ptt_down: float | None = None
+        #: Voice tools running (one may wait for the user to accept an edit): not idle.
+        self._tools_running = 0
+        #: The call's assistant audio already counted in the usage (seconds).
+        self._spoken_mark = 0.0
 
     def live_call(self, what: str) -> Call:
         from ..realtime import CallState
@@ -148,6 +165,10 @@ class RealtimeMode:
 
         self._responses = ResponseQueue(call.send)
         self._user_speaking = False
+        self._speech_from = self._ptt_down = None
+        self._spoken_mark = 0.0
+        host.usage.new_call()
+        self.touch()
         self._turn_boundary()
         self._follow(call)
         await self._replay(call)
@@ -160,6 +181,7 @@ class RealtimeMode:
         call, self.call = self.call, None
         self._live.clear()
         if call is not None:
+            self._count_spoken(call)
             if not keep_state:
                 self._host.update(state="closing")
             await call.close()
@@ -278,6 +300,44 @@ class RealtimeMode:
         self._tasks.spawn(events(), "events")
         self._tasks.spawn(self._renew_before_expiry(call), "renew before expiry")
         self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
+        self._tasks.spawn(self._hang_up_when_idle(call), "idle hang-up")
+
+    # ------------------------------------------------------------------ cost
+
+    def touch(self) -> None:
+        """Someone spoke, typed or used a tool: the call is not idle."""
+        self._last_activity = time.monotonic()
+
+    def _count_spoken(self, call: Call) -> None:
+        spoken, self._spoken_mark = call.audio_received - self._spoken_mark, call.audio_received
+        self._host.usage.audio(spoken=spoken)
+
+    async def _hang_up_when_idle(self, call: Call) -> None:
+        """Close a call in which nobody spoke for ``idleHangupSeconds``: billing stops; the
+        conversation calls again (replaying itself) on the next push to talk or typed text."""
+        host = self._host
+        while self.call is call:
+            limit = host.settings.idle_hangup_seconds  # read at use: a change applies at once
+            now = time.monotonic()
+            busy = self._ptt_down is not None or self._tools_running > 0
+            if busy or not self._between_turns.is_set():
+                self._last_activity = now  # a turn is being spoken, a reply or a tool runs
+            left = self._last_activity + limit - now
+            if limit <= 0 or left > 0:
+                await asyncio.sleep(1.0 if limit <= 0 else min(left, 1.0))
+                continue
+            async with host.busy:
+                if self.call is not call or host.status.state != "live":
+                    return
+                log.info("hanging up: nobody spoke for %.0f s", limit)
+                await self.close(keep_state=True)
+                host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
+            host.say(
+                "info",
+                f"vivavoce: hung up after {idle_words(limit)} of silence; push to talk or type "
+                "to call again",
+            )
+            return
 
     def refresh_vocabulary(self) -> None:
         """The editor's documents or cursor changed: compare the call's vocabulary at the next
@@ -338,23 +398,40 @@ class RealtimeMode:
             case ev.OutputAudioStarted():
                 self._audio_started = time.monotonic()
                 self._audio_mark = call.audio_received
+                self.touch()
             case ev.OutputAudioStopped() | ev.OutputAudioCleared():
                 self._audio_started = None
+                self.touch()
+            case ev.InputTranscriptionCompleted(usage=usage, item_id=item_id) if usage:
+                tr = call.session.audio.input.transcription
+                model = (tr.model if tr else None) or ""
+                self._host.usage.transcription(model, usage, item_id)
             case ev.ResponseDone(response=response):
+                self.touch()
+                first = response.output[0].id if response.output else None
+                model = call.session.model or self._host.status.model
+                self._host.usage.response(model, response.usage, first)
+                self._count_spoken(call)
                 calls = [item for item in response.output if item.type == "function_call"]
                 if calls:
                     respond = response.status == "completed"
                     self._tasks.spawn(self._run_tools(call, calls, respond), "tools")
-            case ev.SpeechStarted():
+            case ev.SpeechStarted(audio_start_ms=start):
                 self._user_speaking = True
+                self._speech_from = start
+                self.touch()
                 if self._audio_started is not None:
                     # Barge-in: over WebRTC the server cancels its reply and truncates it to
                     # what was played; only what our own speaker still holds is ours to drop.
                     self._audio_started = None
                     if (io := self._host.io) is not None:
                         io.flush()
-            case ev.SpeechStopped():
+            case ev.SpeechStopped(audio_end_ms=end):
                 self._user_speaking = False
+                if self._speech_from is not None:
+                    self._host.usage.audio(heard=max(0, end - self._speech_from) / 1000)
+                self._speech_from = None
+                self.touch()
             case ev.ErrorEvent(error=error):
                 self._server_error(call, error)
             case _:
@@ -383,7 +460,12 @@ class RealtimeMode:
         from ..realtime import events as ev
 
         for item in items:
-            output = await self._host.run_tool(item.name or "", item.arguments, item.id)
+            self.touch()
+            self._tools_running += 1
+            try:
+                output = await self._host.run_tool(item.name or "", item.arguments, item.id)
+            finally:
+                self._tools_running -= 1
             # An output too big for one data-channel message is shortened, with a marker, so
             # the assistant still gets an answer.
             result = ev.fit_function_output(
@@ -406,6 +488,7 @@ class RealtimeMode:
                 async with asyncio.timeout(2 * self._host.settings.connect_timeout):
                     await self._live.wait()
         call = self.live_call("send text")
+        self.touch()
         await call.send_text(text, respond=False)
         if self._responses is not None:
             await self._responses.request()
@@ -451,7 +534,9 @@ class RealtimeMode:
         from ..realtime import events as ev
 
         call = self.live_call("push to talk")
+        self.touch()
         if pressed:
+            self._ptt_down = time.monotonic()
             if call.session.audio.input.turn_detection is not None:
                 call.session.audio.input.turn_detection = None  # the user decides the turns
                 await call.send(ev.SessionUpdate(session=call.session))
@@ -460,8 +545,19 @@ class RealtimeMode:
             await call.send(ev.InputClear())
             call.source.clear()
         elif self._host.io is not None:
+            if self._ptt_down is not None:
+                self._host.usage.audio(heard=time.monotonic() - self._ptt_down)
+            self._ptt_down = None
             await call.send(ev.InputCommit())
             if self._responses is not None:
                 await self._responses.request()
         else:
+            self._ptt_down = None
             await call.send(ev.InputClear())
+
+
+def idle_words(seconds: float) -> str:
+    """ "2 min", "90 s": how long a call waited in silence before it was hung up."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from pydantic.alias_generators import to_camel
 
 from ..voices import DEFAULT_VOICE
+from .usage import UsageStatus
 
 if TYPE_CHECKING:
     from ..rtc.tracks import AudioSink, PcmSource
@@ -70,6 +71,12 @@ class Status(BaseModel):
     audio_error: str | None = None
     call_id: str | None = None
     error: str | None = None
+    #: What the conversation has cost so far (None until something was billed).
+    usage: UsageStatus | None = None
+    #: Set (the ``idleHangupSeconds`` it waited) when the call was hung up because nobody spoke:
+    #: ``state`` is ``idle`` and the next push to talk, typed text or start calls again with the
+    #: conversation replayed. Clients show "idle (hung up after 2 min)". None otherwise.
+    hung_up_after: float | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -253,6 +253,7 @@ class InputAudio:
             content=[ev.ContentPart(type="input_audio", transcript=None)],
         )
         self.link.items.add(item)
+        self.link.items.audio_ms[item_id] = audio.size * 1000 // STT_RATE
         self.link.send(ev.InputCommitted(item_id=item_id, previous_item_id=prev))
         self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
         committed_at = asyncio.get_running_loop().time()

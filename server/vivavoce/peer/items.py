@@ -64,6 +64,8 @@ class ConversationItems:
         #: Words recognised in user audio items whose transcription the client has not been
         #: sent yet (the responder reads them; the items keep ``transcript: null`` until then).
         self.heard: dict[str, str] = {}
+        #: Milliseconds of audio in each user audio item (its input tokens: 1 per 100 ms).
+        self.audio_ms: dict[str, int] = {}
 
     def __contains__(self, item_id: object) -> bool:
         return any(item.id == item_id for item in self.items)
@@ -90,6 +92,7 @@ class ConversationItems:
         item = self.get(item_id)
         self.items.remove(item)
         self.heard.pop(item_id, None)
+        self.audio_ms.pop(item_id, None)
 
     def previous_of(self, item_id: str) -> str | None:
         """The id of the item before ``item_id`` now (None when first or unknown)."""

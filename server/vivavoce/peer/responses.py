@@ -150,13 +150,50 @@ def _rate_limits(responses: int, tokens: int) -> list[dict[str, Any]]:
     ]
 
 
-def _usage(in_words: int, out_words: int) -> dict[str, Any]:
+#: How the API counts tokens (developers.openai.com, "Managing costs" of the Realtime API):
+#: audio in user messages is 1 token per 100 ms, in assistant messages 1 per 50 ms; text is
+#: about 4 characters a token (the tokenizer's rule of thumb).
+USER_AUDIO_MS_PER_TOKEN = 100
+ASSISTANT_AUDIO_MS_PER_TOKEN = 50
+CHARS_PER_TOKEN = 4
+
+
+def text_tokens(text: str | None) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN) if text else 0
+
+
+def audio_tokens(ms: int, per_token: int) -> int:
+    return -(-ms // per_token) if ms > 0 else 0
+
+
+@dataclass
+class Counted:
+    """Input tokens of a response, by kind."""
+
+    text: int = 0
+    audio: int = 0
+
+
+def _usage(inputs: Counted, cached: Counted, out_text: int, out_audio: int) -> dict[str, Any]:
+    """``response.done`` ``usage`` in the SDK's ``RealtimeResponseUsage`` shape (cached tokens
+    are a subset of the input tokens)."""
+    in_total = inputs.text + inputs.audio
     return {
-        "total_tokens": in_words + out_words,
-        "input_tokens": in_words,
-        "output_tokens": out_words,
-        "input_token_details": {"text_tokens": in_words, "audio_tokens": 0, "cached_tokens": 0},
-        "output_token_details": {"text_tokens": out_words, "audio_tokens": 0},
+        "total_tokens": in_total + out_text + out_audio,
+        "input_tokens": in_total,
+        "output_tokens": out_text + out_audio,
+        "input_token_details": {
+            "text_tokens": inputs.text,
+            "audio_tokens": inputs.audio,
+            "image_tokens": 0,
+            "cached_tokens": cached.text + cached.audio,
+            "cached_tokens_details": {
+                "text_tokens": cached.text,
+                "audio_tokens": cached.audio,
+                "image_tokens": 0,
+            },
+        },
+        "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
     }
 
 
@@ -190,6 +227,9 @@ class Responses:
         self.produced_audio = False
         self._count = 0
         self._tokens = 0
+        #: What the last response was given (instructions, then item ids): its prefix is
+        #: cached for the next one, as the API's prompt caching does.
+        self._last_input: list[str] = []
 
     async def idle(self) -> None:
         """Return once no response is in progress."""
@@ -541,7 +581,12 @@ class Responses:
             details = {"type": "failed", "error": {"type": "server_error", "message": error}}
         elif status == "cancelled":
             details = {"type": "cancelled", "reason": reason}
-        in_words = sum(len(m.text.split()) for m in self.link.items.messages())
+        inputs, cached = self._input_tokens(r)
+        out_text = text_tokens(r.text if message else r.item.arguments)
+        out_audio = 0
+        if message and r.audio:
+            ms = self._item_audio_ms.get(r.item.id, 0)
+            out_audio = audio_tokens(ms, ASSISTANT_AUDIO_MS_PER_TOKEN)
         self.link.send(
             ev.ResponseDone(
                 response=ev.Response(
@@ -550,13 +595,13 @@ class Responses:
                     status_details=details,
                     output=[r.item] if r.added else [],
                     conversation_id=None if r.out_of_band else "conv_local",
-                    usage=_usage(in_words, len(r.text.split())),
+                    usage=_usage(inputs, cached, out_text, out_audio),
                     metadata=r.metadata,
                 )
             )
         )
         self._count += 1
-        self._tokens += in_words + len(r.text.split())
+        self._tokens += inputs.text + inputs.audio + out_text + out_audio
         self.link.send(ev.RateLimitsUpdated(rate_limits=_rate_limits(self._count, self._tokens)))
         self._idle.set()
         if status != "completed":
@@ -565,6 +610,51 @@ class Responses:
             self._playout = self.link.spawn(self._await_playout(r.id), f"playout:{r.id}")
         else:
             self._on_finished()
+
+    def _input_tokens(self, r: Reply) -> tuple[Counted, Counted]:
+        """What a response was given, in tokens, and the part of it cached: the instructions
+        and the conversation's items (user audio 1 token per 100 ms, assistant audio 1 per
+        50 ms, text 4 characters a token); the prefix the previous response was given too is
+        cached."""
+        parts = [("instructions:" + r.instructions, text_tokens(r.instructions), 0)]
+        if r.input is not None:  # out of band: the items it was given, as text
+            parts += [(f"input:{i}", text_tokens(m.text), 0) for i, m in enumerate(r.input)]
+        else:
+            for item in self.link.items.items:
+                if item.id is None or item.id == r.item.id:
+                    continue  # the reply being written is not its own input
+                parts.append((item.id, *self._item_tokens(item)))
+        inputs, cached = Counted(), Counted()
+        prefix = True
+        for i, (key, text, audio) in enumerate(parts):
+            inputs.text += text
+            inputs.audio += audio
+            prefix = prefix and i < len(self._last_input) and self._last_input[i] == key
+            if prefix:
+                cached.text += text
+                cached.audio += audio
+        self._last_input = [key for key, _, _ in parts]
+        return inputs, cached
+
+    def _item_tokens(self, item: ev.Item) -> tuple[int, int]:
+        """(text, audio) tokens of one conversation item as input."""
+        if item.type == "function_call":
+            return text_tokens(item.arguments), 0
+        if item.type == "function_call_output":
+            return text_tokens(item.output), 0
+        assert item.id is not None
+        text = audio = 0
+        for part in item.content or []:
+            if part.type in ("input_audio", "audio", "output_audio"):
+                if item.role == "assistant":
+                    ms = self._item_audio_ms.get(item.id, 0)
+                    audio += audio_tokens(ms, ASSISTANT_AUDIO_MS_PER_TOKEN)
+                else:
+                    ms = self.link.items.audio_ms.get(item.id, 0)
+                    audio += audio_tokens(ms, USER_AUDIO_MS_PER_TOKEN)
+            else:
+                text += text_tokens(part.text)
+        return text, audio
 
     # ------------------------------------------------------------------ playout
 

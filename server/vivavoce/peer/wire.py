@@ -182,6 +182,20 @@ def _to_beta_content(event: BaseModel) -> BaseModel:
     if isinstance(event, ev.FunctionArgumentsDone):
         return event.model_copy(update={"name": None})  # not in beta's event
     if isinstance(event, ev.ResponseDone):
-        resp = event.response.model_copy(update={"output": [fix(i) for i in event.response.output]})
+        update: dict[str, Any] = {"output": [fix(i) for i in event.response.output]}
+        if isinstance(event.response.usage, dict):
+            update["usage"] = _beta_usage(event.response.usage)
+        resp = event.response.model_copy(update=update)
         return event.model_copy(update={"response": resp})
     return event
+
+
+def _beta_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """Beta's usage has no image tokens and no per-kind split of the cached tokens."""
+    inputs = usage.get("input_token_details")
+    if not isinstance(inputs, dict):
+        return usage
+    kept = {
+        k: v for k, v in inputs.items() if k in ("text_tokens", "audio_tokens", "cached_tokens")
+    }
+    return {**usage, "input_token_details": kept}

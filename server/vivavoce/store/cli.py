@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ..pricing import usd as _usd
 from .paths import history_dir
 
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         # The same line in `history --help` and as the description of `history NAME --help`.
         return sub.add_parser(name, help=says, description=f"{says[0].upper()}{says[1:]}.")
 
-    action("list", "one line per conversation: id, started, turns, first line")
+    action("list", "one line per conversation: id, started, turns, cost, first line")
     show = action("show", "print one conversation")
     export = action("export", "export one conversation")
     export.add_argument("--markdown", action="store_true", required=True, help="as Markdown")
@@ -72,7 +73,8 @@ def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
             first = s.first_user_line
             if len(first) > 60:
                 first = first[:59] + "…"
-            out.write(f"{s.id}  {s.started or '?':24}  {s.turns:4d} turns  {first}\n")
+            spent = f"{_usd(s.cost_usd):>8}  " if s.cost_usd is not None else ""
+            out.write(f"{s.id}  {s.started or '?':24}  {s.turns:4d} turns  {spent}{first}\n")
         return 0
     if action == "play":
         return _play(folder, args, out, err)
@@ -89,7 +91,11 @@ def main(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None
     if action == "show":
         for t in conv.turns:
             note = " (interrupted)" if t.interrupted else ""
-            out.write(f"[{t.time}] {t.role}{note}: {t.text}\n")
+            turn_cost = conv.turn_cost(t.item_id)
+            priced = f" [{_usd(turn_cost)}]" if turn_cost is not None else ""
+            out.write(f"[{t.time}] {t.role}{note}{priced}: {t.text}\n")
+        if conv.cost_usd is not None:
+            out.write(f"cost: {_usd(conv.cost_usd)}\n")
         return 0
     text = to_markdown(conv)
     if args.output is not None:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .paths import SUFFIX, valid_id
-from .records import Header, TurnRecord
+from .records import Header, TurnRecord, UsageRecord
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,23 @@ class ConversationFile:
     path: Path
     header: Header | None
     turns: list[TurnRecord]
+    #: What each reply, transcription and chat completion cost, in order.
+    usage: list[UsageRecord] = field(default_factory=list)
     #: Lines of other types (tool calls…), as they were.
     other: list[dict[str, Any]] = field(default_factory=list)
     #: One line per skipped line, e.g. "line 7 is damaged (cut short?); skipped".
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the whole conversation cost (USD), from its usage records (None: none kept,
+        e.g. a file written before they were)."""
+        return sum(u.cost_usd for u in self.usage) if self.usage else None
+
+    def turn_cost(self, item_id: str) -> float | None:
+        """What the reply (or transcription) of one turn cost; None when nothing is recorded."""
+        costs = [u.cost_usd for u in self.usage if u.item_id == item_id]
+        return sum(costs) if costs else None
 
     @property
     def started(self) -> str | None:
@@ -49,12 +62,14 @@ class Summary:
     turns: int
     first_user_line: str
     path: Path
+    cost_usd: float | None = None
 
 
 def read_conversation(path: Path) -> ConversationFile:
     """Read one history file; damaged lines are skipped with a warning."""
     header: Header | None = None
     turns: dict[str, TurnRecord] = {}
+    usage: list[UsageRecord] = []
     other: list[dict[str, Any]] = []
     warnings: list[str] = []
     with path.open("rb") as f:
@@ -76,6 +91,8 @@ def read_conversation(path: Path) -> ConversationFile:
                 record = TurnRecord.model_validate(obj)
                 earlier = turns.get(record.item_id)
                 turns[record.item_id] = record if earlier is None else _merge(earlier, record)
+            elif kind == "usage":
+                usage.append(UsageRecord.model_validate(obj))
             else:
                 other.append(obj)
         except ValidationError:
@@ -86,7 +103,7 @@ def read_conversation(path: Path) -> ConversationFile:
     for warning in warnings:
         log.debug("%s", warning)  # callers decide how to show them
     cid = header.id if header is not None else path.name.removesuffix(SUFFIX)
-    return ConversationFile(cid, path, header, list(turns.values()), other, warnings)
+    return ConversationFile(cid, path, header, list(turns.values()), usage, other, warnings)
 
 
 def _object(raw: bytes) -> dict[str, Any] | None:
@@ -119,7 +136,7 @@ def list_conversations(folder: Path) -> list[Summary]:
             continue
         first = next((t.text for t in conv.turns if t.role == "user"), "")
         line = first.strip().splitlines()[0] if first.strip() else ""
-        out.append(Summary(conv.id, conv.started, len(conv.turns), line, path))
+        out.append(Summary(conv.id, conv.started, len(conv.turns), line, path, conv.cost_usd))
     return out
 
 

@@ -3,7 +3,9 @@
 Line 1 is a :class:`Header` (``"type": "conversation"``); every other line is a
 :class:`TurnRecord` (``"type": "turn"``). A turn finalized again (marked interrupted) is a
 second record with the same ``itemId`` and ``update: true``: readers keep the last record per
-item id, in the order the item first appeared. Unknown line types (tool calls, later) are
+item id, in the order the item first appeared. A :class:`UsageRecord` (``"type": "usage"``)
+is what one reply, transcription or chat completion cost (``itemId``: the turn it was for,
+when known). Unknown line types (tool calls, later) are
 kept by readers as they are and never break reading. Field names are camelCase like the wire.
 """
 
@@ -62,3 +64,18 @@ class TurnRecord(_Record):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class UsageRecord(_Record):
+    """What one server report cost: a realtime reply (``response.done``), a transcription or
+    a chat completion, with the turn it was for when known."""
+
+    type: Literal["usage"] = "usage"
+    source: Literal["response", "transcription", "chat"]
+    item_id: str | None = None
+    model: str | None = None
+    mode: Literal["realtime", "text", "dictation"] | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    time: str = Field(default_factory=now_iso)

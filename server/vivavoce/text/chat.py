@@ -10,7 +10,7 @@ signaling, with the server's own message.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,9 @@ STEP = "asking for a text reply"
 #: A function declared to a model: name, description, JSON schema of its parameters (the
 #: voice tools of :mod:`vivavoce.tools`, in both modes).
 ToolSpec = tuple[str, str, dict[str, Any]]
+#: Told the usage a server reported: what it was for (a chat completion, a transcription, a
+#: realtime reply read aloud), the model, and the ``usage`` object as the server sent it.
+UsageCallback = Callable[[Literal["chat", "transcription", "response"], str, Any], None]
 
 
 class Message(BaseModel):
@@ -54,9 +57,16 @@ class Chat:
     """Streamed chat completions against one server."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 30.0
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 30.0,
+        on_usage: UsageCallback | None = None,
     ) -> None:
         self._http = http
+        self._on_usage = on_usage
         self._url = f"{base_url.rstrip('/')}/chat/completions"
         self._api_key = api_key
         self._timeout = timeout
@@ -72,6 +82,8 @@ class Chat:
             "model": model,
             "stream": True,
             "messages": [m.model_dump(exclude_none=True) for m in messages],
+            # The last chunk carries the reply's usage (what it cost).
+            "stream_options": {"include_usage": True},
         }
         if tools:
             body["tools"] = [
@@ -88,6 +100,9 @@ class Chat:
                     await response.aread()
                     raise error_from_response(response, STEP)
                 async for line in response.aiter_lines():
+                    usage = _usage(line)
+                    if usage is not None and self._on_usage is not None:
+                        self._on_usage("chat", model, usage)
                     delta = _delta(line)
                     if delta is None:
                         break
@@ -115,6 +130,17 @@ def _delta(line: str) -> dict[str, Any] | None:
     except (ValueError, KeyError, IndexError, TypeError):
         return {}
     return delta if isinstance(delta, dict) else {}
+
+
+def _usage(line: str) -> dict[str, Any] | None:
+    """The ``usage`` of a chunk (the last one, with ``include_usage``), else None."""
+    if not line.startswith("data:") or '"usage"' not in line:
+        return None
+    try:
+        usage = json.loads(line[5:].strip()).get("usage")
+    except (ValueError, AttributeError):
+        return None
+    return usage if isinstance(usage, dict) else None
 
 
 def _gather_calls(calls: dict[int, dict[str, str]], parts: Any) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ProtocolError, StepTimeout
 from ..realtime.signaling import error_from_response
 from ..rtc.tracks import Pcm, wav_bytes
+from .chat import UsageCallback
 
 #: ``/audio/speech`` with ``response_format: pcm`` is 24 kHz mono s16le.
 SPEECH_RATE = 24000
@@ -29,8 +30,10 @@ class Speech:
         api_key: str,
         speech_model: str,
         timeout: float = 30.0,
+        on_usage: UsageCallback | None = None,
     ) -> None:
         self._http = http
+        self._on_usage = on_usage
         self.speech_model = speech_model
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"}
@@ -55,9 +58,13 @@ class Speech:
             "transcribing your speech", "/audio/transcriptions", files=files, data=data
         )
         try:
-            return str(response.json()["text"]).strip()
+            answer = response.json()
+            text = str(answer["text"]).strip()
         except (ValueError, KeyError, TypeError) as exc:
             raise ProtocolError("the transcription answer has no text") from exc
+        if self._on_usage is not None and isinstance(answer.get("usage"), dict):
+            self._on_usage("transcription", model, answer["usage"])
+        return text
 
     async def _post(self, step: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

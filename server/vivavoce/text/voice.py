@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..realtime import Call, CallOptions
     from ..realtime import events as ev
     from ..rtc.tracks import AudioSink
+    from .chat import UsageCallback
     from .speech import Speech
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,11 @@ class RealtimeVoice:
         voice: str,
         sink: AudioSink,
         http: httpx.AsyncClient,
+        on_usage: UsageCallback | None = None,
     ) -> None:
         self._options = options
+        #: Told each reply's usage (what reading it aloud cost).
+        self._on_usage = on_usage
         self._model = model
         self._voice = voice
         self._sink = sink
@@ -152,6 +156,8 @@ class RealtimeVoice:
                 case ev.ResponseDone(response=response) if response.id == self._response:
                     self._response = None
                     self._finished.set()
+                    if self._on_usage is not None and response.usage:
+                        self._on_usage("response", self._model, response.usage)
                 case ev.ErrorEvent(error=error) if self._waiting and self._response is None:
                     self._error = error.message or error.code or "refused"
                     self._finished.set()

@@ -135,9 +135,14 @@ function M.transcript()
   transcript.open(config.get().transcript.open or "botright 10split")
 end
 
---- Statusline component: "" when idle, else e.g. "LIVE verse PTT ▅", "TEXT alloy muted".
+--- Statusline component: "" when idle, else e.g. "LIVE verse PTT ▅ $0.012", "TEXT alloy muted".
 function M.statusline()
   return status.statusline()
+end
+
+--- Statusline component: what the conversation has cost so far, e.g. "$0.012" ("" until billed).
+function M.cost()
+  return status.cost()
 end
 
 --- The last status the server sent (a copy): { state, mode, voice, model, muted, pushToTalk, … }.

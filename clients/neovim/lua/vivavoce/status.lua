@@ -62,13 +62,47 @@ function M.audio(s)
   return s.state == "live" and "live" or "off"
 end
 
---- Statusline text: "" when idle, e.g. "LIVE verse PTT ▅", "TEXT echo muted",
+--- USD as the server's history shows it: "$0.012" (five decimals under a tenth of a cent).
+local function usd(amount)
+  if amount > 0 and amount < 0.001 then
+    return string.format("$%.5f", amount)
+  end
+  return string.format("$%.3f", amount)
+end
+
+--- What the conversation has cost so far, e.g. "$0.012" ("" before anything was billed):
+--- a statusline component of its own (statusline() ends with it too).
+function M.cost(s)
+  s = s or current
+  local usage = type(s.usage) == "table" and s.usage or nil
+  if not usage or type(usage.costUsd) ~= "number" or usage.costUsd <= 0 then
+    return ""
+  end
+  return usd(usage.costUsd)
+end
+
+--- How long a call waited in silence before the server hung it up: "2 min", "90 s".
+local function idle_words(seconds)
+  if seconds >= 60 and seconds % 60 == 0 then
+    return string.format("%d min", seconds / 60)
+  end
+  return string.format("%g s", seconds)
+end
+
+--- Statusline text: "" when idle (or "idle (hung up after 2 min)" when the server hung up a
+--- silent call), e.g. "LIVE verse PTT ▅ $0.012" (the cost last), "TEXT echo muted",
 --- "DICTATING echo ▅" or "LIVE verse no audio" (the microphone/speaker failed; the conversation
 --- goes on) otherwise. LIVE only while a realtime call streams the microphone.
 --- Safe to call from any statusline ('%' is escaped).
 function M.statusline()
   local s = current
   local audio = M.audio(s)
+  local cost = M.cost(s)
+  if s.state == "idle" and type(s.hungUpAfter) == "number" and audio ~= "dictating" then
+    -- The call was hung up for silence: push to talk or typed text calls again.
+    local idle = "idle (hung up after " .. idle_words(s.hungUpAfter) .. ")"
+    return ((cost ~= "" and idle .. " " .. cost or idle):gsub("%%", "%%%%"))
+  end
   if s.state == "idle" and audio ~= "dictating" then
     return ""
   end
@@ -94,6 +128,9 @@ function M.statusline()
     if bar then
       table.insert(parts, bar)
     end
+  end
+  if cost ~= "" then
+    table.insert(parts, cost) -- what the conversation has cost so far
   end
   return (table.concat(parts, " "):gsub("%%", "%%%%"))
 end

@@ -44,6 +44,23 @@ export interface Status {
   /** What the microphone is doing (absent: older server; see {@link audioUse}). */
   audio?: AudioUse;
   error?: string | null;
+  /** What the conversation has cost so far (absent or null until something was billed). */
+  usage?: Usage | null;
+  /** Set (seconds) when the server hung up a silent call: the next push to talk or typed text calls again. */
+  hungUpAfter?: number | null;
+}
+
+/** `realtime/status` `usage`: the conversation's totals, priced by the server's table. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  audioInputSeconds: number;
+  audioOutputSeconds: number;
+  costUsd: number;
+  /** The current call's part of costUsd. */
+  callCostUsd?: number;
+  /** Some usage came from a model with no known price: the cost is a lower bound. */
+  unpriced?: boolean;
 }
 
 /** `realtime/transcript`: deltas stream as they arrive; the final one carries the whole text. */

@@ -18,7 +18,41 @@ function level(dbfs: number): string {
   return Number.isFinite(dbfs) && dbfs < 0 ? `${Math.round(dbfs)} dBFS` : "";
 }
 
+/** USD as the server's history shows it: "$0.012" (five decimals under a tenth of a cent). */
+export function usd(amount: number): string {
+  return amount > 0 && amount < 0.001 ? `$${amount.toFixed(5)}` : `$${amount.toFixed(3)}`;
+}
+
+/** "2 min", "90 s": how long a call waited in silence before the server hung it up. */
+export function idleWords(seconds: number): string {
+  return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
+/** The tooltip's cost line ("" until something was billed). */
+function costLine(status: Status): string {
+  const usage = status.usage;
+  if (!usage || !(usage.costUsd > 0)) {
+    return "";
+  }
+  const call = usage.callCostUsd && usage.callCostUsd < usage.costUsd ? `, this call ${usd(usage.callCostUsd)}` : "";
+  const tokens = `${usage.inputTokens} tokens in, ${usage.outputTokens} out`;
+  const audio = `${Math.round(usage.audioInputSeconds)} s heard, ${Math.round(usage.audioOutputSeconds)} s spoken`;
+  const bound = usage.unpriced ? " (at least: a model has no price)" : "";
+  return `\ncost so far: ${usd(usage.costUsd)}${call}${bound} · ${tokens} · ${audio}`;
+}
+
 export function statusView(status: Status, serverRunning = true): StatusView {
+  const view = statusViewWithoutCost(status, serverRunning);
+  const cost = serverRunning ? costLine(status) : "";
+  if (!cost) {
+    return view;
+  }
+  // The cost goes after the first line (what is going on), before the hints.
+  const [first = "", ...rest] = view.tooltip.split("\n");
+  return { ...view, tooltip: [first + cost, ...rest].join("\n") };
+}
+
+function statusViewWithoutCost(status: Status, serverRunning: boolean): StatusView {
   if (!serverRunning) {
     return {
       text: "$(circle-slash) vivavoce",
@@ -54,6 +88,17 @@ export function statusView(status: Status, serverRunning = true): StatusView {
         live: false,
       };
     case "idle":
+      if (status.hungUpAfter != null && status.mode === "realtime") {
+        // The server hung up a silent call (billing stopped); the conversation goes on.
+        return {
+          text: "$(mic) vivavoce · hung up",
+          tooltip:
+            `vivavoce: idle (hung up after ${idleWords(status.hungUpAfter)})${detail}\n` +
+            "F4 (push to talk) or typed text calls again with the conversation",
+          error: false,
+          live: true, // F4 stays bound: its press calls again
+        };
+      }
       return {
         text: status.mode === "text" ? "$(comment) vivavoce" : "$(mic) vivavoce",
         tooltip: `vivavoce: idle, ${status.mode === "text" ? "text" : "voice"} mode\nClick to start`,

@@ -1,0 +1,105 @@
+"""Pay only for talk (issue 20): what a call costs, a budget, and hanging up when nobody speaks.
+
+Real local peer (it reports usage in ``response.done`` by the API's rules), real aiortc calls
+on loopback, the in-memory sound card of test_conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.integration.test_conversation import Session
+from vivavoce.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+async def test_a_silent_call_hangs_up_and_typing_or_push_to_talk_calls_again(peer: Any) -> None:
+    """``idleHangupSeconds`` after the assistant stopped speaking the call is closed (billing
+    stops; not LIVE); typing calls again and the new call is given the conversation."""
+    s = Session(Settings(peer=peer.base_url, api_key=None, idle_hangup_seconds=3))
+    try:
+        await s.conv.start()
+        first_call = s.conv.status.call_id
+        await s.conv.send_text("my name is Ada")
+        await s.until(lambda: len(s.finals("assistant")) == 1)
+
+        # Until the call hangs up, note when the assistant's voice was last heard.
+        sink, heard, last_voice = s.audio.sink, -1, time.monotonic()
+        while s.conv.status.state == "live":
+            if sink.audible_frames != heard:
+                heard, last_voice = sink.audible_frames, time.monotonic()
+            await asyncio.sleep(0.02)
+            assert time.monotonic() - last_voice < 10, "the call was not hung up"
+        silent = time.monotonic() - last_voice
+        assert 2.7 <= silent <= 4.5, silent  # 3 s of silence, counted from the end of the voice
+        status = s.conv.status
+        assert (status.state, status.mode, status.call_id) == ("idle", "realtime", None)
+        assert status.hung_up_after == 3 and status.audio == "off"  # not LIVE: nothing billed
+        assert s.messages == [
+            "vivavoce: hung up after 3 s of silence; push to talk or type to call again"
+        ]
+
+        # What the call cost is in the status: the words and the voice, priced.
+        usage = status.usage
+        assert usage is not None and usage.input_tokens > 0 and usage.output_tokens > 0
+        assert usage.audio_output_seconds >= 1.0
+        # The reply's voice alone (20 tokens a second at $64 per million) is a lower bound.
+        assert usage.cost_usd >= usage.audio_output_seconds * 20 * 64e-6 * 0.8, usage
+        assert usage.call_cost_usd == usage.cost_usd  # one call so far
+
+        await s.conv.send_text("what is my name")  # calls again: the conversation never ended
+        await s.until(lambda: len(s.finals("assistant")) == 2)
+        status = s.conv.status
+        assert (status.state, status.hung_up_after) == ("live", None)
+        assert status.call_id not in (None, first_call)
+        assert "my name is Ada" in s.finals("assistant")[1].text  # replayed to the new call
+        await s.until(
+            lambda: (u := s.conv.status.usage) is not None and u.cost_usd > usage.cost_usd
+        )
+        # The wire: clients read these names.
+        wire = s.conv.status.wire()
+        assert set(wire["usage"]) >= {
+            "inputTokens",
+            "outputTokens",
+            "audioInputSeconds",
+            "audioOutputSeconds",
+            "costUsd",
+        }
+        assert "hungUpAfter" in wire
+
+        # Hung up again (the setting is read at use), a push-to-talk press calls again too.
+        s.conv.config.replace(s.conv.settings.with_changes({"idleHangupSeconds": 1}))
+        await s.until(lambda: s.conv.status.hung_up_after == 1, timeout=20)
+        status = await s.conv.push_to_talk(True)
+        assert (status.state, status.push_to_talk, status.audio) == ("live", True, "live")
+    finally:
+        await s.conv.close()
+
+
+async def test_over_budget_the_call_ends_and_text_mode_goes_on(peer: Any) -> None:
+    s = Session(Settings(peer=peer.base_url, api_key=None, max_cost_per_conversation_usd=0.001))
+    try:
+        await s.conv.start()
+        await s.conv.send_text("tell me about the build")
+        await s.until(lambda: s.conv.status.mode == "text")
+        status = s.conv.status
+        assert (status.state, status.call_id, status.audio) == ("live", None, "off")
+        assert status.usage is not None and status.usage.cost_usd >= 0.001
+        said = [m for m in s.messages if "budget" in m]
+        assert len(said) == 1 and "continues in text mode" in said[0], s.messages
+
+        spent = status.usage.cost_usd
+        await s.conv.send_text("and the tests")  # text mode answers
+        await s.until(lambda: len(s.finals("assistant")) == 2)
+        # The chat completion's usage (stream_options.include_usage) counts too.
+        await s.until(lambda: (u := s.conv.status.usage) is not None and u.cost_usd > spent)
+        status = await s.conv.toggle_mode()  # no new call over budget: text mode stays
+        assert (status.mode, status.state) == ("text", "live")
+        assert "reached its budget of $0.001" in s.messages[-1], s.messages
+    finally:
+        await s.conv.close()
