@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     push_to_talk: Literal["off", "hold", "toggle"] = Field(
         "off", description="hold: talk while pressed; toggle: press to start, press to stop."
     )
+    wake_word: str | None = Field(
+        None,
+        description="A phrase (e.g. \"hey viva\") that opens a call when said while none is "
+        "open. Heard on this machine (pocketsphinx): nothing is sent anywhere until it is said.",
+    )
+    wake_word_threshold: float = Field(
+        1e-20,
+        gt=0,
+        le=1,
+        description="Keyphrase threshold of the wake word: lower hears it more readily, and "
+        "more often when it was not said.",
+    )
     text_voice: str | None = Field(None, description="Voice of text mode (default: mapped).")
     extra_realtime_voices: list[str] = Field(
         default_factory=list, description="Realtime voices the provider added since this release."

@@ -194,13 +194,34 @@ class PlayoutBuffer:
 
 
 class MicSource(PcmSource):
-    """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``."""
+    """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``.
+
+    After :meth:`catch_up` (the wake word queued what was said after it before the call
+    opened) the backlog is kept, and shed by skipping quiet frames until it is gone: no speech
+    is lost, and the delay lasts only until the user pauses."""
+
+    #: A frame quieter than this (RMS, int16 units; ≈ -50 dBFS) may be skipped to catch up.
+    QUIET_RMS = 100.0
+    #: The most backlog :meth:`catch_up` keeps (48 kHz samples: 15 s); beyond it, the oldest go.
+    MAX_CATCH_UP = 15 * 48000
 
     def __init__(self, max_backlog: int = FRAME_SAMPLES) -> None:
         super().__init__()
         self.max_backlog = max_backlog
         self.trimmed_samples = 0
+        self.skipped_samples = 0
         self.short = 0
+        self._catching_up = False
+        self._floor = float("inf")
+
+    def catch_up(self) -> None:
+        """Keep what is queued now (it is sent first), catching up by skipping quiet frames."""
+        self._catching_up = True
+        self._floor = float("inf")
+
+    def clear(self) -> float:
+        self._catching_up = False
+        return super().clear()
 
     def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
         if self._queued < n:
@@ -208,8 +229,22 @@ class MicSource(PcmSource):
             if self._queued:
                 self.short += 1
             return None
-        excess = self._queued - n - self.max_backlog
+        allowed = self.MAX_CATCH_UP if self._catching_up else self.max_backlog
+        excess = self._queued - n - allowed
         if excess > 0:
             super().take(excess)  # drop the oldest: it is only delay now
             self.trimmed_samples += excess
+        while self._catching_up and self._queued - n > self.max_backlog:
+            frame = super().take(n)
+            if frame is None:
+                break
+            rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
+            self._floor = min(self._floor, rms)
+            # Quiet: under the fixed level, or within 6 dB of the quietest frame (a noisy room).
+            if rms >= max(self.QUIET_RMS, 2.0 * self._floor):
+                return frame
+            self.skipped_samples += n  # skipped: one frame nearer to the live microphone
+        self._catching_up = self._catching_up and self._queued - n > self.max_backlog
+        if self._queued < n:
+            return None
         return super().take(n)

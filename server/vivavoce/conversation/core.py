@@ -31,6 +31,7 @@ from .dictation import DictationMode
 from .endpoint import Endpoint
 from .realtime_mode import RealtimeMode
 from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
+from .wake import WakeWord
 
 if TYPE_CHECKING:  # the call, its events and audio load when a call starts
     from ..realtime import TranscriptUpdate
@@ -81,6 +82,8 @@ class Conversation:
         self.busy = asyncio.Lock()
         self.realtime = RealtimeMode(self)
         self.dictation = DictationMode(self)
+        #: Listens for the wake word while no call is open (setting ``wakeWord``).
+        self.wake = WakeWord(self)
         self._text_tasks = TaskSet("vivavoce text")
         #: Text mode's voice, and the (speech model, voice) it speaks with.
         self._voice: Voice | None = None
@@ -109,11 +112,17 @@ class Conversation:
     def io(self) -> AudioIO | None:
         return self._io
 
+    @property
+    def has_devices(self) -> bool:
+        """Whether this conversation may use a microphone and speaker at all."""
+        return self._audio is not None
+
     def update(self, **changes: Any) -> None:
         new = self._status.model_copy(update=changes)
         if new != self._status:
             self._status = new
             self._on_status(new)
+            self.wake.changed()
 
     def say(self, level: MessageLevel, text: str) -> None:
         self._on_message(level, text)
@@ -136,6 +145,8 @@ class Conversation:
             self.realtime.replace("the voice or model changed")
         elif old.transcription != new.transcription:
             self.realtime.refresh_vocabulary()  # words or model: a session.update will do
+        if (old.wake_word, old.wake_word_threshold) != (new.wake_word, new.wake_word_threshold):
+            self.wake.changed()
 
     def session(self) -> ev.Session:
         """What the next call asks for (see :func:`.session_for`)."""
@@ -178,6 +189,7 @@ class Conversation:
         async with self.busy:
             if self._status.state in ("live", "connecting"):
                 return self._status
+            self.wake.paused = False
             target: Mode = mode or self._status.mode
             if instructions:
                 self.choices.instructions = instructions
@@ -200,6 +212,8 @@ class Conversation:
     async def stop(self) -> Status:
         """Stop talking (idempotent); the conversation's turns are kept."""
         async with self.busy:
+            # Stopped while listening for the wake word: not listened for until the next start.
+            self.wake.paused = self._status.state == "listening"
             await self.realtime.close()
             await self.dictation.close()
             await self._stop_text()
@@ -297,6 +311,7 @@ class Conversation:
         await self._closing.run(self._close)
 
     async def _close(self) -> None:
+        await self.wake.close()
         await self.realtime.close()
         await self.dictation.close()
         await self._stop_text()
@@ -469,10 +484,16 @@ class Conversation:
         return self._io
 
     def gate_microphone(self) -> None:
-        """Muted, or push-to-talk with the key up: the microphone sends silence."""
+        """Muted, or push-to-talk with the key up: the microphone sends silence. (Listening for
+        the wake word, only muting silences it.)"""
         if self._io is not None:
             ptt_closed = self.settings.push_to_talk != "off" and not self._ptt
+            ptt_closed = ptt_closed and self._status.state != "listening"
             self._io.muted = self._status.muted or ptt_closed
+
+    async def close_audio(self) -> None:
+        """Close the microphone and speaker (the wake word stopped listening, no call)."""
+        await self._close_audio()
 
     async def _close_audio(self) -> None:
         io, self._io = self._io, None

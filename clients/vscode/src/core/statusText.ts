@@ -53,6 +53,16 @@ export function statusView(status: Status, serverRunning = true): StatusView {
         error: true,
         live: false,
       };
+    case "listening":
+      // No call: the microphone is heard on this machine for the wake word only.
+      return {
+        text: status.muted ? "$(mute) WAKE WORD" : "$(unmute) WAKE WORD",
+        tooltip:
+          "vivavoce: listening on this machine for the wake word; nothing is sent or billed " +
+          "until it is said\nClick to start a call now",
+        error: false,
+        live: false,
+      };
     case "idle":
       return {
         text: status.mode === "text" ? "$(comment) vivavoce" : "$(mic) vivavoce",
