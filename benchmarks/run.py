@@ -25,6 +25,10 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
 * vocabulary — 32 synthesized programming sentences (flite, voices rms and slt) recognized by
   the local peer without (baseline) and with the code vocabulary (product): word error rate and
   identifiers right (target ≥ 80 %). See ``benchmarks.vocab_bench``.
+* wakeword — the local wake word spotter: hits on 64 synthesized "hey viva, …" utterances (two
+  voices, two levels; target ≥ 90 %), false triggers on ≥ 10 min of other speech and noise fed
+  faster than real time (target < 1 per hour), CPU of a server waiting for it with real
+  (virtual) devices (target ≤ 5 % of a core) and its loop lag. See ``benchmarks.wake_bench``.
 
 Writes ``--out`` (metric → product, baseline, unit, ratio, target, pass; informational metrics
 have target and pass null), a ``*.details.json`` next to it (raw samples, call timings, jitter
@@ -46,13 +50,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import conversation_bench, devices_bench, load_bench, lsp_bench, vocab_bench
+from benchmarks import (
+    conversation_bench,
+    devices_bench,
+    load_bench,
+    lsp_bench,
+    vocab_bench,
+    wake_bench,
+)
 from benchmarks.harness import LISTENING, START_LIMIT, Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices", "impaired", "load", "vocabulary",
+    "toggle", "devices", "impaired", "load", "vocabulary", "wakeword",
 )  # fmt: skip
 
 
@@ -292,6 +303,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "impaired": (bench_impaired, impaired_metrics),
     "load": (load_bench.bench_load, load_bench.load_metrics),
     "vocabulary": (vocab_bench.bench_vocabulary, vocab_bench.vocabulary_metrics),
+    "wakeword": (wake_bench.bench_wakeword, wake_bench.wakeword_metrics),
 }
 
 

@@ -105,9 +105,10 @@ async def corpus() -> dict[str, Any]:
         for command in COMMANDS:
             said = f"{PHRASE}, {command}"
             speech = await synth.synthesize(said, voice=voice)
-            for level in LEVELS_DB:
-                hits.append({"voice": voice, "level": level, "said": said,
-                             "pcm": _mix(speech, level, rng)})  # fmt: skip
+            hits.extend(
+                {"voice": voice, "level": level, "said": said, "pcm": _mix(speech, level, rng)}
+                for level in LEVELS_DB
+            )
     negatives: list[np.ndarray[Any, Any]] = []
     total = 0
     sentences = license_sentences()
@@ -124,10 +125,11 @@ async def corpus() -> dict[str, Any]:
     # And a tenth of noise alone, louder (a fan, typing nearby).
     noise = np.clip(_noise(int(needed * 0.1), -35.0, rng), -32768, 32767).astype(np.int16)
     negatives.append(noise)
-    near = []
-    for voice in HIT_VOICES:
-        for text in NEAR_MISSES:
-            near.append(_mix(await synth.synthesize(text, voice=voice), 0.0, rng))
+    near = [
+        _mix(await synth.synthesize(text, voice=voice), 0.0, rng)
+        for voice in HIT_VOICES
+        for text in NEAR_MISSES
+    ]
     return {"hits": hits, "negatives": negatives, "near": near}
 
 
@@ -182,17 +184,88 @@ def spot(audio: dict[str, Any], threshold: float) -> dict[str, Any]:
         "near_misses": len(audio["near"]),
         "near_miss_triggers": near,
         "spotter_cpu_pct": 100.0 * cpu / seconds,
-        "missed": [f"{r['voice']} {r['level']:+.0f} dB: {r['said']} {r['ends_s']}"
-                   for r in rows if not r["hit"]],  # fmt: skip
+        "missed": [
+            f"{r['voice']} {r['level']:+.0f} dB: {r['said']} {r['ends_s']}"
+            for r in rows
+            if not r["hit"]
+        ],
     }
+
+
+async def waiting(seconds: float, wake_word: str | None) -> dict[str, Any]:
+    """In this process: a conversation with real devices listening for ``wake_word`` (None:
+    devices open, nothing listening, the baseline); CPU of the process (all threads) and the
+    event loop's lag over ``seconds`` once it listens."""
+    from vivavoce.audio import open_audio
+    from vivavoce.conversation import Conversation
+    from vivavoce.settings import Settings
+
+    settings = Settings(peer="embedded", wake_word=wake_word, echo_cancellation="auto")
+    conv = Conversation(settings, audio=open_audio)
+    lags: list[float] = []
+    try:
+        if wake_word:
+            conv.wake.changed()
+            for _ in range(300):
+                if conv.status.state == "listening":
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"never listened: {conv.status}")
+        else:
+            await conv.open_audio()
+        await asyncio.sleep(2.0)  # settled
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((time.perf_counter() - before - 0.01) * 1000)
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - t0
+    finally:
+        await conv.close()
+    lags.sort()
+    return {
+        "cpu_pct": 100.0 * cpu / wall,
+        "lag_p99_ms": lags[int(0.99 * (len(lags) - 1))],
+        "lag_max_ms": lags[-1],
+        "seconds": wall,
+    }
+
+
+async def _waiting_in_child(seconds: float, wake_word: str | None) -> dict[str, Any]:
+    """:func:`waiting` in a fresh process on a private PulseAudio's virtual microphone."""
+    import json
+    import os
+    import sys
+
+    from benchmarks.devices_bench import pulse_daemon
+
+    args = ["--waiting", str(seconds)] + (["--phrase", wake_word] if wake_word else [])
+    with pulse_daemon() as env:
+        full = {**os.environ, **env, "PULSE_SOURCE": "bm_mic.monitor", "PULSE_SINK": "bm_speaker"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.wake_bench", *args, env=full,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"wakeword waiting benchmark failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
 
 
 async def bench_wakeword(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     from vivavoce.audio.wake import DEFAULT_THRESHOLD
 
     t0 = time.perf_counter()
+    seconds = 20.0 if getattr(cfg, "duration", 60.0) < 60 else 60.0
+    devices_only = await _waiting_in_child(seconds, None)
+    listening = await _waiting_in_child(seconds, PHRASE)
     audio = await corpus()
     result = await asyncio.to_thread(spot, audio, DEFAULT_THRESHOLD)
+    result["waiting"] = listening
+    result["devices_only"] = devices_only
     result["notes"] = {
         "wakeword corpus": f"{result['utterances']} utterances ({', '.join(HIT_VOICES)} at "
         f"{', '.join(f'{x:+.0f}' for x in LEVELS_DB)} dB), {result['negative_minutes']:.1f} min "
@@ -200,13 +273,21 @@ async def bench_wakeword(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "wakeword hits by voice and level (%)": str(result["hits_by"]),
         "wakeword near misses": f"{result['near_miss_triggers']} trigger(s) in "
         f"{result['near_misses']} phrases",
+        "wakeword waiting (devices open, listening)": f"CPU {listening['cpu_pct']:.1f} % of a "
+        f"core (devices open, not listening: {devices_only['cpu_pct']:.1f} %), loop lag p99 "
+        f"{listening['lag_p99_ms']:.1f} ms, max {listening['lag_max_ms']:.1f} ms "
+        f"(not listening: p99 {devices_only['lag_p99_ms']:.1f}, max "
+        f"{devices_only['lag_max_ms']:.1f} ms), over {listening['seconds']:.0f} s",
     }
     return {}, result
 
 
 def wakeword_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
-    def metric(value: float, unit: str, target: str, ok: bool | None) -> dict[str, Any]:
-        return {"product": round(value, 3), "baseline": None, "unit": unit, "ratio": None,
+    def metric(
+        value: float, unit: str, target: str | None, ok: bool | None, baseline: float | None = None
+    ) -> dict[str, Any]:
+        base = None if baseline is None else round(baseline, 3)
+        return {"product": round(value, 3), "baseline": base, "unit": unit, "ratio": None,
                 "target": target, "pass": ok}  # fmt: skip
 
     return {
@@ -217,6 +298,13 @@ def wakeword_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any
         "wakeword_false_triggers": metric(
             prod["false_per_hour"], "per hour", f"< {TARGET_FALSE_PER_HOUR:.0f}",
             prod["false_per_hour"] < TARGET_FALSE_PER_HOUR,
+        ),
+        "wakeword_waiting_cpu": metric(
+            prod["waiting"]["cpu_pct"], "% of a core", f"<= {TARGET_CPU_PCT:.0f} %",
+            prod["waiting"]["cpu_pct"] <= TARGET_CPU_PCT, prod["devices_only"]["cpu_pct"],
+        ),
+        "wakeword_loop_lag_p99": metric(
+            prod["waiting"]["lag_p99_ms"], "ms", None, None, prod["devices_only"]["lag_p99_ms"]
         ),
         "wakeword_spotter_cpu": metric(
             prod["spotter_cpu_pct"], "% of a core", f"<= {TARGET_CPU_PCT:.0f} %",
@@ -231,13 +319,16 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sweep", type=lambda s: [float(x) for x in s.split(",")], default=None)
+    p.add_argument("--waiting", type=float, help="(internal) seconds of waiting to measure")
+    p.add_argument("--phrase", default=None, help="(internal) the wake word while waiting")
     args = p.parse_args()
+    if args.waiting:
+        print(json.dumps(asyncio.run(waiting(args.waiting, args.phrase))))
+        return
     audio = asyncio.run(corpus())
-    for threshold in args.sweep or [None]:
-        if threshold is None:
-            from vivavoce.audio.wake import DEFAULT_THRESHOLD
+    from vivavoce.audio.wake import DEFAULT_THRESHOLD
 
-            threshold = DEFAULT_THRESHOLD
+    for threshold in args.sweep or [DEFAULT_THRESHOLD]:
         out = spot(audio, threshold)
         print(json.dumps(out, indent=1), flush=True)
 

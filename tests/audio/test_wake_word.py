@@ -18,7 +18,7 @@ from tests.e2e.editor import SERVER, Editor, end_server, init_params
 from ..conftest import overlap
 from .conftest import Pulse
 
-COMMAND = "what time is it"
+COMMAND = "what time is it in the morning"
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ async def test_the_wake_word_opens_the_call_and_what_follows_is_the_first_turn(
     assert states.index("listening") < states.index("connecting") < states.index("live"), states
     assert not any(s["audio"] == "live" for s in editor.statuses[: states.index("live")])
     (heard,) = editor.finals("user")
-    assert overlap(COMMAND, heard) >= 0.75, heard  # the words after the phrase: the first turn
+    assert overlap(COMMAND, heard) >= 0.6, heard  # the words after the phrase: the first turn
     assert "viva" not in heard, heard
     # Stopped, the server listens for the wake word again only after the next start.
     await editor.request("realtime/stop")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..rtc.tracks import Pcm
+from ..settings import WAKE_WORD_THRESHOLD
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ RATE = 16000
 CHUNK = 1600
 #: Samples per pocketsphinx frame (10 ms): segment times are in frames.
 FRAME = 160
-#: pocketsphinx's ``kws_threshold``: lower hears more phrases, and more that were not said.
-#: Tuned with ``make bench`` group ``wakeword`` (hits ≥ 90 %, < 1 false trigger an hour).
-DEFAULT_THRESHOLD = 1e-20
+#: pocketsphinx's ``kws_threshold`` (setting ``wakeWordThreshold``): lower hears more phrases,
+#: and more that were not said. Measured with ``make bench`` group ``wakeword``.
+DEFAULT_THRESHOLD = WAKE_WORD_THRESHOLD
 #: After a hit the decoder starts over; a hit within this many samples of the last one is the
 #: same phrase heard again.
 REFRACTORY = RATE // 2
