@@ -232,6 +232,12 @@ local function session()
   result.dictating_idle_statusline = vivavoce.statusline()
   status.update({ state = "live", mode = "text", voice = "echo", pushToTalk = true })
   result.dictating_older_statusline = vivavoce.statusline()
+  -- Listening for the wake word (no call): its own label, never LIVE; an older server's status
+  -- (no `audio`) reads the same from its state.
+  status.update({ state = "listening", mode = "realtime", voice = "verse", audio = "wake", inputLevel = -50 })
+  result.wake_statusline = vivavoce.statusline()
+  status.update({ state = "listening", mode = "realtime", voice = "verse" })
+  result.wake_older_statusline = vivavoce.statusline()
   status.reset()
 end
 

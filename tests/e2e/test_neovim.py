@@ -181,6 +181,8 @@ def test_live_means_a_realtime_call_streams_the_microphone(session: dict[str, An
     assert session["dictating_statusline"] == "DICTATING echo ▅"  # with the microphone's level
     assert session["dictating_idle_statusline"] == "DICTATING echo"  # the press opened the mic
     assert session["dictating_older_statusline"] == "DICTATING echo"  # no `audio`: same rule
+    assert session["wake_statusline"] == "WAKE WORD ▂"  # listening on this machine, not LIVE
+    assert session["wake_older_statusline"] == "WAKE WORD"
 
 
 def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> None:
@@ -261,6 +263,7 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
             session["text_statusline"],
             session["no_audio_statusline"],
             session["dictating_statusline"],
+            session["wake_statusline"],
         ]
         if line
     }
