@@ -55,8 +55,10 @@ async def test_the_wake_word_opens_the_call_and_what_follows_is_the_first_turn(
     states = [s["state"] for s in editor.statuses]
     assert states.index("listening") < states.index("connecting") < states.index("live"), states
     assert not any(s["audio"] == "live" for s in editor.statuses[: states.index("live")])
+    # The words after the phrase are the first turn, from its first words on: those were said
+    # before the call was open (the phrase is heard ≈ 0.5 s after it ends, a call takes ≈ 1 s).
     (heard,) = editor.finals("user")
-    assert overlap(COMMAND, heard) >= 0.6, heard  # the words after the phrase: the first turn
+    assert overlap("what time is it", heard) >= 0.75, heard
     assert "viva" not in heard, heard
     # Stopped, the server listens for the wake word again only after the next start.
     await editor.request("realtime/stop")

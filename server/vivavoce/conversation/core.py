@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Under this many samples (0.1 s at 48 kHz) a push-to-talk press said nothing.
 MIN_DICTATION_SAMPLES = 4800
+#: Seconds between input levels in the status while listening for the wake word.
+WAKE_LEVEL_PERIOD = 1.0
 
 
 class Conversation:
@@ -90,6 +93,7 @@ class Conversation:
         self._voice_of: tuple[str, str] | None = None
         self._ptt = False
         self._recordings = 0
+        self._level_at = 0.0  # when the last input level was reported (listening: 1 a second)
         self._closing = CloseOnce()
         #: Replaced by the language server to report connect steps as progress.
         self.on_step: Callable[[str], None] | None = None
@@ -506,4 +510,10 @@ class Conversation:
         self.say("warning", f"vivavoce: {exc}")
 
     def _on_level(self, dbfs: float) -> None:
+        if self._status.state == "listening":
+            # Waiting for the wake word may last all day: the level once a second is enough.
+            now = time.monotonic()
+            if now - self._level_at < WAKE_LEVEL_PERIOD:
+                return
+            self._level_at = now
         self.update(input_level=round(dbfs, 1))

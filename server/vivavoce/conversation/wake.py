@@ -171,6 +171,7 @@ class WakeWord:
             await host.close_audio()  # no call wants the microphone now
 
     async def _listen(self, io: AudioIO, spotter: Spotter) -> None:
+        from ..audio.wake import CHUNK
         from ..rtc.tracks import Resampler
 
         to_16k = Resampler(MIC_RATE, spotter.rate)
@@ -182,10 +183,16 @@ class WakeWord:
             if pcm is None:
                 continue
             self._keep(pcm)
-            end = spotter.feed(to_16k(pcm))
-            if end is not None:
-                self._heard(io, end * MIC_RATE // spotter.rate)
-                return
+            heard = to_16k(pcm)
+            # One piece at a time, the loop free in between: after a stall the backlog is
+            # spotted without holding the loop longer than one piece (≈ 2–3 ms).
+            for i in range(0, heard.size, CHUNK):
+                end = spotter.feed(heard[i : i + CHUNK])
+                if end is not None:
+                    self._heard(io, end * MIC_RATE // spotter.rate)
+                    return
+                if i + CHUNK < heard.size:
+                    await asyncio.sleep(0)
 
     def _keep(self, pcm: Pcm) -> None:
         self._kept.append((self._position, pcm))
