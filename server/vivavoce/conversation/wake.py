@@ -187,6 +187,8 @@ class WakeWord:
             # One piece at a time, the loop free in between: after a stall the backlog is
             # spotted without holding the loop longer than one piece (≈ 2–3 ms).
             for i in range(0, heard.size, CHUNK):
+                if self._host.status.state != "listening":
+                    return  # a call is being opened meanwhile
                 end = spotter.feed(heard[i : i + CHUNK])
                 if end is not None:
                     self._heard(io, end * MIC_RATE // spotter.rate)
