@@ -57,3 +57,23 @@ def test_a_made_up_word_is_pronounced_from_its_pieces() -> None:
         spotter.close()
     with pytest.raises(WakeWordError):
         Spotter(" ,!")
+
+
+def _trimmed(pcm: np.ndarray) -> np.ndarray:
+    """Speech without its leading and trailing silence."""
+    loud = np.nonzero(np.abs(pcm) > 300)[0]
+    return pcm[loud[0] : loud[-1]]
+
+
+async def test_the_phrase_counts_only_after_a_pause(speak: Speak) -> None:
+    """Run into the end of another sentence, the phrase is refused (most false triggers are
+    words inside a sentence that sound like it); after half a second of pause it is heard."""
+    before, wake = _trimmed(await speak("we went to the market")), _trimmed(await speak("hey viva"))
+    for pause, heard in ((0, False), (RATE // 2, True)):
+        spotter = await load_spotter("hey viva")
+        try:
+            said = _padded(np.concatenate([before, np.zeros(pause, np.int16), wake]))
+            assert bool(_feed(spotter, said)) is heard
+            assert spotter.refused == (0 if heard else 1)  # heard, and refused for the pause
+        finally:
+            spotter.close()

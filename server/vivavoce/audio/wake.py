@@ -37,6 +37,13 @@ DEFAULT_THRESHOLD = WAKE_WORD_THRESHOLD
 #: After a hit the decoder starts over; a hit within this many samples of the last one is the
 #: same phrase heard again.
 REFRACTORY = RATE // 2
+#: A wake word starts after a pause: the phrase counts only when the audio just before it
+#: (:data:`LEAD` samples, up to 50 ms before it) is :data:`PAUSE_DB` quieter than the phrase.
+#: Most false triggers are words inside a sentence that sound like the phrase ("every…").
+LEAD = RATE // 4
+PAUSE_DB = 10.0
+#: Audio kept to judge that pause (samples).
+KEEP = 4 * RATE
 
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -67,6 +74,9 @@ class Spotter:
         decoder.activate_search("wake")
         self._decoder: Any = decoder
         self._pending = np.zeros(0, np.int16)
+        self._kept = np.zeros(0, np.int16)  # the last KEEP samples given to the decoder
+        #: Phrases heard but refused (no pause before them).
+        self.refused = 0
         #: Samples given to the decoder so far (the stream's clock).
         self.samples = 0
         self._utterance_start = 0
@@ -110,20 +120,39 @@ class Spotter:
             piece = pcm[i : min(i + CHUNK, whole)]
             self._decoder.process_raw(np.ascontiguousarray(piece, np.int16).tobytes())
             self.samples += piece.size
+            self._kept = np.concatenate([self._kept, piece])[-KEEP:]
             if self._decoder.hyp() is not None:
-                end = self._phrase_end()
+                start, end = self._phrase_span()
                 self._restart()
-                if end - self._last_hit >= REFRACTORY:
+                if not self._after_pause(start, end):
+                    self.refused += 1
+                elif end - self._last_hit >= REFRACTORY:
                     self._last_hit = end
                     self.hits += 1
                     found = end
         return found
 
-    def _phrase_end(self) -> int:
-        ends: list[int] = [seg.end_frame for seg in self._decoder.seg()]
-        if not ends:
-            return self.samples
-        return min(self.samples, self._utterance_start + (max(ends) + 1) * FRAME)
+    def _phrase_span(self) -> tuple[int, int]:
+        """Where the phrase just heard began and ended (stream positions)."""
+        frames: list[tuple[int, int]] = [(s.start_frame, s.end_frame) for s in self._decoder.seg()]
+        if not frames:
+            return self.samples, self.samples
+        begin = self._utterance_start + min(f[0] for f in frames) * FRAME
+        end = self._utterance_start + (max(f[1] for f in frames) + 1) * FRAME
+        return min(begin, self.samples), min(end, self.samples)
+
+    def _after_pause(self, start: int, end: int) -> bool:
+        """Whether the phrase at ``start:end`` followed a pause (see :data:`PAUSE_DB`)."""
+        first = self.samples - self._kept.size  # stream position of _kept[0]
+        lead = self._kept[max(0, start - LEAD - first) : max(0, start - RATE // 20 - first)]
+        said = self._kept[max(0, start - first) : max(0, end - first)]
+        if lead.size < RATE // 10 or said.size == 0:
+            return True  # the stream just began: nothing to judge by
+
+        def rms(x: Pcm) -> float:
+            return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) + 1.0
+
+        return bool(20 * np.log10(rms(said) / rms(lead)) >= PAUSE_DB)
 
     def _restart(self) -> None:
         self._decoder.end_utt()
