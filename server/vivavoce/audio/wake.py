@@ -2,7 +2,8 @@
 
 :class:`Spotter` listens to a stream of 16 kHz mono audio for one phrase ("hey viva") and says
 where in the stream it ended. Words its dictionary lacks (a made-up name) are pronounced as
-their pieces (:mod:`vivavoce.pronunciation`).
+their pieces (:mod:`vivavoce.pronunciation`). The phrase counts only after a pause
+(:data:`PAUSE_DB`): words inside a sentence that sound like it are most false triggers.
 
 pocketsphinx holds the GIL for a whole ``process_raw``: audio is fed in pieces of at most
 :data:`CHUNK` samples (100 ms: ≈ 2–3 ms of CPU each here), so whoever feeds it (the event loop)
