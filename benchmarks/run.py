@@ -29,6 +29,10 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
   of VAD silence: the built-in stack (baseline column; target p50 ≤ 750 ms) and the peer in
   front of upstream servers of known latency (product; the overhead beyond them ≤ 30 ms p50).
   See ``benchmarks.reply_bench``.
+* wakeword — the local wake word spotter: hits on 64 synthesized "hey viva, …" utterances (two
+  voices, two levels; target ≥ 90 %), false triggers on ≥ 10 min of other speech and noise fed
+  faster than real time (target < 1 per hour), CPU of a server waiting for it with real
+  (virtual) devices (target ≤ 5 % of a core) and its loop lag. See ``benchmarks.wake_bench``.
 
 Writes ``--out`` (metric → product, baseline, unit, ratio, target, pass; informational metrics
 have target and pass null), a ``*.details.json`` next to it (raw samples, call timings, jitter
@@ -57,13 +61,14 @@ from benchmarks import (
     lsp_bench,
     reply_bench,
     vocab_bench,
+    wake_bench,
 )
 from benchmarks.harness import LISTENING, START_LIMIT, Child, measure_window, serving
 from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices", "impaired", "load", "vocabulary", "reply",
+    "toggle", "devices", "impaired", "load", "vocabulary", "reply", "wakeword",
 )  # fmt: skip
 
 
@@ -304,6 +309,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "load": (load_bench.bench_load, load_bench.load_metrics),
     "vocabulary": (vocab_bench.bench_vocabulary, vocab_bench.vocabulary_metrics),
     "reply": (reply_bench.bench_reply, reply_bench.reply_metrics),
+    "wakeword": (wake_bench.bench_wakeword, wake_bench.wakeword_metrics),
 }
 
 

@@ -46,7 +46,8 @@
  *   - The header says what the microphone is doing (status.audio): a red LIVE badge only while a
  *     realtime call is open (the microphone streams to it, billed by the minute); a quiet TEXT
  *     badge for a text conversation (its spoken replies come over a call that sends no
- *     microphone: not LIVE); DICTATING while text mode's push-to-talk records a turn.
+ *     microphone: not LIVE); DICTATING while text mode's push-to-talk records a turn; WAKE WORD
+ *     while no call is open and the microphone is heard on this machine for the wake word.
  *   - The level meter shows status.inputLevel (dBFS, −60…0) while LIVE or DICTATING.
  *   - The header shows what the conversation has cost so far (status.usage.costUsd, "$0.012"),
  *     and "idle (hung up after 2 min)" when the server hung up a silent call (status.hungUpAfter);
@@ -81,6 +82,7 @@ header { border-bottom: 1px solid var(--vv-line); flex-wrap: wrap; }
   font-weight: 600; letter-spacing: .08em; padding: 0 5px; border-radius: 4px; }
 .indicator.dictating { color: var(--vv-dictating); }
 .indicator.dictating::before { content: "● "; }
+.indicator.wake::before { content: "◌ "; }
 .indicator[hidden] { display: none; }
 @keyframes pulse { 50% { opacity: .55; } }
 button, select, textarea { font: inherit; }
@@ -148,10 +150,12 @@ const HTML = `
 
 /**
  * What the microphone is doing: "live" (a realtime call streams it), "dictating" (text mode's
- * push-to-talk records a turn) or "off" — status.audio, or the same rule for an older server.
+ * push-to-talk records a turn), "wake" (no call: listened to on this machine for the wake word)
+ * or "off" — status.audio, or the same rule for an older server.
  */
 function audioUse(s) {
-  if (["live", "dictating", "off"].includes(s.audio)) return s.audio;
+  if (["live", "dictating", "wake", "off"].includes(s.audio)) return s.audio;
+  if (s.state === "listening") return "wake";
   if (s.mode === "text") return s.pushToTalk ? "dictating" : "off";
   return s.state === "live" ? "live" : "off";
 }
@@ -681,10 +685,14 @@ class VivavoceChat extends HTMLElement {
     const audio = online ? audioUse(s) : "off";
     ui.live.hidden = audio !== "live";
     const texting = online && s.mode === "text" && s.state === "live";
-    const quiet = audio === "dictating" ? "DICTATING" : texting ? "TEXT" : "";
+    const quiet = audio === "dictating" ? "DICTATING" : audio === "wake" ? "WAKE WORD"
+      : texting ? "TEXT" : "";
     ui.indicator.hidden = !quiet;
     ui.indicator.textContent = quiet;
     ui.indicator.classList.toggle("dictating", audio === "dictating");
+    ui.indicator.classList.toggle("wake", audio === "wake");
+    ui.indicator.title = audio === "wake"
+      ? "Listening on this machine for the wake word: nothing is sent until it is said" : "";
     // A text conversation is "ready", not "live": live is the realtime call's word. A call the
     // server hung up for silence says so; the next message or push to talk calls again.
     const hungUp = s.state === "idle" && typeof s.hungUpAfter === "number";

@@ -29,6 +29,8 @@ from .voices import DEFAULT_VOICE
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 NO_API_KEY = "no API key: set OPENAI_API_KEY or the vivavoce apiKey setting"
+#: pocketsphinx's keyphrase threshold for the wake word (tuned by ``make bench``, group wakeword).
+WAKE_WORD_THRESHOLD = 1e-20
 
 
 class _Section(BaseModel):
@@ -194,6 +196,18 @@ class Settings(BaseSettings):
     record: bool = Field(False, description="Record both sides of each call beside its transcript.")
     push_to_talk: Literal["off", "hold", "toggle"] = Field(
         "off", description="hold: talk while pressed; toggle: press to start, press to stop."
+    )
+    wake_word: str | None = Field(
+        None,
+        description='A phrase (e.g. "hey viva") that opens a call when said while none is '
+        "open. Heard on this machine (pocketsphinx): nothing is sent anywhere until it is said.",
+    )
+    wake_word_threshold: float = Field(
+        WAKE_WORD_THRESHOLD,
+        gt=0,
+        le=1,
+        description="Keyphrase threshold of the wake word: lower hears it more readily, and "
+        "more often when it was not said.",
     )
     text_voice: str | None = Field(None, description="Voice of text mode (default: mapped).")
     extra_realtime_voices: list[str] = Field(

@@ -84,6 +84,32 @@ def test_mic_source_gives_whole_frames_and_bounds_its_backlog() -> None:
     assert s.trimmed_samples == 480 * 10 - 2 * FRAME_SAMPLES
 
 
+def test_what_the_wake_word_queued_is_sent_whole_and_long_pauses_are_shortened() -> None:
+    """After the wake word the call first sends what was said after it (2 s queued before the
+    call opened), pauses between words as said, and catches up by shortening long pauses."""
+    loud = np.full(FRAME_SAMPLES, 3000, np.int16)
+    quiet = np.zeros(FRAME_SAMPLES, np.int16)
+    said = [loud] * 30 + [quiet] * 5 + [loud] * 30 + [quiet] * 60 + [loud] * 10  # 2.7 s
+    s = MicSource()
+    for frame in said:
+        s.feed(frame)
+    s.catch_up()
+    sent = []
+    while (frame := s.take()) is not None:
+        sent.append(int(frame[0]))
+        if len(sent) > 200:
+            break
+    # Every loud frame, in order; the short pause kept; the long one down to 200 ms.
+    expected = [3000] * 30 + [0] * 5 + [3000] * 30 + [0] * MicSource.KEEP_PAUSE + [3000] * 10
+    assert sent[: len(expected)] == expected
+    assert s.skipped_samples == (60 - MicSource.KEEP_PAUSE) * FRAME_SAMPLES
+    assert s.trimmed_samples == 0
+    # Caught up: the backlog bound holds again (the oldest is dropped as before).
+    for _ in range(10):
+        s.feed(loud)
+    assert s.take() is not None and s.queued_seconds <= 0.0201
+
+
 def test_importing_audio_does_not_load_sounddevice() -> None:
     code = (
         "import sys, vivavoce.audio, vivavoce.audio.devices, vivavoce.audio.doctor, "

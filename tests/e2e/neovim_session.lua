@@ -274,6 +274,12 @@ local function session()
   result.hung_up_statusline = vivavoce.statusline()
   status.update({ state = "idle", mode = "realtime", voice = "verse", hungUpAfter = 3 })
   result.hung_up_short_statusline = vivavoce.statusline()
+  -- Listening for the wake word (no call): its own label, never LIVE; an older server's status
+  -- (no `audio`) reads the same from its state.
+  status.update({ state = "listening", mode = "realtime", voice = "verse", audio = "wake", inputLevel = -50 })
+  result.wake_statusline = vivavoce.statusline()
+  status.update({ state = "listening", mode = "realtime", voice = "verse" })
+  result.wake_older_statusline = vivavoce.statusline()
   status.reset()
 end
 

@@ -201,6 +201,8 @@ def test_live_means_a_realtime_call_streams_the_microphone(session: dict[str, An
     # A call the server hung up for silence: not LIVE, and it says why.
     assert session["hung_up_statusline"] == "idle (hung up after 2 min) $0.012"
     assert session["hung_up_short_statusline"] == "idle (hung up after 3 s)"
+    assert session["wake_statusline"] == "WAKE WORD ▂"  # listening on this machine, not LIVE
+    assert session["wake_older_statusline"] == "WAKE WORD"
 
 
 def test_nothing_went_wrong_that_the_user_would_see(session: dict[str, Any]) -> None:
@@ -285,6 +287,7 @@ def test_help_says_what_the_statusline_shows(session: dict[str, Any]) -> None:
             session["text_statusline"],
             session["no_audio_statusline"],
             session["dictating_statusline"],
+            session["wake_statusline"],
         ]
         if line
     }

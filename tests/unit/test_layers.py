@@ -30,6 +30,7 @@ PEER_MAY_USE = (
     "vivavoce.tasks",
     "vivavoce.netguard",
     "vivavoce.vocabulary",
+    "vivavoce.pronunciation",
     "vivavoce.lazy",
     "vivavoce.logs",
 )

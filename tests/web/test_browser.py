@@ -196,6 +196,16 @@ async def test_chat_page_talks_streams_and_switches_modes_and_voices(
     assert not await live_shown(page) and await indicator(page) == "DICTATING"
     await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, pushToTalk: false, audio: undefined}})")
     assert not await live_shown(page) and await indicator(page) == "TEXT"
+    # Listening for the wake word (no call; it too needs a microphone): WAKE WORD, never LIVE,
+    # from the server's `audio` or an older server's state.
+    await page.eval(f"window.__real = {{...{CHAT}.status}}")
+    wake = "state: 'listening', mode: 'realtime', callId: null"
+    await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, {wake}, audio: 'wake'}})")
+    assert not await live_shown(page) and await indicator(page) == "WAKE WORD"
+    await page.eval(f"{CHAT}._onStatus({{...{CHAT}.status, audio: undefined}})")
+    assert not await live_shown(page) and await indicator(page) == "WAKE WORD"
+    await page.eval(f"{CHAT}._onStatus(window.__real)")
+    assert not await live_shown(page) and await indicator(page) == "TEXT"
 
     # …and back: the realtime choice comes back exactly.
     await click(page, ".mode")

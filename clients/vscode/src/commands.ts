@@ -112,7 +112,7 @@ async function selectVoice(connection: ServerConnection): Promise<void> {
     placeHolder: "The conversation restarts in the voice you pick",
   });
   if (!picked) return;
-  if (connection.status.state !== "idle" && connection.status.state !== "error") {
+  if (!["idle", "error", "listening"].includes(connection.status.state)) {
     await connection.run("stop");
   }
   if (await connection.run("start", undefined, picked.voice)) connection.revealTranscript();

@@ -87,6 +87,8 @@ describe("commands", () => {
     assert.equal(toggleConversation({ ...IDLE, state: "error" }), "start");
     assert.equal(toggleConversation(LIVE), "stop");
     assert.equal(toggleConversation({ ...IDLE, state: "connecting" }), "stop");
+    // Listening for the wake word, no call is open: a click opens one at once.
+    assert.equal(toggleConversation({ ...IDLE, state: "listening", audio: "wake" }), "start");
   });
 
   test("unknown commands are recognised by code or by message, other errors are not", () => {
@@ -146,6 +148,17 @@ describe("status bar", () => {
     assert.equal(audioUse({ ...LIVE, state: "reconnecting" }), "off");
     assert.equal(statusView({ ...LIVE, mode: "text" }).text, "$(comment-discussion) TEXT");
     assert.equal(statusView({ ...LIVE, audio: "live" }).text, "$(mic-filled) LIVE");
+  });
+
+  test("listening for the wake word is its own state: WAKE WORD, never LIVE", () => {
+    const wake = statusView({ ...IDLE, state: "listening", audio: "wake" });
+    assert.equal(wake.text, "$(unmute) WAKE WORD");
+    assert.ok(!wake.live && !wake.error);
+    assert.match(wake.tooltip, /on this machine/);
+    assert.equal(statusView({ ...IDLE, state: "listening", muted: true }).text, "$(mute) WAKE WORD");
+    // An older server sends no `audio`: the state says it.
+    assert.equal(audioUse({ ...IDLE, state: "listening" }), "wake");
+    assert.equal(asStatus({ ...IDLE, state: "listening" })?.state, "listening");
   });
 
   test("text mode, connecting, error and a stopped server read differently", () => {

@@ -194,13 +194,41 @@ class PlayoutBuffer:
 
 
 class MicSource(PcmSource):
-    """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``."""
+    """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``.
+
+    After :meth:`catch_up` (the wake word queued what was said after it before the call
+    opened) the backlog is kept, and shed by shortening pauses (quiet frames beyond the first
+    :data:`KEEP_PAUSE` of each) until it is gone: no speech is lost, the pauses between words
+    stay as said, and the delay lasts only until the user pauses."""
+
+    #: A frame quieter than this (RMS, int16 units; ≈ -50 dBFS) may be skipped to catch up.
+    QUIET_RMS = 100.0
+    #: …or one within 6 dB of the quietest frame seen (a noisy room), up to this (≈ -36 dBFS).
+    NOISY_RMS = 500.0
+    #: The most backlog :meth:`catch_up` keeps (48 kHz samples: 15 s); beyond it, the oldest go.
+    MAX_CATCH_UP = 15 * 48000
+    #: Quiet frames of a pause that are always sent while catching up (10 = 200 ms).
+    KEEP_PAUSE = 10
 
     def __init__(self, max_backlog: int = FRAME_SAMPLES) -> None:
         super().__init__()
         self.max_backlog = max_backlog
         self.trimmed_samples = 0
+        self.skipped_samples = 0
         self.short = 0
+        self._catching_up = False
+        self._floor = float("inf")
+        self._quiet_run = 0
+
+    def catch_up(self) -> None:
+        """Keep what is queued now (it is sent first), catching up by skipping quiet frames."""
+        self._catching_up = True
+        self._floor = float("inf")
+        self._quiet_run = 0
+
+    def clear(self) -> float:
+        self._catching_up = False
+        return super().clear()
 
     def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
         if self._queued < n:
@@ -208,8 +236,25 @@ class MicSource(PcmSource):
             if self._queued:
                 self.short += 1
             return None
-        excess = self._queued - n - self.max_backlog
+        allowed = self.MAX_CATCH_UP if self._catching_up else self.max_backlog
+        excess = self._queued - n - allowed
         if excess > 0:
             super().take(excess)  # drop the oldest: it is only delay now
             self.trimmed_samples += excess
+        while self._catching_up and self._queued - n > self.max_backlog:
+            frame = super().take(n)
+            if frame is None:
+                break
+            rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
+            self._floor = min(self._floor, rms)
+            if rms >= max(self.QUIET_RMS, min(2.0 * self._floor, self.NOISY_RMS)):
+                self._quiet_run = 0
+                return frame
+            self._quiet_run += 1
+            if self._quiet_run <= self.KEEP_PAUSE:
+                return frame  # the start of a pause: as said
+            self.skipped_samples += n  # skipped: one frame nearer to the live microphone
+        self._catching_up = self._catching_up and self._queued - n > self.max_backlog
+        if self._queued < n:
+            return None
         return super().take(n)

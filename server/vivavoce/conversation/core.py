@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from .endpoint import Endpoint
 from .realtime_mode import RealtimeMode
 from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
 from .usage import BudgetEvent, Source, UsageMeter
+from .wake import WakeWord
 
 if TYPE_CHECKING:  # the call, its events and audio load when a call starts
     from ..pricing import Tokens
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Under this many samples (0.1 s at 48 kHz) a push-to-talk press said nothing.
 MIN_DICTATION_SAMPLES = 4800
+#: Seconds between input levels in the status while listening for the wake word.
+WAKE_LEVEL_PERIOD = 1.0
 
 
 class Conversation:
@@ -93,12 +97,15 @@ class Conversation:
         self._tasks = TaskSet("vivavoce conversation")
         self.realtime = RealtimeMode(self)
         self.dictation = DictationMode(self)
+        #: Listens for the wake word while no call is open (setting ``wakeWord``).
+        self.wake = WakeWord(self)
         self._text_tasks = TaskSet("vivavoce text")
         #: Text mode's voice, and the (speech model, voice) it speaks with.
         self._voice: Voice | None = None
         self._voice_of: tuple[str, str] | None = None
         self._ptt = False
         self._recordings = 0
+        self._level_at = 0.0  # when the last input level was reported (listening: 1 a second)
         self._closing = CloseOnce()
         #: Replaced by the language server to report connect steps as progress.
         self.on_step: Callable[[str], None] | None = None
@@ -121,11 +128,17 @@ class Conversation:
     def io(self) -> AudioIO | None:
         return self._io
 
+    @property
+    def has_devices(self) -> bool:
+        """Whether this conversation may use a microphone and speaker at all."""
+        return self._audio is not None
+
     def update(self, **changes: Any) -> None:
         new = self._status.model_copy(update=changes)
         if new != self._status:
             self._status = new
             self._on_status(new)
+            self.wake.changed()
 
     def say(self, level: MessageLevel, text: str) -> None:
         self._on_message(level, text)
@@ -148,6 +161,8 @@ class Conversation:
             self.realtime.replace("the voice or model changed")
         elif old.transcription != new.transcription:
             self.realtime.refresh_vocabulary()  # words or model: a session.update will do
+        if (old.wake_word, old.wake_word_threshold) != (new.wake_word, new.wake_word_threshold):
+            self.wake.changed()
 
     def session(self) -> ev.Session:
         """What the next call asks for (see :func:`.session_for`)."""
@@ -190,6 +205,7 @@ class Conversation:
         async with self.busy:
             if self._status.state in ("live", "connecting"):
                 return self._status
+            self.wake.paused = False
             target: Mode = mode or self._status.mode
             if instructions:
                 self.choices.instructions = instructions
@@ -214,6 +230,8 @@ class Conversation:
     async def stop(self) -> Status:
         """Stop talking (idempotent); the conversation's turns are kept."""
         async with self.busy:
+            # Stopped while listening for the wake word: not listened for until the next start.
+            self.wake.paused = self._status.state == "listening"
             await self.realtime.close()
             await self.dictation.close()
             await self._stop_text()
@@ -318,6 +336,7 @@ class Conversation:
 
     async def _close(self) -> None:
         await self._tasks.cancel_all()
+        await self.wake.close()
         await self.realtime.close()
         await self.dictation.close()
         await self._stop_text()
@@ -576,10 +595,16 @@ class Conversation:
         return self._io
 
     def gate_microphone(self) -> None:
-        """Muted, or push-to-talk with the key up: the microphone sends silence."""
+        """Muted, or push-to-talk with the key up: the microphone sends silence. (Listening for
+        the wake word, only muting silences it.)"""
         if self._io is not None:
             ptt_closed = self.settings.push_to_talk != "off" and not self._ptt
+            ptt_closed = ptt_closed and self._status.state != "listening"
             self._io.muted = self._status.muted or ptt_closed
+
+    async def close_audio(self) -> None:
+        """Close the microphone and speaker (the wake word stopped listening, no call)."""
+        await self._close_audio()
 
     async def _close_audio(self) -> None:
         io, self._io = self._io, None
@@ -592,4 +617,10 @@ class Conversation:
         self.say("warning", f"vivavoce: {exc}")
 
     def _on_level(self, dbfs: float) -> None:
+        if self._status.state == "listening":
+            # Waiting for the wake word may last all day: the level once a second is enough.
+            now = time.monotonic()
+            if now - self._level_at < WAKE_LEVEL_PERIOD:
+                return
+            self._level_at = now
         self.update(input_level=round(dbfs, 1))

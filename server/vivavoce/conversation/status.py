@@ -39,7 +39,9 @@ __all__ = [
 
 #: ``realtime`` (a spoken call), ``text`` (typed chat), ``dictation`` (written, not answered).
 Mode = Literal["realtime", "text", "dictation"]
-State = Literal["idle", "connecting", "live", "reconnecting", "closing", "error"]
+#: ``listening``: no call is open, and the microphone is listened to on this machine for the
+#: wake word (:mod:`.wake`).
+State = Literal["idle", "listening", "connecting", "live", "reconnecting", "closing", "error"]
 MessageLevel = Literal["error", "warning", "info"]
 Role = Literal["user", "assistant", "tool"]
 #: What the microphone is doing for the conversation (``Status.audio``): ``live`` = a realtime
@@ -48,8 +50,9 @@ Role = Literal["user", "assistant", "tool"]
 #: session is open (the microphone streams to it), or text mode's push-to-talk key is down (the
 #: microphone records a turn transcribed on release); ``off`` = neither. Text mode reading its
 #: replies aloud over a realtime call of its own (:mod:`vivavoce.text.voice`) sends no
-#: microphone: ``off``.
-AudioUse = Literal["live", "dictating", "off"]
+#: microphone: ``off``. ``wake`` = no call: the microphone is listened to on this machine for the
+#: wake word only (nothing leaves the machine, nothing is billed).
+AudioUse = Literal["live", "dictating", "wake", "off"]
 
 
 class Status(BaseModel):
@@ -84,6 +87,8 @@ class Status(BaseModel):
         """What the microphone is doing (:data:`AudioUse`): derived, so it is never out of step."""
         if self.mode == "realtime":
             # Muted, push-to-talk up or no devices: the call still streams (silence), still billed.
+            if self.state == "listening":
+                return "wake"
             return "live" if self.state == "live" else "off"
         if self.mode == "dictation":
             # A transcription session: the microphone streams to it, billed by the minute, and

@@ -413,10 +413,17 @@ class VivavoceServer(LanguageServer):
     async def _initialized(self, _: Any) -> None:
         self._apply_settings(self._init_options, "initializationOptions")
         await self._pull_configuration()
+        self._listen_for_wake_word()
 
     async def _did_change_configuration(self, params: lsp.DidChangeConfigurationParams) -> None:
         self._apply_settings(params.settings, "didChangeConfiguration")
         await self._pull_configuration()
+        self._listen_for_wake_word()
+
+    def _listen_for_wake_word(self) -> None:
+        """With a wake word set, the conversation (made now if need be) listens for it."""
+        if self.settings.wake_word:
+            self.conversation.wake.changed()
 
     async def _pull_configuration(self) -> None:
         workspace = self.client_capabilities.workspace

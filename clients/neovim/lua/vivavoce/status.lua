@@ -46,15 +46,20 @@ local LABELS = {
   reconnecting = "vivavoce: reconnecting",
   closing = "vivavoce: closing",
   error = "vivavoce: error",
+  listening = "WAKE WORD", -- no call: listened to on this machine for the wake word only
 }
 
 --- What the microphone is doing: "live" (a realtime call is open and the microphone streams
---- to it, billed by the minute), "dictating" (text mode's push to talk records a turn) or "off".
+--- to it, billed by the minute), "dictating" (text mode's push to talk records a turn), "wake"
+--- (no call: listened to on this machine for the wake word, nothing sent) or "off".
 --- The server's `audio`, or the same rule for an older server that does not send it.
 function M.audio(s)
   s = s or current
-  if s.audio == "live" or s.audio == "dictating" or s.audio == "off" then
+  if s.audio == "live" or s.audio == "dictating" or s.audio == "wake" or s.audio == "off" then
     return s.audio
+  end
+  if s.state == "listening" then
+    return "wake"
   end
   if s.mode == "text" then
     return s.pushToTalk and "dictating" or "off"
@@ -91,8 +96,9 @@ end
 
 --- Statusline text: "" when idle (or "idle (hung up after 2 min)" when the server hung up a
 --- silent call), e.g. "LIVE verse PTT ▅ $0.012" (the cost last), "TEXT echo muted",
---- "DICTATING echo ▅" or "LIVE verse no audio" (the microphone/speaker failed; the conversation
---- goes on) otherwise. LIVE only while a realtime call streams the microphone.
+--- "DICTATING echo ▅", "WAKE WORD ▂" (listening for the wake word, no call) or "LIVE verse no
+--- audio" (the microphone/speaker failed; the conversation goes on) otherwise. LIVE only while
+--- a realtime call streams the microphone.
 --- Safe to call from any statusline ('%' is escaped).
 function M.statusline()
   local s = current
@@ -111,8 +117,8 @@ function M.statusline()
     label = "DICTATING" -- the microphone records, whatever the conversation's state
   end
   local parts = { label }
-  if s.state == "live" or audio == "dictating" then
-    if type(s.voice) == "string" and s.voice ~= "" then
+  if s.state == "live" or audio == "dictating" or audio == "wake" then
+    if type(s.voice) == "string" and s.voice ~= "" and audio ~= "wake" then
       table.insert(parts, s.voice)
     end
     if s.muted then

@@ -105,9 +105,11 @@ export function requestFor(
   }
 }
 
-/** The status bar click: start when nothing is running, stop otherwise. */
+/** The status bar click: start when no call is open (listening for the wake word included),
+ * stop otherwise. */
 export function toggleConversation(status: Status): "start" | "stop" {
-  return status.state === "idle" || status.state === "error" ? "start" : "stop";
+  const open = !["idle", "error", "listening"].includes(status.state);
+  return open ? "stop" : "start";
 }
 
 /** Is the server in a state where a command needs a call? Used for friendlier messages. */

@@ -3,7 +3,8 @@
  * shapes of status and transcript notifications. No `vscode` import: tests use it directly.
  */
 
-export type State = "idle" | "connecting" | "live" | "reconnecting" | "closing" | "error";
+/** `listening`: no call is open; the microphone is listened to on this machine for the wake word. */
+export type State = "idle" | "listening" | "connecting" | "live" | "reconnecting" | "closing" | "error";
 export type Mode = "realtime" | "text" | "dictation";
 /** "tool": a line about a voice tool the assistant used (only ever a final, never deltas). */
 export type Role = "user" | "assistant" | "tool";
@@ -13,7 +14,7 @@ export type Role = "user" | "assistant" | "tool";
  * transcribed on release; "off" = neither (text mode's spoken replies use a call of their own
  * that sends no microphone).
  */
-export type AudioUse = "live" | "dictating" | "off";
+export type AudioUse = "live" | "dictating" | "wake" | "off";
 
 export interface Position {
   line: number;
@@ -146,7 +147,15 @@ export const IDLE: Status = {
   callId: null,
 };
 
-const STATES: readonly string[] = ["idle", "connecting", "live", "reconnecting", "closing", "error"];
+const STATES: readonly string[] = [
+  "idle",
+  "listening",
+  "connecting",
+  "live",
+  "reconnecting",
+  "closing",
+  "error",
+];
 const ROLES: readonly string[] = ["user", "assistant", "tool"];
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -167,8 +176,16 @@ export function asStatus(value: unknown): Status | undefined {
 
 /** What the microphone is doing: the server's `audio`, or the same rule for an older server. */
 export function audioUse(status: Status): AudioUse {
-  if (status.audio === "live" || status.audio === "dictating" || status.audio === "off") {
+  if (
+    status.audio === "live" ||
+    status.audio === "dictating" ||
+    status.audio === "wake" ||
+    status.audio === "off"
+  ) {
     return status.audio;
+  }
+  if (status.state === "listening") {
+    return "wake";
   }
   if (status.mode === "text") {
     return status.pushToTalk ? "dictating" : "off";

@@ -87,6 +87,16 @@ function statusViewWithoutCost(status: Status, serverRunning: boolean): StatusVi
         error: true,
         live: false,
       };
+    case "listening":
+      // No call: the microphone is heard on this machine for the wake word only.
+      return {
+        text: status.muted ? "$(mute) WAKE WORD" : "$(unmute) WAKE WORD",
+        tooltip:
+          "vivavoce: listening on this machine for the wake word; nothing is sent or billed " +
+          "until it is said\nClick to start a call now",
+        error: false,
+        live: false,
+      };
     case "idle":
       if (status.hungUpAfter != null && status.mode === "realtime") {
         // The server hung up a silent call (billing stopped); the conversation goes on.
