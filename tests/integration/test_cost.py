@@ -77,6 +77,15 @@ async def test_a_silent_call_hangs_up_and_typing_or_push_to_talk_calls_again(pee
         await s.until(lambda: s.conv.status.hung_up_after == 1, timeout=20)
         status = await s.conv.push_to_talk(True)
         assert (status.state, status.push_to_talk, status.audio) == ("live", True, "live")
+
+        # Hung up with the wake word set, the microphone is listened to for it meanwhile
+        # (state listening; as conversation/wake.py reports it): typing still calls again.
+        await s.conv.push_to_talk(False)
+        await s.until(lambda: s.conv.status.hung_up_after == 1, timeout=20)
+        s.conv.update(state="listening")
+        await s.conv.send_text("and now")
+        await s.until(lambda: any("and now" in u.text for u in s.finals("assistant")))
+        assert s.conv.status.state == "live"
     finally:
         await s.conv.close()
 

@@ -368,8 +368,9 @@ class Conversation:
             )
 
     async def _call_again(self) -> None:
-        """The call was hung up for silence: call again (the conversation is replayed)."""
-        if self._status.hung_up_after is not None and self._status.state == "idle":
+        """The call was hung up for silence: call again (the conversation is replayed). After a
+        hang-up the wake word may be listened for meanwhile (``listening``): the same."""
+        if self._status.hung_up_after is not None and self._status.state in ("idle", "listening"):
             await self.start()
 
     def _budget(self, event: BudgetEvent, spent: float, budget: float) -> None:
