@@ -74,6 +74,8 @@ class UsageMeter:
         self._said: set[BudgetEvent] = set()
         self._pending: asyncio.TimerHandle | None = None
         self._last_sent = 0.0
+        #: What the status last said (nothing new, nothing sent: a call starting at zero).
+        self._sent = UsageStatus()
 
     # ------------------------------------------------------------------ reports
 
@@ -175,6 +177,10 @@ class UsageMeter:
 
     def _send(self) -> None:
         self._pending = None
+        status = self.status()
+        if status == self._sent:
+            return
+        self._sent = status
         with contextlib.suppress(RuntimeError):  # no loop: nothing to throttle against
             self._last_sent = asyncio.get_running_loop().time()
-        self._on_change(self.status())
+        self._on_change(status)
