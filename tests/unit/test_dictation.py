@@ -64,20 +64,32 @@ def test_placement_after_what_is_already_written() -> None:
 
 
 class Editor:
-    """A buffer that applies edits and echoes them as didChange, as Neovim does."""
+    """A buffer that applies edits and echoes them as didChange, as Neovim does: at once, or
+    ``late`` seconds after answering the edit (a loaded machine; Neovim debounces didChange)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, late: float | None = None) -> None:
         self.text = text
         self.edits = 0
+        self.late = late
         self.inserter = Inserter(self.apply, pytest.fail)
+        self._echoes: set[asyncio.Task[None]] = set()
 
     async def apply(self, uri: str, start: Pos, end: Pos, new: str) -> tuple[bool, str | None]:
         s, e = to_offset(self.text, start, "utf-16"), to_offset(self.text, end, "utf-16")
         assert s is not None and e is not None
         self.text = self.text[:s] + new + self.text[e:]
         self.edits += 1
-        self.inserter.document_changed(uri, [(start, end, new)], self.text)
+        if self.late is None:
+            self.inserter.document_changed(uri, [(start, end, new)], self.text)
+        else:
+            task = asyncio.create_task(self._echo(uri, (start, end, new), self.text, self.late))
+            self._echoes.add(task)
+            task.add_done_callback(self._echoes.discard)
         return True, None
+
+    async def _echo(self, uri: str, change: tuple[Pos, Pos, str], text: str, after: float) -> None:
+        await asyncio.sleep(after)
+        self.inserter.document_changed(uri, [change], text)
 
     def type(self, at: int, new: str) -> None:
         """The user types ``new`` at offset ``at``."""
@@ -125,6 +137,50 @@ async def test_words_stream_in_and_the_final_replaces_them() -> None:
     assert editor.text == "> # Notes\nThe code is ready. We fixed the bug. And more\nend\n"
     await writer.close()
     await editor.inserter.close()
+
+
+@pytest.mark.parametrize("late", [0.0, 0.15])
+async def test_words_land_as_said_when_the_editor_echoes_edits_late(late: float) -> None:
+    """The editor reports our edits back after the inserter stopped waiting for them (0.15 s
+    against its 0.05 s): the words still land once each and in place, none left behind."""
+    editor = Editor("# Notes\n\nfirst line", late=late)
+    editor.inserter.ECHO_TIMEOUT = 0.05
+    editor.inserter.target("file:///d", Pos(1, 0), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    for item, said in [
+        ("a", "the code is ready period we fixed the bug period"),
+        ("b", "new line call me tomorrow period"),
+    ]:
+        words = said.split()
+        for n in range(1, len(words) + 1):
+            writer.update(update(item, " ".join(words[:n])))
+            await asyncio.sleep(0.02)
+        writer.update(update(item, said, final=True))
+    await settle(writer)
+    await asyncio.sleep(late + 0.05)  # the last echo
+    assert (
+        editor.text
+        == "# Notes\nThe code is ready. We fixed the bug.\nCall me tomorrow.\nfirst line"
+    )
+    assert editor.inserter.before() == editor.text[: -len("\nfirst line")]
+    await writer.close()
+    await editor.inserter.close()
+
+
+async def test_an_editor_that_never_echoes_still_gets_the_words_in_order() -> None:
+    """Against the protocol, some editor never reports server edits: after a while the inserter
+    follows its own edits."""
+    editor = Editor("x", late=3600)
+    editor.inserter.ECHO_TIMEOUT = editor.inserter.LATE_ECHO_TIMEOUT = 0.02
+    editor.inserter.target("file:///d", Pos(0, 1), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    writer.update(update("a", "one period", final=True))
+    writer.update(update("b", "two period", final=True))
+    await settle(writer)
+    assert editor.text == "x one. Two."
+    await writer.close()
+    for echo in list(editor._echoes):
+        echo.cancel()
 
 
 async def test_nothing_to_undo_is_said_and_nothing_removed() -> None:

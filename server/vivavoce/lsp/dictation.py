@@ -78,6 +78,7 @@ class DictationWriter:
         item_id, utterance = next(iter(self._open.items()))
         dictated = dictate(utterance.text)
         if utterance.before is None:
+            await self._inserter.settle()  # what is written so far, our last edit included
             utterance.before = self._inserter.before() or ""
         want = place(dictated.text, utterance.before)
         if want != utterance.shown:
