@@ -70,15 +70,19 @@ class Editor:
     def __init__(self, text: str, late: float | None = None) -> None:
         self.text = text
         self.edits = 0
+        self.groups: list[str | None] = []  # the undo group of each edit
         self.late = late
         self.inserter = Inserter(self.apply, pytest.fail)
         self._echoes: set[asyncio.Task[None]] = set()
 
-    async def apply(self, uri: str, start: Pos, end: Pos, new: str) -> tuple[bool, str | None]:
+    async def apply(
+        self, uri: str, start: Pos, end: Pos, new: str, group: str | None
+    ) -> tuple[bool, str | None]:
         s, e = to_offset(self.text, start, "utf-16"), to_offset(self.text, end, "utf-16")
         assert s is not None and e is not None
         self.text = self.text[:s] + new + self.text[e:]
         self.edits += 1
+        self.groups.append(group)
         if self.late is None:
             self.inserter.document_changed(uri, [(start, end, new)], self.text)
         else:
@@ -127,6 +131,9 @@ async def test_words_stream_in_and_the_final_replaces_them() -> None:
     writer.update(update("b", "new line call me tomorrow period", final=True))
     await settle(writer)
     assert editor.text == "# Notes\nThe code is ready. We fixed the bug.\nCall me tomorrow.\nend\n"
+    # Each utterance's edits (its live words, then its final text) are one undo group.
+    assert editor.groups[0] == "a" and editor.groups[-1] == "b"
+    assert editor.groups == sorted(editor.groups)  # type: ignore[type-var]
     # Words typed by the user before the insertion point meanwhile push it along.
     editor.type(0, "> ")
     writer.update(update("c", "undo that", final=True))

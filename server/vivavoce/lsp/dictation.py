@@ -82,7 +82,7 @@ class DictationWriter:
             utterance.before = self._inserter.before() or ""
         want = place(dictated.text, utterance.before)
         if want != utterance.shown:
-            if await self._inserter.replace_before(utterance.shown, want):
+            if await self._inserter.replace_before(utterance.shown, want, group=item_id):
                 utterance.shown = want
             elif not self._inserter.active:  # refused (said by the inserter): stop writing
                 self._open.clear()

@@ -101,9 +101,10 @@ def move_anchor(anchor: int, start: int, end: int, new: str) -> int:
     return anchor + len(new) - (end - start)
 
 
-#: Replace the range ``start``–``end`` of the document ``uri`` with ``text`` → (applied, the
-#: editor's reason if not).
-ReplaceText = Callable[[str, Pos, Pos, str], Awaitable[tuple[bool, str | None]]]
+#: Replace the range ``start``–``end`` of the document ``uri`` with ``text``; the last argument
+#: names the undo group of the edit (edits of one group are one undo step where the client
+#: allows; None: a step of its own) → (applied, the editor's reason if not).
+ReplaceText = Callable[[str, Pos, Pos, str, str | None], Awaitable[tuple[bool, str | None]]]
 Say = Callable[[str], None]
 #: A change as the editor reported it: (start, end, text), or None for "the whole text".
 Change = tuple[Pos, Pos, str] | None
@@ -243,10 +244,11 @@ class Inserter:
         if self._unechoed is unechoed:
             self._unechoed = None
 
-    async def replace_before(self, old: str, text: str) -> bool:
+    async def replace_before(self, old: str, text: str, group: str | None = None) -> bool:
         """Replace ``old``, the text right before the insertion point, with ``text`` (dictation's
         words as they grow); the point ends after ``text``. False when ``old`` is not there any
-        more (the user changed it) or the edit was refused (said once, as for insertions)."""
+        more (the user changed it) or the edit was refused (said once, as for insertions).
+        ``group``: the undo group of the edit (one utterance's edits are undone together)."""
         if not self.active or old == text:
             return self.active
         await self.settle()  # the copy must show our last edit before it is looked at
@@ -265,7 +267,7 @@ class Inserter:
             start = Pos(at.line, at.character - text_units(old, self.encoding))
         self._changed.clear()
         try:
-            applied, reason = await self._replace(self.uri, start, at, text)
+            applied, reason = await self._replace(self.uri, start, at, text, group)
         except Exception as exc:  # the client answered with an error
             applied, reason = False, str(exc)
         if not applied:
