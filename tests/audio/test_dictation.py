@@ -52,6 +52,12 @@ async def test_dictation_lands_in_the_neovim_buffer_as_said(
     assert result["live"]["mode"] == "dictation"
     assert result["file"] == ["# Notes", *WRITTEN, "first line"]
     assert result["modified"] is True
+    # One `u` takes back the last utterance whole: the second (after the pause), or all of it
+    # when the recognizer heard the pause as part of one utterance.
+    assert result["after_undo"] in (
+        ["# Notes", WRITTEN[0], "first line"],
+        ["# Notes", "", "first line"],
+    )
     # The words showed while they were said: the first utterance grew word by word in the
     # buffer (its spoken punctuation applied as it came) up to its final text.
     first = [s for s in result["snapshots"] if s and "\n" not in s]

@@ -58,6 +58,8 @@ local function session()
   vim.wait(1500, function() watch() return false end, 50) -- nothing more comes
   result.file = file_lines()
   result.modified = vim.bo.modified
+  vim.cmd("silent! normal! u") -- one undo: the last utterance goes, whole
+  result.after_undo = file_lines()
 
   test.phase = "stop"
   vim.cmd("Vivavoce dictate")

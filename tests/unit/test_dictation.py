@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 
@@ -10,6 +11,7 @@ from vivavoce.conversation.dictation import Dictated, dictate, place
 from vivavoce.lsp.dictation import DictationWriter
 from vivavoce.lsp.insertion import Inserter, Pos, to_offset
 from vivavoce.realtime import TranscriptUpdate
+from vivavoce.vocabulary import to_code
 
 
 @pytest.mark.parametrize(
@@ -188,6 +190,21 @@ async def test_an_editor_that_never_echoes_still_gets_the_words_in_order() -> No
     await writer.close()
     for echo in list(editor._echoes):
         echo.cancel()
+
+
+async def test_spoken_identifiers_are_written_as_code() -> None:
+    """As in the user's inserted turns: "get user by id" → getUserById when the code in front
+    of the user has it, also where a sentence starts (no capital on an identifier)."""
+    editor = Editor("")
+    editor.inserter.target("file:///d", Pos(0, 0), editor.text)
+    writer = DictationWriter(
+        editor.inserter, pytest.fail, to_code=partial(to_code, vocabulary=["getUserById"])
+    )
+    writer.update(update("a", "call get user by id period", final=True))
+    writer.update(update("b", "get user by id returns snake case max retries", final=True))
+    await settle(writer)
+    assert editor.text == "Call getUserById. getUserById returns max_retries"
+    await writer.close()
 
 
 async def test_nothing_to_undo_is_said_and_nothing_removed() -> None:

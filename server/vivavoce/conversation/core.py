@@ -136,6 +136,7 @@ class Conversation:
             self.realtime.replace("the voice or model changed")
         elif old.transcription != new.transcription:
             self.realtime.refresh_vocabulary()  # words or model: a session.update will do
+            self.dictation.refresh_vocabulary()
 
     def session(self) -> ev.Session:
         """What the next call asks for (see :func:`.session_for`)."""
@@ -159,6 +160,7 @@ class Conversation:
         """The editor's documents or cursor changed: the call's vocabulary follows between
         turns (a ``session.update``, no new call)."""
         self.realtime.refresh_vocabulary()
+        self.dictation.refresh_vocabulary()
 
     def dictation_session(self) -> ev.Session:
         """What the next dictation call asks for (see :func:`.dictation_session_for`)."""

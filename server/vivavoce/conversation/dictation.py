@@ -9,11 +9,14 @@ Two parts:
 * :class:`DictationMode`: the conversation's transcription session (the API's
   ``session.type: "transcription"``: no assistant, no spoken reply) over one
   :class:`~vivavoce.realtime.Call`. Its transcript (deltas, then each utterance's final) goes to
-  the conversation like any other; "stop dictation" ends it. Push-to-talk commits a turn.
+  the conversation like any other; "stop dictation" ends it. Push-to-talk commits a turn. The
+  words of the code in front of the user follow the editor between utterances (a
+  ``session.update`` of the transcription, as in realtime mode).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -58,6 +61,9 @@ _LONGEST = max(len(p) for p in [*PUNCTUATION, *BREAKS, *UNDO, *STOP])
 #: Punctuation a transcription model put on a word; a spoken mark replaces it.
 _MARKS = ".,?!:;"
 _SENTENCE_END = ".?!\n"
+#: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
+#: come in bursts).
+VOCABULARY_DELAY = 0.3
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,11 @@ class DictationMode:
         self._host = host
         self.call: Call | None = None
         self._tasks = TaskSet("vivavoce dictation")
+        #: Set when the call's vocabulary may be stale (the editor changed, an utterance ended).
+        self._vocabulary_stale = asyncio.Event()
+        #: Clear while an utterance is being transcribed (its deltas came, its final not yet).
+        self._between_utterances = asyncio.Event()
+        self._between_utterances.set()
 
     async def open(self) -> None:
         """A transcription call; LIVE once connected (the microphone is written from then on)."""
@@ -195,6 +206,7 @@ class DictationMode:
             host.update(state="error", error=str(exc), call_id=None)
             raise
         self._tasks.spawn(self._follow(call), "transcripts")
+        self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
 
@@ -215,8 +227,41 @@ class DictationMode:
         with contextlib.suppress(VivavoceError):
             async for update in call.transcripts():
                 self._host.transcript(update)
-                if update.final and update.role == "user" and dictate(update.text).stop:
+                if update.role != "user":
+                    continue
+                if not update.final:
+                    self._between_utterances.clear()
+                    continue
+                self._between_utterances.set()
+                self._vocabulary_stale.set()  # the user may have moved meanwhile
+                if dictate(update.text).stop:
                     self._tasks.spawn(self._host.stop(), "stop dictation")
+
+    def refresh_vocabulary(self) -> None:
+        """The editor's documents or cursor changed: compare the call's vocabulary at the next
+        utterance boundary."""
+        self._vocabulary_stale.set()
+
+    async def _keep_vocabulary(self, call: Call) -> None:
+        """Between utterances, give the call the words of the code in front of the user when
+        they changed: a ``session.update`` of its transcription, not a new call."""
+        from ..realtime import events as ev
+
+        while self.call is call:
+            await self._vocabulary_stale.wait()
+            await asyncio.sleep(VOCABULARY_DELAY)
+            await self._between_utterances.wait()
+            self._vocabulary_stale.clear()
+            wanted = self._host.dictation_session().audio.input.transcription
+            audio_input = call.session.audio.input
+            if self.call is not call or audio_input.transcription == wanted:
+                continue
+            audio_input.transcription = wanted
+            try:
+                await call.send(ev.SessionUpdate(session=call.session))
+            except VivavoceError as exc:
+                log.info("vocabulary not sent: %s", exc)
+                return
 
     def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
         from ..realtime import CallState

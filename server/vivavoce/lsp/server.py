@@ -89,7 +89,11 @@ class VivavoceServer(LanguageServer):
         self._undo_groups = False
         self.inserter = Inserter(self._replace_text, lambda text: self.say("warning", text))
         self._inserted: set[str] = set()
-        self.dictation = DictationWriter(self.inserter, lambda text: self.say("info", text))
+        self.dictation = DictationWriter(
+            self.inserter,
+            lambda text: self.say("info", text),
+            to_code=self._spoken_to_code,
+        )
         self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
         #: The client's last cursor/selection (realtime/context).
@@ -337,6 +341,9 @@ class VivavoceServer(LanguageServer):
             if text is not None:
                 self._inserted.add(update.item_id)
                 self.inserter.insert(text)
+
+    def _spoken_to_code(self, text: str) -> str:
+        return self.toolbox.spoken_to_code(text)  # the toolbox loads when first needed
 
     def say(self, level: MessageLevel, text: str) -> None:
         """One line the user should see (and the log keeps)."""
