@@ -401,8 +401,15 @@ class Conversation:
         if samples is None or samples.size < MIN_DICTATION_SAMPLES:
             return
         speech = await self.endpoint.speech()
-        tr = self.settings.transcription
-        text = await speech.transcribe(samples, 48000, tr.model, tr.language)
+        tr = self.transcription()  # with the words of the code in front of the user
+        text = await speech.transcribe(
+            samples,
+            48000,
+            tr.model or "whisper-1",
+            tr.language,
+            prompt=tr.prompt,
+            keywords=tr.keywords,
+        )
         if text:
             await self._text_turn(text)
 
