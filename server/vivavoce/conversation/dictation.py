@@ -11,7 +11,10 @@ Two parts:
   :class:`~vivavoce.realtime.Call`. Its transcript (deltas, then each utterance's final) goes to
   the conversation like any other; "stop dictation" ends it. Push-to-talk commits a turn. The
   words of the code in front of the user follow the editor between utterances (a
-  ``session.update`` of the transcription, as in realtime mode).
+  ``session.update`` of the transcription, as in realtime mode). A call that drops is replaced
+  (backing off, as realtime mode does) without losing words: the utterance it was transcribing
+  ends with the words shown so far, and what the user says meanwhile waits in the microphone's
+  queue for the new call.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,6 +68,10 @@ _SENTENCE_END = ".?!\n"
 #: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
 #: come in bursts).
 VOCABULARY_DELAY = 0.3
+#: More calls than this dropping within a minute: the server is broken; stop reconnecting.
+MAX_DROPS_PER_MINUTE = 5
+#: How long the dropped call's last transcripts are waited for before a new call opens.
+LAST_WORDS_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -149,12 +157,16 @@ class Host(Protocol):
     """What dictation needs from its conversation."""
 
     endpoint: Endpoint
+    #: Held while the mode or the call changes (requests, reconnection).
+    busy: asyncio.Lock
     on_step: Callable[[str], None] | None
 
     @property
     def settings(self) -> Settings: ...
     @property
     def status(self) -> Status: ...
+    @property
+    def closed(self) -> bool: ...
     @property
     def io(self) -> AudioIO | None: ...
 
@@ -179,6 +191,8 @@ class DictationMode:
         #: Clear while an utterance is being transcribed (its deltas came, its final not yet).
         self._between_utterances = asyncio.Event()
         self._between_utterances.set()
+        self._follower: asyncio.Task[None] | None = None  # the current call's transcripts
+        self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
 
     async def open(self) -> None:
         """A transcription call; LIVE once connected (the microphone is written from then on)."""
@@ -187,7 +201,9 @@ class DictationMode:
         host = self._host
         if host.settings.dialect == "beta":
             raise ConfigError("dictation needs the GA Realtime API (dialect 'ga')", key="dialect")
-        host.update(mode="dictation", state="connecting", error=None)
+        reconnecting = host.status.state == "reconnecting"
+        if not reconnecting:
+            host.update(mode="dictation", state="connecting", error=None)
         try:
             options = await host.endpoint.call_options()
             io = await host.open_audio()
@@ -203,9 +219,10 @@ class DictationMode:
             await call.start()
         except VivavoceError as exc:
             self.call = None
-            host.update(state="error", error=str(exc), call_id=None)
+            if not reconnecting:
+                host.update(state="error", error=str(exc), call_id=None)
             raise
-        self._tasks.spawn(self._follow(call), "transcripts")
+        self._follower = self._tasks.spawn(self._follow(call), "transcripts")
         self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
@@ -223,7 +240,10 @@ class DictationMode:
             self.call.fail(error)
 
     async def _follow(self, call: Call) -> None:
-        """Every transcript update to the conversation; "stop dictation" ends the session."""
+        """Every transcript update to the conversation; "stop dictation" ends the session. When
+        the call ends, an utterance it had not finished ends with the words it sent so far."""
+        from ..realtime import TranscriptUpdate
+
         with contextlib.suppress(VivavoceError):
             async for update in call.transcripts():
                 self._host.transcript(update)
@@ -236,6 +256,14 @@ class DictationMode:
                 self._vocabulary_stale.set()  # the user may have moved meanwhile
                 if dictate(update.text).stop:
                     self._tasks.spawn(self._host.stop(), "stop dictation")
+        for turn in call.transcript.turns():
+            if turn.role == "user" and not turn.final and turn.text.strip():
+                self._host.transcript(
+                    TranscriptUpdate(
+                        turn.item_id, turn.previous_item_id, "user", turn.text.strip(), final=True
+                    )
+                )
+        self._between_utterances.set()
 
     def refresh_vocabulary(self) -> None:
         """The editor's documents or cursor changed: compare the call's vocabulary at the next
@@ -267,10 +295,43 @@ class DictationMode:
         from ..realtime import CallState
 
         host = self._host
-        if state is CallState.ERROR and error is not None and host.status.state == "live":
-            self.call = None
-            host.update(state="error", error=str(error), call_id=None, push_to_talk=False)
-            host.say("error", f"vivavoce: dictation ended: {error}")
+        if state is not CallState.ERROR or error is None or host.status.state != "live":
+            return
+        # The call ended on its own (server gone, channel closed, session expired).
+        self.call = None
+        now = time.monotonic()
+        self._drops = [t for t in self._drops if now - t < 60] + [now]
+        if host.settings.reconnect_attempts > 0 and len(self._drops) <= MAX_DROPS_PER_MINUTE:
+            self._tasks.spawn(self._recover(error), "recover call")
+            return
+        host.update(state="error", error=str(error), call_id=None, push_to_talk=False)
+        host.say("error", f"vivavoce: dictation ended: {error}")
+
+    async def _recover(self, error: VivavoceError) -> None:
+        """New calls, backing off, once the dropped call's last words are written; then the
+        error, said once."""
+        host = self._host
+        async with host.busy:
+            if self.call is not None or host.closed or host.status.mode != "dictation":
+                return
+            host.update(state="reconnecting", error=str(error), call_id=None, push_to_talk=False)
+            follower = self._follower
+            if follower is not None:
+                await asyncio.wait([follower], timeout=LAST_WORDS_TIMEOUT)
+            delay, last = 0.5, error
+            for attempt in range(1, host.settings.reconnect_attempts + 1):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8.0)
+                log.info("reconnecting dictation (attempt %d): %s", attempt, last)
+                try:
+                    await self.open()
+                except VivavoceError as exc:
+                    last = exc
+                    host.update(state="reconnecting", error=str(exc))
+                    continue
+                return
+            host.update(state="error", error=str(last), call_id=None)
+            host.say("error", f"vivavoce: dictation ended ({error}) and could not resume ({last})")
 
     async def push_to_talk(self, pressed: bool) -> None:
         """Press: no more automatic turns, clear the input. Release: the utterance is committed
