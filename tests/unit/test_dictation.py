@@ -148,6 +148,41 @@ async def test_words_stream_in_and_the_final_replaces_them() -> None:
     await editor.inserter.close()
 
 
+async def test_a_word_that_may_begin_a_spoken_command_waits_for_the_next_one() -> None:
+    """Live, "new" (of "new line") is not written as a word and then taken back: the line being
+    dictated only ever grows towards its final text (what the user sees while speaking)."""
+    editor = Editor("# Notes\n\nend")
+    editor.inserter.target("file:///d", Pos(1, 0), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    said = "the code is ready period new line call me tomorrow period"
+    words = said.split()
+    lines = []
+    for n in range(1, len(words) + 1):
+        writer.update(update("a", " ".join(words[:n])))
+        await asyncio.sleep(0.02)
+        lines.append(editor.text.split("\n")[1])
+    writer.update(update("a", said, final=True))
+    await settle(writer)
+    assert editor.text == "# Notes\nThe code is ready.\nCall me tomorrow.\nend"
+    assert all("The code is ready.".startswith(line) for line in lines), lines
+    assert "The code is ready." in lines
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("the bug period new", "the bug."),
+        ("is it done question", "is it done"),
+        ("full", ""),
+        ("a new idea", "a new idea"),  # "new" followed by a word is a word
+        ("the bug period new line", "the bug.\n"),
+    ],
+)
+def test_live_text_holds_back_the_start_of_a_spoken_command(said: str, shown: str) -> None:
+    assert dictate(said, live=True).text == shown
+    assert dictate(said).text != shown or said.endswith(("idea", "line"))
+
+
 @pytest.mark.parametrize("late", [0.0, 0.15])
 async def test_words_land_as_said_when_the_editor_echoes_edits_late(late: float) -> None:
     """The editor reports our edits back after the inserter stopped waiting for them (0.15 s

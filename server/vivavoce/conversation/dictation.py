@@ -62,6 +62,10 @@ UNDO: frozenset[tuple[str, ...]] = frozenset({("undo", "that"), ("scratch", "tha
 #: "stop dictation": what came before it is written, then dictation ends.
 STOP: frozenset[tuple[str, ...]] = frozenset({("stop", "dictation"), ("stop", "listening")})
 _LONGEST = max(len(p) for p in [*PUNCTUATION, *BREAKS, *UNDO, *STOP])
+#: The first words of the spoken commands of two words or more ("new" of "new line").
+_COMMAND_STARTS = frozenset(
+    p[:i] for p in [*PUNCTUATION, *BREAKS, *UNDO, *STOP] for i in range(1, len(p))
+)
 #: Punctuation a transcription model put on a word; a spoken mark replaces it.
 _MARKS = ".,?!:;"
 _SENTENCE_END = ".?!\n"
@@ -89,15 +93,24 @@ def _word(token: str) -> str:
     return token.strip(_MARKS + "\"'").lower()
 
 
-def dictate(transcript: str) -> Dictated:
+def dictate(transcript: str, *, live: bool = False) -> Dictated:
     """``transcript`` (one utterance, as a recognizer or a transcription model wrote it) with its
-    spoken punctuation, line breaks and commands applied.
+    spoken punctuation, line breaks and commands applied. ``live``: the utterance is still being
+    said, and words at its end that may begin a spoken command ("new" of "new line") wait for
+    the next word (else they would show, then turn into a mark).
 
     >>> dictate("the code is ready period new line we fixed it").text
     'the code is ready.\\nWe fixed it'
+    >>> dictate("the code is ready period new", live=True).text
+    'the code is ready.'
     """
     tokens = transcript.split()
     words = [_word(t) for t in tokens]
+    if live:
+        for size in range(min(_LONGEST - 1, len(words)), 0, -1):
+            if tuple(words[-size:]) in _COMMAND_STARTS:
+                del tokens[-size:], words[-size:]
+                break
     out = ""
     undo = stop = False
     i = 0

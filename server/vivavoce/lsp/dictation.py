@@ -86,7 +86,7 @@ class DictationWriter:
     async def _step(self) -> bool:
         """One edit towards what was said; False when the buffer shows it all."""
         item_id, utterance = next(iter(self._open.items()))
-        dictated = dictate(utterance.text)
+        dictated = dictate(utterance.text, live=not utterance.final)
         if utterance.before is None:
             await self._inserter.settle()  # what is written so far, our last edit included
             utterance.before = self._inserter.before() or ""
