@@ -24,9 +24,10 @@ WRITTEN = ["The code is ready. We fixed the bug.", "Call me tomorrow."]
 
 @pytest.mark.slow
 @pytest.mark.flaky(
-    reason="about 1 run in 2 (issue 19): the first word of the utterance after the pause "
-    "('New' of 'new line') stays at the end of the line before, after its final replaced the "
-    "live words: DictationWriter/Inserter.replace_before lose track of the live words there"
+    reason="on a loaded machine (issue 19) pocketsphinx mishears the speech after its real-time "
+    "trip (pacat, PulseAudio, Opus, the peer): 'the code is ready' came out 'just read the', "
+    "'call me tomorrow' 'called me tomorrow'. Fixed: the live 'New' of 'new line' (an utterance "
+    "spanning the pause) and late didChange echoes moving the insertion point"
 )
 @pytest.mark.parametrize("nvim", NEOVIMS)
 async def test_dictation_lands_in_the_neovim_buffer_as_said(
