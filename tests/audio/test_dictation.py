@@ -23,12 +23,6 @@ WRITTEN = ["The code is ready. We fixed the bug.", "Call me tomorrow."]
 
 
 @pytest.mark.slow
-@pytest.mark.flaky(
-    reason="on a loaded machine (issue 19) pocketsphinx mishears the speech after its real-time "
-    "trip (pacat, PulseAudio, Opus, the peer): 'the code is ready' came out 'just read the', "
-    "'call me tomorrow' 'called me tomorrow'. Fixed: the live 'New' of 'new line' (an utterance "
-    "spanning the pause) and late didChange echoes moving the insertion point"
-)
 @pytest.mark.parametrize("nvim", NEOVIMS)
 async def test_dictation_lands_in_the_neovim_buffer_as_said(
     pulse: Pulse, speak: Any, tmp_path: Path, nvim: Path
