@@ -47,7 +47,7 @@ local function session()
   test.phase = "speak"
   local player = vim.fn.jobstart({
     "pacat", "--playback", "--device=vv_mic", "--rate=16000", "--channels=1",
-    "--format=s16le", "--latency-msec=20", speech,
+    "--format=s16le", "--latency-msec=200", speech,
   })
   assert(player > 0, "pacat did not start")
   wait(90000, function()
@@ -58,6 +58,8 @@ local function session()
   vim.wait(1500, function() watch() return false end, 50) -- nothing more comes
   result.file = file_lines()
   result.modified = vim.bo.modified
+  vim.cmd("silent! normal! u") -- one undo: the last utterance goes, whole
+  result.after_undo = file_lines()
 
   test.phase = "stop"
   vim.cmd("Vivavoce dictate")

@@ -598,3 +598,14 @@ def test_the_screens_are_saved_for_people_to_look_at(screens: Screens) -> None:
         pytest.skip("Chromium is not installed: no pictures (apt-get install chromium)")
     for path in screens.pictures:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("nvim", NEOVIMS)
+def test_one_undo_takes_back_one_dictated_utterance(tmp_path: Path, nvim: Path) -> None:
+    """A dictated utterance arrives as many edits (its words as said, then its final text); with
+    the undo groups the server sends this plugin, one `u` takes back the whole utterance, and
+    only it."""
+    result = run_neovim(nvim, tmp_path, "neovim_undo.lua", 30)
+    assert result["applied"] == [True] * 6
+    assert result["written"] == "The code is ready. We fixed it."
+    assert result["after_undo"] == ["The code is ready.", ""]

@@ -74,3 +74,24 @@ async def test_open_documents_reach_the_live_call_without_a_new_call(
     await editor.until(lambda: _transcriptions(scripted)[-1].get("keywords") == ["vivavoce"])
     assert scripted.hangups == 0 and len(scripted._pcs) == 1
     await editor.request("realtime/stop")
+
+
+async def test_a_dictation_call_follows_the_code_in_front_of_the_user(
+    bare: LanguageClient, scripted: ScriptedServer
+) -> None:
+    """Dictation writes "get user by id" as getUserById only if the transcription hears it:
+    its transcription session gets the open document's words too, between utterances."""
+    editor = Editor(bare)
+    options = {"peer": scripted.base_url, "transcription": {"words": ["vivavoce"]}}
+    await bare.initialize_session(init_params(options))
+    status = await editor.request("realtime/start", {"mode": "dictation"})
+    assert status["state"] == "live" and status["mode"] == "dictation"
+    await editor.until(lambda: bool(_transcriptions(scripted)))
+    assert _transcriptions(scripted)[0]["keywords"] == ["vivavoce"]
+    editor.open(CODE)
+    editor.select((2, 4))
+    await editor.until(lambda: "getUserById" in _transcriptions(scripted)[-1].get("keywords", []))
+    sent = [e for e in scripted.received if e.get("type") == "session.update"][-1]["session"]
+    assert sent["type"] == "transcription"
+    assert scripted.hangups == 0 and len(scripted._pcs) == 1
+    await editor.request("realtime/stop")

@@ -10,9 +10,10 @@ import asyncio
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
-from tests.conftest import call_for, watched
+from tests.conftest import call_for, overlap, watched
 from tests.faults.conftest import admin, settings_for
 from vivavoce.conversation import Status
 from vivavoce.errors import (
@@ -244,3 +245,39 @@ async def test_a_server_that_drops_every_call_is_not_reconnected_to_forever() ->
     finally:
         await conv.close()
         await peer.close()
+
+
+@pytest.mark.usefixtures("no_leaks")
+async def test_a_dropped_dictation_call_reconnects_and_loses_no_words(
+    faulty_peer: Any, speak: Any
+) -> None:
+    """The transcription session drops (the data channel closes): a new call opens by itself,
+    and what the user says while it opens is transcribed by it, not lost."""
+    from tests.integration.test_conversation import Session
+
+    settings = settings_for(
+        faulty_peer.base_url,
+        connect_timeout=10,
+        turn_detection={"type": "server_vad", "silence_duration_ms": 500},
+    )
+    s = Session(settings)
+    pause = np.zeros(16000, np.int16)
+    try:
+        first = await s.conv.start(mode="dictation")
+        s.audio.speak(np.concatenate([pause, await speak("the code is ready"), pause]), 16000)
+        await s.until(lambda: len(s.finals("user")) == 1)
+        await admin(faulty_peer.base_url, fire=["channel-close"])
+        await s.until(lambda: s.conv.status.state == "reconnecting")
+        dropped = s.conv.status
+        assert dropped.mode == "dictation" and dropped.error == "the server closed the data channel"
+        # Said while the new call opens: it waits in the microphone's queue.
+        s.audio.speak(np.concatenate([await speak("call me tomorrow"), pause]), 16000)
+        await s.until(lambda: len(s.finals("user")) == 2, timeout=40)
+        assert s.conv.status.state == "live" and s.conv.status.mode == "dictation"
+        assert s.conv.status.call_id not in (None, first.call_id)
+        said = [u.text for u in s.finals("user")]
+        assert overlap("the code is ready", said[0]) >= 0.75, said
+        assert overlap("call me tomorrow", said[1]) >= 0.6, said
+        assert s.messages == []
+    finally:
+        await s.conv.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .conftest import CallFactory, flite_pcm
+from .conftest import KEY, CallFactory, flite_pcm
 
 SAID = "call get user by id with the token"
 IDENTIFIER = "getUserById"
@@ -45,4 +45,39 @@ async def test_a_vocabulary_identifier_is_heard_as_written_only_with_the_vocabul
     )
     assert IDENTIFIER in with_prompt.split(), with_prompt
     without = await _heard(peer, make_call, {"model": "gpt-transcribe"})
+    assert IDENTIFIER not in without, without
+
+
+async def test_the_transcription_route_expects_the_words_of_a_prompt_or_keywords(peer) -> None:  # type: ignore[no-untyped-def]
+    """Text mode's push-to-talk (``/audio/transcriptions``): the words to expect go as the real
+    API takes them, ``prompt`` or ``keywords`` (sent as the openai SDK sends them, by
+    :class:`~vivavoce.text.speech.Speech`), and the peer teaches them to its recognizer."""
+    import httpx
+
+    from vivavoce.text.speech import Speech
+
+    speech = flite_pcm(SAID, "slt")
+    async with httpx.AsyncClient() as http:
+        client = Speech(http, base_url=peer.base_url, api_key=KEY, speech_model="tts-1")
+        with_prompt = await client.transcribe(
+            speech, 16000, "whisper-1", prompt=f"{IDENTIFIER}, parseConfig"
+        )
+        with_keywords = await client.transcribe(
+            speech, 16000, "gpt-transcribe", keywords=[IDENTIFIER, "parseConfig"]
+        )
+        without = await client.transcribe(speech, 16000, "whisper-1")
+    # The openai SDK sends keywords in the same shape.
+    from openai import AsyncOpenAI
+
+    from vivavoce.rtc.tracks import wav_bytes
+
+    async with AsyncOpenAI(api_key=KEY, base_url=peer.base_url, max_retries=0) as sdk:
+        by_sdk = await sdk.audio.transcriptions.create(
+            model="gpt-transcribe",
+            file=("speech.wav", wav_bytes(speech, 16000), "audio/wav"),
+            keywords=[IDENTIFIER, "parseConfig"],
+        )
+    assert IDENTIFIER in by_sdk.text.split(), by_sdk.text
+    assert IDENTIFIER in with_prompt.split(), with_prompt
+    assert IDENTIFIER in with_keywords.split(), with_keywords
     assert IDENTIFIER not in without, without

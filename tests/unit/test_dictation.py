@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 
@@ -10,6 +11,7 @@ from vivavoce.conversation.dictation import Dictated, dictate, place
 from vivavoce.lsp.dictation import DictationWriter
 from vivavoce.lsp.insertion import Inserter, Pos, to_offset
 from vivavoce.realtime import TranscriptUpdate
+from vivavoce.vocabulary import to_code
 
 
 @pytest.mark.parametrize(
@@ -64,20 +66,36 @@ def test_placement_after_what_is_already_written() -> None:
 
 
 class Editor:
-    """A buffer that applies edits and echoes them as didChange, as Neovim does."""
+    """A buffer that applies edits and echoes them as didChange, as Neovim does: at once, or
+    ``late`` seconds after answering the edit (a loaded machine; Neovim debounces didChange)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, late: float | None = None) -> None:
         self.text = text
         self.edits = 0
+        self.groups: list[str | None] = []  # the undo group of each edit
+        self.late = late
         self.inserter = Inserter(self.apply, pytest.fail)
+        self._echoes: set[asyncio.Task[None]] = set()
 
-    async def apply(self, uri: str, start: Pos, end: Pos, new: str) -> tuple[bool, str | None]:
+    async def apply(
+        self, uri: str, start: Pos, end: Pos, new: str, group: str | None
+    ) -> tuple[bool, str | None]:
         s, e = to_offset(self.text, start, "utf-16"), to_offset(self.text, end, "utf-16")
         assert s is not None and e is not None
         self.text = self.text[:s] + new + self.text[e:]
         self.edits += 1
-        self.inserter.document_changed(uri, [(start, end, new)], self.text)
+        self.groups.append(group)
+        if self.late is None:
+            self.inserter.document_changed(uri, [(start, end, new)], self.text)
+        else:
+            task = asyncio.create_task(self._echo(uri, (start, end, new), self.text, self.late))
+            self._echoes.add(task)
+            task.add_done_callback(self._echoes.discard)
         return True, None
+
+    async def _echo(self, uri: str, change: tuple[Pos, Pos, str], text: str, after: float) -> None:
+        await asyncio.sleep(after)
+        self.inserter.document_changed(uri, [change], text)
 
     def type(self, at: int, new: str) -> None:
         """The user types ``new`` at offset ``at``."""
@@ -115,6 +133,9 @@ async def test_words_stream_in_and_the_final_replaces_them() -> None:
     writer.update(update("b", "new line call me tomorrow period", final=True))
     await settle(writer)
     assert editor.text == "# Notes\nThe code is ready. We fixed the bug.\nCall me tomorrow.\nend\n"
+    # Each utterance's edits (its live words, then its final text) are one undo group.
+    assert editor.groups[0] == "a" and editor.groups[-1] == "b"
+    assert editor.groups == sorted(editor.groups)  # type: ignore[type-var]
     # Words typed by the user before the insertion point meanwhile push it along.
     editor.type(0, "> ")
     writer.update(update("c", "undo that", final=True))
@@ -125,6 +146,100 @@ async def test_words_stream_in_and_the_final_replaces_them() -> None:
     assert editor.text == "> # Notes\nThe code is ready. We fixed the bug. And more\nend\n"
     await writer.close()
     await editor.inserter.close()
+
+
+async def test_a_word_that_may_begin_a_spoken_command_waits_for_the_next_one() -> None:
+    """Live, "new" (of "new line") is not written as a word and then taken back: the line being
+    dictated only ever grows towards its final text (what the user sees while speaking)."""
+    editor = Editor("# Notes\n\nend")
+    editor.inserter.target("file:///d", Pos(1, 0), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    said = "the code is ready period new line call me tomorrow period"
+    words = said.split()
+    lines = []
+    for n in range(1, len(words) + 1):
+        writer.update(update("a", " ".join(words[:n])))
+        await asyncio.sleep(0.02)
+        lines.append(editor.text.split("\n")[1])
+    writer.update(update("a", said, final=True))
+    await settle(writer)
+    assert editor.text == "# Notes\nThe code is ready.\nCall me tomorrow.\nend"
+    assert all("The code is ready.".startswith(line) for line in lines), lines
+    assert "The code is ready." in lines
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("the bug period new", "the bug."),
+        ("is it done question", "is it done"),
+        ("full", ""),
+        ("a new idea", "a new idea"),  # "new" followed by a word is a word
+        ("the bug period new line", "the bug.\n"),
+    ],
+)
+def test_live_text_holds_back_the_start_of_a_spoken_command(said: str, shown: str) -> None:
+    assert dictate(said, live=True).text == shown
+    assert dictate(said).text != shown or said.endswith(("idea", "line"))
+
+
+@pytest.mark.parametrize("late", [0.0, 0.15])
+async def test_words_land_as_said_when_the_editor_echoes_edits_late(late: float) -> None:
+    """The editor reports our edits back after the inserter stopped waiting for them (0.15 s
+    against its 0.05 s): the words still land once each and in place, none left behind."""
+    editor = Editor("# Notes\n\nfirst line", late=late)
+    editor.inserter.ECHO_TIMEOUT = 0.05
+    editor.inserter.target("file:///d", Pos(1, 0), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    for item, said in [
+        ("a", "the code is ready period we fixed the bug period"),
+        ("b", "new line call me tomorrow period"),
+    ]:
+        words = said.split()
+        for n in range(1, len(words) + 1):
+            writer.update(update(item, " ".join(words[:n])))
+            await asyncio.sleep(0.02)
+        writer.update(update(item, said, final=True))
+    await settle(writer)
+    await asyncio.sleep(late + 0.05)  # the last echo
+    assert (
+        editor.text
+        == "# Notes\nThe code is ready. We fixed the bug.\nCall me tomorrow.\nfirst line"
+    )
+    assert editor.inserter.before() == editor.text[: -len("\nfirst line")]
+    await writer.close()
+    await editor.inserter.close()
+
+
+async def test_an_editor_that_never_echoes_still_gets_the_words_in_order() -> None:
+    """Against the protocol, some editor never reports server edits: after a while the inserter
+    follows its own edits."""
+    editor = Editor("x", late=3600)
+    editor.inserter.ECHO_TIMEOUT = editor.inserter.LATE_ECHO_TIMEOUT = 0.02
+    editor.inserter.target("file:///d", Pos(0, 1), editor.text)
+    writer = DictationWriter(editor.inserter, pytest.fail)
+    writer.update(update("a", "one period", final=True))
+    writer.update(update("b", "two period", final=True))
+    await settle(writer)
+    assert editor.text == "x one. Two."
+    await writer.close()
+    for echo in list(editor._echoes):
+        echo.cancel()
+
+
+async def test_spoken_identifiers_are_written_as_code() -> None:
+    """As in the user's inserted turns: "get user by id" → getUserById when the code in front
+    of the user has it, also where a sentence starts (no capital on an identifier)."""
+    editor = Editor("")
+    editor.inserter.target("file:///d", Pos(0, 0), editor.text)
+    writer = DictationWriter(
+        editor.inserter, pytest.fail, to_code=partial(to_code, vocabulary=["getUserById"])
+    )
+    writer.update(update("a", "call get user by id period", final=True))
+    writer.update(update("b", "get user by id returns snake case max retries", final=True))
+    await settle(writer)
+    assert editor.text == "Call getUserById. getUserById returns max_retries"
+    await writer.close()
 
 
 async def test_nothing_to_undo_is_said_and_nothing_removed() -> None:

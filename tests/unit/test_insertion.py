@@ -36,7 +36,9 @@ async def test_successive_turns_follow_each_other_with_any_echo_shape() -> None:
     doc = {"text": "# Notes\nfirst line\n"}
     inserter: Inserter
 
-    async def apply(uri: str, at: Pos, end: Pos, text: str) -> tuple[bool, str | None]:
+    async def apply(
+        uri: str, at: Pos, end: Pos, text: str, group: str | None
+    ) -> tuple[bool, str | None]:
         assert end == at  # an insertion
         # An editor that reports the insert as Neovim does: the following line rewritten.
         old = doc["text"]
@@ -64,7 +66,7 @@ async def test_successive_turns_follow_each_other_with_any_echo_shape() -> None:
 
 
 async def test_whole_text_sync_is_diffed_against_our_copy() -> None:
-    inserter = Inserter(lambda *_: None, lambda _: None)  # type: ignore[arg-type,return-value]
+    inserter = Inserter(lambda *_: None, lambda _: None)  # type: ignore[arg-type]
     inserter.target("file:///n", Pos(1, 0), "a\nb\n")
     inserter.document_changed("file:///n", [None], "zz\na\nb\n")
     assert inserter.anchor == Pos(2, 0)
@@ -73,7 +75,9 @@ async def test_whole_text_sync_is_diffed_against_our_copy() -> None:
 async def test_a_refused_edit_is_said_once() -> None:
     said: list[str] = []
 
-    async def refuse(uri: str, at: Pos, end: Pos, text: str) -> tuple[bool, str | None]:
+    async def refuse(
+        uri: str, at: Pos, end: Pos, text: str, group: str | None
+    ) -> tuple[bool, str | None]:
         return False, "read-only buffer"
 
     inserter = Inserter(refuse, said.append)

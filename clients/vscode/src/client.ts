@@ -10,6 +10,7 @@ import type { Readable } from "node:stream";
 
 import * as vscode from "vscode";
 import {
+  CancellationToken,
   type DynamicFeature,
   ExecuteCommandRequest,
   LanguageClient,
@@ -19,6 +20,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { EXTENSION_COMMANDS } from "./core/commands";
+import { UNDO_GROUPS_CAPABILITY, UndoGroups, undoGroupOf } from "./core/undo";
 import { ServerLog } from "./core/serverLog";
 import { type Flat, SECTION, initializationOptions, nest, serverCommand } from "./core/settings";
 
@@ -60,6 +62,53 @@ function withLogMessages(output: vscode.LogOutputChannel, seen: (text: string) =
   });
 }
 
+/** The experimental client capability that asks the server for undo groups (core/undo.ts). */
+const undoGroupsFeature: StaticFeature = {
+  fillClientCapabilities(capabilities) {
+    capabilities.experimental = { ...(capabilities.experimental as object | undefined), [UNDO_GROUPS_CAPABILITY]: true };
+  },
+  initialize() {},
+  getState() {
+    return { kind: "static" };
+  },
+  clear() {},
+};
+
+type Edit = { range: { start: { line: number; character: number }; end: { line: number; character: number } }; newText: string };
+
+/**
+ * A grouped edit (one text edit in one open editor) applied in that editor, with no undo stop
+ * before it when it continues the last edit's group: a dictated utterance is one undo step.
+ * Anything else: undefined (the language client applies it as usual).
+ */
+async function applyGrouped(
+  groups: UndoGroups,
+  label: string | undefined,
+  changes: Record<string, Edit[]> | undefined,
+  hasDocumentChanges: boolean,
+): Promise<{ applied: boolean } | undefined> {
+  const group = undoGroupOf(label);
+  const entries = Object.entries(changes ?? {});
+  const [only] = entries;
+  if (group === undefined || hasDocumentChanges || entries.length !== 1 || only === undefined || only[1].length !== 1) {
+    return undefined;
+  }
+  const [uri, [edit]] = only as [string, [Edit]];
+  const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
+  if (editor === undefined) {
+    return undefined;
+  }
+  const { start, end } = edit.range;
+  const range = new vscode.Range(start.line, start.character, end.line, end.character);
+  const joins = groups.joins(group, uri, editor.document.version);
+  const applied = await editor.edit((builder) => { builder.replace(range, edit.newText); }, {
+    undoStopBefore: !joins,
+    undoStopAfter: false,
+  });
+  groups.applied(group, uri, applied ? editor.document.version : undefined);
+  return { applied };
+}
+
 function eachLine(input: Readable, handle: (line: string) => void): void {
   readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on("line", handle);
 }
@@ -74,6 +123,7 @@ export function createClient(output: vscode.LogOutputChannel, explicit: () => Fl
   // The server writes its records to stderr and sends them as window/logMessage: show each once.
   const log = new ServerLog((line) => { output[line.level](line.text); });
   const logged = withLogMessages(output, (text) => { log.logMessage(text); });
+  const groups = new UndoGroups();
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: logged,
@@ -87,6 +137,13 @@ export function createClient(output: vscode.LogOutputChannel, explicit: () => Fl
     initializationOptions: () => initializationOptions(explicit()),
     middleware: {
       workspace: {
+        handleApplyEdit: async (params, next) =>
+          (await applyGrouped(
+            groups,
+            params.label,
+            params.edit.changes,
+            (params.edit.documentChanges?.length ?? 0) > 0,
+          )) ?? next(params, CancellationToken.None),
         configuration: (params, token, next) => {
           if (params.items.every((item) => item.section === SECTION)) {
             return params.items.map(() => nest(explicit()));
@@ -96,5 +153,7 @@ export function createClient(output: vscode.LogOutputChannel, explicit: () => Fl
       },
     },
   };
-  return new VivavoceLanguageClient(SECTION, "vivavoce", serverOptions, clientOptions);
+  const client = new VivavoceLanguageClient(SECTION, "vivavoce", serverOptions, clientOptions);
+  client.registerFeature(undoGroupsFeature);
+  return client;
 }

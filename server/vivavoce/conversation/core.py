@@ -161,6 +161,7 @@ class Conversation:
             self.realtime.replace("the voice or model changed")
         elif old.transcription != new.transcription:
             self.realtime.refresh_vocabulary()  # words or model: a session.update will do
+            self.dictation.refresh_vocabulary()
         if (old.wake_word, old.wake_word_threshold) != (new.wake_word, new.wake_word_threshold):
             self.wake.changed()
 
@@ -186,6 +187,7 @@ class Conversation:
         """The editor's documents or cursor changed: the call's vocabulary follows between
         turns (a ``session.update``, no new call)."""
         self.realtime.refresh_vocabulary()
+        self.dictation.refresh_vocabulary()
 
     def dictation_session(self) -> ev.Session:
         """What the next dictation call asks for (see :func:`.dictation_session_for`)."""
@@ -521,8 +523,15 @@ class Conversation:
         if samples is None or samples.size < MIN_DICTATION_SAMPLES:
             return
         speech = await self.endpoint.speech()
-        tr = self.settings.transcription
-        text = await speech.transcribe(samples, 48000, tr.model, tr.language)
+        tr = self.transcription()  # with the words of the code in front of the user
+        text = await speech.transcribe(
+            samples,
+            48000,
+            tr.model or "whisper-1",
+            tr.language,
+            prompt=tr.prompt,
+            keywords=tr.keywords,
+        )
         if text:
             await self._text_turn(text)
 

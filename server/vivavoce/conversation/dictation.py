@@ -9,14 +9,21 @@ Two parts:
 * :class:`DictationMode`: the conversation's transcription session (the API's
   ``session.type: "transcription"``: no assistant, no spoken reply) over one
   :class:`~vivavoce.realtime.Call`. Its transcript (deltas, then each utterance's final) goes to
-  the conversation like any other; "stop dictation" ends it. Push-to-talk commits a turn.
+  the conversation like any other; "stop dictation" ends it. Push-to-talk commits a turn. The
+  words of the code in front of the user follow the editor between utterances (a
+  ``session.update`` of the transcription, as in realtime mode). A call that drops is replaced
+  (backing off, as realtime mode does) without losing words: the utterance it was transcribing
+  ends with the words shown so far, and what the user says meanwhile waits in the microphone's
+  queue for the new call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,9 +62,20 @@ UNDO: frozenset[tuple[str, ...]] = frozenset({("undo", "that"), ("scratch", "tha
 #: "stop dictation": what came before it is written, then dictation ends.
 STOP: frozenset[tuple[str, ...]] = frozenset({("stop", "dictation"), ("stop", "listening")})
 _LONGEST = max(len(p) for p in [*PUNCTUATION, *BREAKS, *UNDO, *STOP])
+#: The first words of the spoken commands of two words or more ("new" of "new line").
+_COMMAND_STARTS = frozenset(
+    p[:i] for p in [*PUNCTUATION, *BREAKS, *UNDO, *STOP] for i in range(1, len(p))
+)
 #: Punctuation a transcription model put on a word; a spoken mark replaces it.
 _MARKS = ".,?!:;"
 _SENTENCE_END = ".?!\n"
+#: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
+#: come in bursts).
+VOCABULARY_DELAY = 0.3
+#: More calls than this dropping within a minute: the server is broken; stop reconnecting.
+MAX_DROPS_PER_MINUTE = 5
+#: How long the dropped call's last transcripts are waited for before a new call opens.
+LAST_WORDS_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -75,15 +93,24 @@ def _word(token: str) -> str:
     return token.strip(_MARKS + "\"'").lower()
 
 
-def dictate(transcript: str) -> Dictated:
+def dictate(transcript: str, *, live: bool = False) -> Dictated:
     """``transcript`` (one utterance, as a recognizer or a transcription model wrote it) with its
-    spoken punctuation, line breaks and commands applied.
+    spoken punctuation, line breaks and commands applied. ``live``: the utterance is still being
+    said, and words at its end that may begin a spoken command ("new" of "new line") wait for
+    the next word (else they would show, then turn into a mark).
 
     >>> dictate("the code is ready period new line we fixed it").text
     'the code is ready.\\nWe fixed it'
+    >>> dictate("the code is ready period new", live=True).text
+    'the code is ready.'
     """
     tokens = transcript.split()
     words = [_word(t) for t in tokens]
+    if live:
+        for size in range(min(_LONGEST - 1, len(words)), 0, -1):
+            if tuple(words[-size:]) in _COMMAND_STARTS:
+                del tokens[-size:], words[-size:]
+                break
     out = ""
     undo = stop = False
     i = 0
@@ -143,12 +170,16 @@ class Host(Protocol):
     """What dictation needs from its conversation."""
 
     endpoint: Endpoint
+    #: Held while the mode or the call changes (requests, reconnection).
+    busy: asyncio.Lock
     on_step: Callable[[str], None] | None
 
     @property
     def settings(self) -> Settings: ...
     @property
     def status(self) -> Status: ...
+    @property
+    def closed(self) -> bool: ...
     @property
     def io(self) -> AudioIO | None: ...
 
@@ -168,6 +199,13 @@ class DictationMode:
         self._host = host
         self.call: Call | None = None
         self._tasks = TaskSet("vivavoce dictation")
+        #: Set when the call's vocabulary may be stale (the editor changed, an utterance ended).
+        self._vocabulary_stale = asyncio.Event()
+        #: Clear while an utterance is being transcribed (its deltas came, its final not yet).
+        self._between_utterances = asyncio.Event()
+        self._between_utterances.set()
+        self._follower: asyncio.Task[None] | None = None  # the current call's transcripts
+        self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
 
     async def open(self) -> None:
         """A transcription call; LIVE once connected (the microphone is written from then on)."""
@@ -176,7 +214,9 @@ class DictationMode:
         host = self._host
         if host.settings.dialect == "beta":
             raise ConfigError("dictation needs the GA Realtime API (dialect 'ga')", key="dialect")
-        host.update(mode="dictation", state="connecting", error=None)
+        reconnecting = host.status.state == "reconnecting"
+        if not reconnecting:
+            host.update(mode="dictation", state="connecting", error=None)
         try:
             options = await host.endpoint.call_options()
             io = await host.open_audio()
@@ -192,9 +232,11 @@ class DictationMode:
             await call.start()
         except VivavoceError as exc:
             self.call = None
-            host.update(state="error", error=str(exc), call_id=None)
+            if not reconnecting:
+                host.update(state="error", error=str(exc), call_id=None)
             raise
-        self._tasks.spawn(self._follow(call), "transcripts")
+        self._follower = self._tasks.spawn(self._follow(call), "transcripts")
+        self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
 
@@ -211,21 +253,98 @@ class DictationMode:
             self.call.fail(error)
 
     async def _follow(self, call: Call) -> None:
-        """Every transcript update to the conversation; "stop dictation" ends the session."""
+        """Every transcript update to the conversation; "stop dictation" ends the session. When
+        the call ends, an utterance it had not finished ends with the words it sent so far."""
+        from ..realtime import TranscriptUpdate
+
         with contextlib.suppress(VivavoceError):
             async for update in call.transcripts():
                 self._host.transcript(update)
-                if update.final and update.role == "user" and dictate(update.text).stop:
+                if update.role != "user":
+                    continue
+                if not update.final:
+                    self._between_utterances.clear()
+                    continue
+                self._between_utterances.set()
+                self._vocabulary_stale.set()  # the user may have moved meanwhile
+                if dictate(update.text).stop:
                     self._tasks.spawn(self._host.stop(), "stop dictation")
+        for turn in call.transcript.turns():
+            if turn.role == "user" and not turn.final and turn.text.strip():
+                self._host.transcript(
+                    TranscriptUpdate(
+                        turn.item_id, turn.previous_item_id, "user", turn.text.strip(), final=True
+                    )
+                )
+        self._between_utterances.set()
+
+    def refresh_vocabulary(self) -> None:
+        """The editor's documents or cursor changed: compare the call's vocabulary at the next
+        utterance boundary."""
+        self._vocabulary_stale.set()
+
+    async def _keep_vocabulary(self, call: Call) -> None:
+        """Between utterances, give the call the words of the code in front of the user when
+        they changed: a ``session.update`` of its transcription, not a new call."""
+        from ..realtime import events as ev
+
+        while self.call is call:
+            await self._vocabulary_stale.wait()
+            await asyncio.sleep(VOCABULARY_DELAY)
+            await self._between_utterances.wait()
+            self._vocabulary_stale.clear()
+            wanted = self._host.dictation_session().audio.input.transcription
+            audio_input = call.session.audio.input
+            if self.call is not call or audio_input.transcription == wanted:
+                continue
+            audio_input.transcription = wanted
+            try:
+                await call.send(ev.SessionUpdate(session=call.session))
+            except VivavoceError as exc:
+                log.info("vocabulary not sent: %s", exc)
+                return
 
     def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
         from ..realtime import CallState
 
         host = self._host
-        if state is CallState.ERROR and error is not None and host.status.state == "live":
-            self.call = None
-            host.update(state="error", error=str(error), call_id=None, push_to_talk=False)
-            host.say("error", f"vivavoce: dictation ended: {error}")
+        if state is not CallState.ERROR or error is None or host.status.state != "live":
+            return
+        # The call ended on its own (server gone, channel closed, session expired).
+        self.call = None
+        now = time.monotonic()
+        self._drops = [t for t in self._drops if now - t < 60] + [now]
+        if host.settings.reconnect_attempts > 0 and len(self._drops) <= MAX_DROPS_PER_MINUTE:
+            self._tasks.spawn(self._recover(error), "recover call")
+            return
+        host.update(state="error", error=str(error), call_id=None, push_to_talk=False)
+        host.say("error", f"vivavoce: dictation ended: {error}")
+
+    async def _recover(self, error: VivavoceError) -> None:
+        """New calls, backing off, once the dropped call's last words are written; then the
+        error, said once."""
+        host = self._host
+        async with host.busy:
+            if self.call is not None or host.closed or host.status.mode != "dictation":
+                return
+            host.update(state="reconnecting", error=str(error), call_id=None, push_to_talk=False)
+            follower = self._follower
+            if follower is not None:
+                await asyncio.wait([follower], timeout=LAST_WORDS_TIMEOUT)
+            delay, last = 0.5, error
+            for attempt in range(1, host.settings.reconnect_attempts + 1):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8.0)
+                log.info("reconnecting dictation (attempt %d): %s", attempt, last)
+                try:
+                    await self.open()
+                except VivavoceError as exc:
+                    last = exc
+                    host.update(state="reconnecting", error=str(exc))
+                    continue
+                return
+            host.update(state="error", error=str(last), call_id=None)
+            host.say("error", f"vivavoce: dictation ended ({error}) and could not resume ({last})")
 
     async def push_to_talk(self, pressed: bool) -> None:
         """Press: no more automatic turns, clear the input. Release: the utterance is committed

@@ -5,9 +5,11 @@ so far and what of it is in the buffer) and the utterances finished before it (f
 that"). Each transcript update of the user's utterance rewrites that utterance's words right
 before the :class:`~.insertion.Inserter`'s anchor, so they follow the document through the
 user's edits like any insertion; the final text (spoken punctuation and commands applied by
-:func:`~vivavoce.conversation.dictation.dictate`) replaces the live words. Utterances are
-written one after the other, in the order they began; updates that come faster than the editor
-applies edits are merged (only the newest text of an utterance is written).
+:func:`~vivavoce.conversation.dictation.dictate`, spoken identifiers written as code) replaces
+the live words. Utterances are written one after the other, in the order they began; updates
+that come faster than the editor applies edits are merged (only the newest text of an
+utterance is written). An utterance's edits are one undo group (one undo step in clients that
+join them).
 """
 
 from __future__ import annotations
@@ -44,9 +46,17 @@ class _Utterance:
 class DictationWriter:
     """Writes the user's utterances into the inserter's document as they are said."""
 
-    def __init__(self, inserter: Inserter, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        inserter: Inserter,
+        say: Callable[[str], None],
+        to_code: Callable[[str], str] | None = None,
+    ) -> None:
         self._inserter = inserter
         self._say = say
+        #: Spoken identifiers written as code ("get user by id" → getUserById), as for the
+        #: user's inserted turns (:meth:`vivavoce.tools.Toolbox.spoken_to_code`).
+        self._to_code = to_code or (lambda text: text)
         self._open: dict[str, _Utterance] = {}  # in the order they began
         self._written: list[str] = []  # finished utterances as written, newest last
         self._wake = asyncio.Event()
@@ -76,12 +86,14 @@ class DictationWriter:
     async def _step(self) -> bool:
         """One edit towards what was said; False when the buffer shows it all."""
         item_id, utterance = next(iter(self._open.items()))
-        dictated = dictate(utterance.text)
+        dictated = dictate(utterance.text, live=not utterance.final)
         if utterance.before is None:
+            await self._inserter.settle()  # what is written so far, our last edit included
             utterance.before = self._inserter.before() or ""
-        want = place(dictated.text, utterance.before)
+        # Identifiers after place(): a sentence's capital does not reach an identifier.
+        want = self._to_code(place(dictated.text, utterance.before))
         if want != utterance.shown:
-            if await self._inserter.replace_before(utterance.shown, want):
+            if await self._inserter.replace_before(utterance.shown, want, group=item_id):
                 utterance.shown = want
             elif not self._inserter.active:  # refused (said by the inserter): stop writing
                 self._open.clear()

@@ -14,6 +14,11 @@ right"), so our own echoed edits move it past what we inserted, and so does typi
 Edits go out one at a time through ``workspace/applyEdit`` with plain ``changes`` (no version:
 clients reject versioned edits that race with typing). A refused edit or an invalid position is
 said once; transcripts keep flowing as notifications either way.
+
+Our copy changes only through the editor's ``didChange``, our own edits included: an edit's echo
+that comes late (a loaded machine, a debouncing client) is waited for before the next edit looks
+at the copy, never applied by us meanwhile (the echo would then apply it a second time and the
+anchor would land in the wrong place). Only an editor that never echoes gets our own update.
 """
 
 from __future__ import annotations
@@ -96,9 +101,10 @@ def move_anchor(anchor: int, start: int, end: int, new: str) -> int:
     return anchor + len(new) - (end - start)
 
 
-#: Replace the range ``start``–``end`` of the document ``uri`` with ``text`` → (applied, the
-#: editor's reason if not).
-ReplaceText = Callable[[str, Pos, Pos, str], Awaitable[tuple[bool, str | None]]]
+#: Replace the range ``start``–``end`` of the document ``uri`` with ``text``; the last argument
+#: names the undo group of the edit (edits of one group are one undo step where the client
+#: allows; None: a step of its own) → (applied, the editor's reason if not).
+ReplaceText = Callable[[str, Pos, Pos, str, str | None], Awaitable[tuple[bool, str | None]]]
 Say = Callable[[str], None]
 #: A change as the editor reported it: (start, end, text), or None for "the whole text".
 Change = tuple[Pos, Pos, str] | None
@@ -107,8 +113,12 @@ Change = tuple[Pos, Pos, str] | None
 class Inserter:
     """Inserts final turns at a moving anchor in one document."""
 
-    #: How long to wait for the client to echo our edit as a didChange before moving on.
+    #: How long an edit waits for the client to echo it as a didChange before returning (its
+    #: echo is then waited for before the next edit).
     ECHO_TIMEOUT = 1.0
+    #: How long a late echo is waited for before the copy is updated without it (an editor that
+    #: does not report server edits, against the protocol).
+    LATE_ECHO_TIMEOUT = 5.0
 
     def __init__(self, replace: ReplaceText, say: Say, encoding: Encoding = "utf-16") -> None:
         self._replace = replace
@@ -124,6 +134,9 @@ class Inserter:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._stopped_reason: str | None = None
+        #: Our last edit while its echo is late: (offset where the replaced text began, its
+        #: length, the new text), in the copy as it was before the edit.
+        self._unechoed: tuple[int, int, str] | None = None
 
     @property
     def anchor(self) -> Pos:
@@ -135,6 +148,7 @@ class Inserter:
         """Insert into ``uri`` from ``anchor`` on; ``text`` is the document as synced (or None)."""
         self.uri, self.text, self._pos = uri, text, anchor
         self._stopped_reason = None
+        self._unechoed = None
         if text is not None:
             offset = to_offset(text, anchor, self.encoding)
             if offset is None:
@@ -150,6 +164,7 @@ class Inserter:
         """Follow the user's (and our own, echoed) edits; ``full_text`` is the text after them."""
         if uri != self.uri:
             return
+        self._unechoed = None  # a late echo is here (or the user's change, to be followed)
         text = self.text
         if text is None:  # the document was opened after the target was set
             if full_text is not None:
@@ -208,15 +223,37 @@ class Inserter:
         await self.replace_before("", text)
 
     def before(self) -> str | None:
-        """The document up to the insertion point (None: the editor does not sync it)."""
+        """The document up to the insertion point (None: the editor does not sync it); after
+        :meth:`settle` it shows every edit of ours."""
         return None if self.text is None else self.text[: self._offset]
 
-    async def replace_before(self, old: str, text: str) -> bool:
+    async def settle(self) -> None:
+        """Return once our copy shows our last edit: its late echo came (or, from an editor
+        that never echoes, :data:`LATE_ECHO_TIMEOUT` passed and the copy is updated here)."""
+        unechoed = self._unechoed
+        if unechoed is None:
+            return
+        try:
+            await asyncio.wait_for(self._changed.wait(), self.LATE_ECHO_TIMEOUT)
+        except TimeoutError:
+            if self._unechoed is unechoed and self.text is not None:
+                log.info("the editor did not report our edit back; our copy is updated without it")
+                begin, length, text = unechoed
+                self.text = self.text[:begin] + text + self.text[begin + length :]
+                self._offset = begin + len(text)
+        if self._unechoed is unechoed:
+            self._unechoed = None
+
+    async def replace_before(self, old: str, text: str, group: str | None = None) -> bool:
         """Replace ``old``, the text right before the insertion point, with ``text`` (dictation's
         words as they grow); the point ends after ``text``. False when ``old`` is not there any
-        more (the user changed it) or the edit was refused (said once, as for insertions)."""
+        more (the user changed it) or the edit was refused (said once, as for insertions).
+        ``group``: the undo group of the edit (one utterance's edits are undone together)."""
         if not self.active or old == text:
             return self.active
+        await self.settle()  # the copy must show our last edit before it is looked at
+        if not self.active:
+            return False
         assert self.uri is not None
         at = self.anchor
         before = self.text
@@ -230,25 +267,21 @@ class Inserter:
             start = Pos(at.line, at.character - text_units(old, self.encoding))
         self._changed.clear()
         try:
-            applied, reason = await self._replace(self.uri, start, at, text)
+            applied, reason = await self._replace(self.uri, start, at, text, group)
         except Exception as exc:  # the client answered with an error
             applied, reason = False, str(exc)
         if not applied:
             self._stop(f"the editor refused the edit ({reason or 'no reason given'})")
             return False
-        if before is not None:
-            try:
-                await asyncio.wait_for(self._changed.wait(), self.ECHO_TIMEOUT)
-                return True  # the echoed change moved the anchor past our text
-            except TimeoutError:
-                pass
-        if self.text is None:  # the editor does not sync this document: move on ourselves
+        if before is None:  # the editor does not sync this document: move on ourselves
             self._pos = advance(start, text, self.encoding)
-        elif self.text == before:  # synced, but our edit was never echoed
-            begin = self._offset - len(old)
-            self.text = self.text[:begin] + text + self.text[self._offset :]
-            self._offset = begin + len(text)
-        return True
+            return True
+        try:
+            await asyncio.wait_for(self._changed.wait(), self.ECHO_TIMEOUT)
+        except TimeoutError:  # late: the next edit (or settle()) waits for it
+            log.debug("the editor's echo of our edit is late")
+            self._unechoed = (self._offset - len(old), len(old), text)
+        return True  # the echoed change moves the anchor past our text
 
     def _stop(self, reason: str) -> None:
         if self._stopped_reason is None:

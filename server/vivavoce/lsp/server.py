@@ -54,6 +54,11 @@ SECTION = "vivavoce"
 CONFIG_TIMEOUT = 2.0
 #: shutdown/exit must end a call within this.
 CLOSE_TIMEOUT = 2.0
+#: An experimental client capability: ``{"experimental": {"vivavoceUndoGroups": true}}`` says
+#: the client makes the edits of one group (one dictated utterance: its live words and its
+#: final text) one undo step. Such a client's edits carry the label UNDO_GROUP_LABEL + group.
+UNDO_GROUPS = "vivavoceUndoGroups"
+UNDO_GROUP_LABEL = "vivavoce undo group "
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -82,9 +87,15 @@ class VivavoceServer(LanguageServer):
         self._config: Configuration | None = None
         self._conversation: Conversation | None = None
         self._init_options: Any = None
+        #: The client joins the edits of one undo group (see UNDO_GROUPS).
+        self._undo_groups = False
         self.inserter = Inserter(self._replace_text, lambda text: self.say("warning", text))
         self._inserted: set[str] = set()
-        self.dictation = DictationWriter(self.inserter, lambda text: self.say("info", text))
+        self.dictation = DictationWriter(
+            self.inserter,
+            lambda text: self.say("info", text),
+            to_code=self._spoken_to_code,
+        )
         self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
         #: The client's last cursor/selection (realtime/context).
@@ -370,6 +381,9 @@ class VivavoceServer(LanguageServer):
                 self._inserted.add(update.item_id)
                 self.inserter.insert(text)
 
+    def _spoken_to_code(self, text: str) -> str:
+        return self.toolbox.spoken_to_code(text)  # the toolbox loads when first needed
+
     def say(self, level: MessageLevel, text: str) -> None:
         """One line the user should see (and the log keeps)."""
         kind = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning}.get(
@@ -379,11 +393,14 @@ class VivavoceServer(LanguageServer):
         self.window_show_message(lsp.ShowMessageParams(type=kind, message=text))
 
     async def _replace_text(
-        self, uri: str, start: Pos, end: Pos, text: str
+        self, uri: str, start: Pos, end: Pos, text: str, group: str | None
     ) -> tuple[bool, str | None]:
-        # No label: Neovim prints an edit's label on the command line, at every turn (and at
-        # every word of a dictation), and a transcript writing itself needs no announcement.
-        return await self._apply_range(uri, start, end, text, None)
+        # No label for other clients: Neovim's own handler prints an edit's label on the command
+        # line, at every turn (and at every word of a dictation), and a transcript writing itself
+        # needs no announcement. A client that asks for undo groups (the experimental client
+        # capability UNDO_GROUPS: vivavoce's Neovim plugin) gets the group as the label.
+        label = f"{UNDO_GROUP_LABEL}{group}" if group and self._undo_groups else None
+        return await self._apply_range(uri, start, end, text, label)
 
     async def _apply_range(
         self, uri: str, start: Pos, end: Pos, text: str, label: str | None
@@ -406,6 +423,8 @@ class VivavoceServer(LanguageServer):
     def _initialize(self, params: lsp.InitializeParams) -> None:
         # Applied in `initialized`, so that `initialize` is answered before pydantic loads.
         self._init_options = params.initialization_options
+        experimental = params.capabilities.experimental
+        self._undo_groups = isinstance(experimental, dict) and bool(experimental.get(UNDO_GROUPS))
         encoding = self.workspace.position_encoding
         value = getattr(encoding, "value", encoding) or "utf-16"
         self.inserter.encoding = value if value in ("utf-8", "utf-16", "utf-32") else "utf-16"  # type: ignore[assignment]

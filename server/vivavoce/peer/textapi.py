@@ -6,7 +6,9 @@
   is not offered) or ``pcm`` (24 kHz s16le mono, as OpenAI sends it).
 * ``POST /v1/audio/transcriptions`` — multipart ``file`` (any format av decodes) + ``model``,
   optional ``language`` (English only: others are recognized as English), ``response_format``
-  ``json`` | ``text`` | ``verbose_json``. Files over the upload limit → 413.
+  ``json`` | ``text`` | ``verbose_json``, and the words to expect as ``keywords[]`` or a
+  ``prompt`` (taught to the recognizer, as a realtime session's). Files over the upload
+  limit → 413.
 * ``GET /v1/models`` — the models the peer answers to (any name is accepted anyway).
 """
 
@@ -21,11 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
+from ..realtime import events as ev
 from ..rtc.tracks import wav_bytes
 from .audio import AudioDecodeError, decode_audio, resample
 from .errors import ApiError
 from .http import cors_headers, form_body, form_text, json_body, peer_of
 from .items import Message, Role, ToolCall
+from .lexicon import session_words
 from .models import ALL_MODELS, check_model
 from .responders import ResponderError
 from .tts import RATE as TTS_RATE
@@ -351,7 +355,14 @@ async def transcriptions(request: web.Request) -> web.Response:
         raise ApiError(
             400, f"Invalid file format: {exc}", param="file", code="invalid_value"
         ) from exc
-    text = await peer.services.recognizer.transcribe(pcm)
+    # The words to expect, as in a realtime session's transcription (keywords, else the prompt).
+    words = session_words(
+        ev.Transcription(
+            prompt=form_text(form.get("prompt")) or None,
+            keywords=[form_text(k) for k in form.getall("keywords[]", [])] or None,
+        )
+    )
+    text = await peer.services.recognizer.transcribe(pcm, words)
     seconds = round(pcm.size / 16000, 3)
     if fmt == "text":
         return web.Response(text=text + "\n", content_type="text/plain")

@@ -7,6 +7,7 @@ typed errors as every other HTTP step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -47,13 +48,25 @@ class Speech:
         return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
 
     async def transcribe(
-        self, samples: Pcm, rate: int, model: str, language: str | None = None
+        self,
+        samples: Pcm,
+        rate: int,
+        model: str,
+        language: str | None = None,
+        *,
+        prompt: str | None = None,
+        keywords: Sequence[str] | None = None,
     ) -> str:
-        """The text of recorded speech."""
+        """The text of recorded speech; ``prompt`` or ``keywords``: the words to expect (the
+        code in front of the user), as the openai SDK sends them (``keywords[]``)."""
         files = {"file": ("speech.wav", wav_bytes(samples, rate), "audio/wav")}
         data: dict[str, Any] = {"model": model, "response_format": "json"}
         if language:
             data["language"] = language
+        if prompt:
+            data["prompt"] = prompt
+        if keywords:
+            data["keywords[]"] = list(keywords)
         response = await self._post(
             "transcribing your speech", "/audio/transcriptions", files=files, data=data
         )

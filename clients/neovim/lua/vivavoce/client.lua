@@ -11,6 +11,7 @@ local context = require("vivavoce.context")
 local say = require("vivavoce.notify")
 local status = require("vivavoce.status")
 local transcript = require("vivavoce.transcript")
+local undo = require("vivavoce.undo")
 
 local NAME = "vivavoce"
 local GROUP = "vivavoce_client"
@@ -72,6 +73,7 @@ local function handlers()
     end,
     ["window/showMessage"] = on_show_message,
     ["$/progress"] = on_progress,
+    ["workspace/applyEdit"] = undo.handler,
   }
 end
 
@@ -182,6 +184,7 @@ local function server_config(opts)
     cmd = opts.cmd,
     root_dir = opts.root_dir or vim.fn.getcwd(),
     init_options = { vivavoce = settings },
+    capabilities = undo.capabilities(),
     settings = { vivavoce = settings }, -- answers workspace/configuration
     handlers = handlers(),
     on_init = function(client)
