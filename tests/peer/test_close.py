@@ -79,3 +79,49 @@ async def test_a_second_close_waits_until_the_first_has_finished(
         await first
     finally:
         await running.close()
+
+
+async def test_a_peer_process_ends_when_the_process_that_started_it_is_killed() -> None:
+    """An editor may SIGKILL its language server; the local peer it started must not live on
+    (holding a port, memory and recognition workers) with no one to use it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    starter = (
+        "import asyncio, os, sys\n"
+        "from vivavoce.peer.process import PeerProcess\n"
+        "async def main():\n"
+        "    peer = await PeerProcess.start()\n"
+        "    print(peer._proc.pid, flush=True)\n"
+        "    await asyncio.sleep(3600)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(parent.stdout.readline), 60)
+        peer_pid = int(line)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        for _ in range(100):  # 10 s at most
+            if not _alive(peer_pid):
+                break
+            await asyncio.sleep(0.1)
+        assert not _alive(peer_pid), "the peer outlived the process that started it"
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped by init, does not)."""
+    from pathlib import Path
+
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, VivavoceError
 from ..tasks import TaskSet
+from .host import ModeHost, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
     from ..realtime import events as ev
-    from ..settings import Settings
     from .endpoint import Endpoint
-    from .status import AudioIO, MessageLevel, Status
+    from .status import MessageLevel, Status
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def place(text: str, before: str) -> str:
 # --------------------------------------------------------------------------- the mode
 
 
-class Host(Protocol):
+class Host(ModeHost, Protocol):
     """What dictation needs from its conversation."""
 
     endpoint: Endpoint
@@ -174,21 +174,9 @@ class Host(Protocol):
     busy: asyncio.Lock
     on_step: Callable[[str], None] | None
 
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def status(self) -> Status: ...
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def io(self) -> AudioIO | None: ...
-
-    def update(self, **changes: Any) -> None: ...
     def say(self, level: MessageLevel, text: str) -> None: ...
     def dictation_session(self) -> ev.Session: ...
     def transcript(self, update: Any) -> None: ...
-    async def open_audio(self) -> AudioIO | None: ...
-    def gate_microphone(self) -> None: ...
     async def stop(self) -> Status: ...
 
 
@@ -331,17 +319,14 @@ class DictationMode:
             follower = self._follower
             if follower is not None:
                 await asyncio.wait([follower], timeout=LAST_WORDS_TIMEOUT)
-            delay, last = 0.5, error
-            for attempt in range(1, host.settings.reconnect_attempts + 1):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 8.0)
-                log.info("reconnecting dictation (attempt %d): %s", attempt, last)
-                try:
-                    await self.open()
-                except VivavoceError as exc:
-                    last = exc
-                    host.update(state="reconnecting", error=str(exc))
-                    continue
+            last = await reopen(
+                self.open,
+                error,
+                attempts=host.settings.reconnect_attempts,
+                on_retry=lambda exc: host.update(state="reconnecting", error=str(exc)),
+                what="dictation",
+            )
+            if last is None:
                 return
             host.update(state="error", error=str(last), call_id=None)
             host.say("error", f"vivavoce: dictation ended ({error}) and could not resume ({last})")

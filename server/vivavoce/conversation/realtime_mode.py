@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import CallError, SessionExpired, VivavoceError
 from ..tasks import TaskSet
+from .host import ModeHost, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
     from ..realtime import events as ev
     from ..realtime.responses import ResponseQueue
-    from ..settings import Settings
     from .endpoint import Endpoint
-    from .status import AudioIO, MessageLevel, Status, Turns
+    from .status import AudioIO, MessageLevel, Turns
     from .usage import UsageMeter
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ RENEW_MARGIN = 300.0
 VOCABULARY_DELAY = 0.3
 
 
-class Host(Protocol):
+class Host(ModeHost, Protocol):
     """What realtime mode needs from its conversation."""
 
     endpoint: Endpoint
@@ -69,16 +69,6 @@ class Host(Protocol):
     #: Connect steps, for progress reports.
     on_step: Callable[[str], None] | None
 
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def status(self) -> Status: ...
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def io(self) -> AudioIO | None: ...
-
-    def update(self, **changes: Any) -> None: ...
     def say(self, level: MessageLevel, text: str) -> None: ...
     def session(self) -> ev.Session: ...
     def transcription(self) -> ev.Transcription: ...
@@ -247,17 +237,14 @@ class RealtimeMode:
             shown = None if quiet else str(error)
             host.update(state="reconnecting", error=shown, call_id=None, push_to_talk=False)
             await self.close(keep_state=True)
-            delay, last = 0.5, error
-            for attempt in range(1, host.settings.reconnect_attempts + 1):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 8.0)
-                log.info("reconnecting (attempt %d): %s", attempt, last)
-                try:
-                    await self.open()
-                except VivavoceError as exc:
-                    last = exc
-                    host.update(state="reconnecting", error=str(exc))
-                    continue
+            last = await reopen(
+                self.open,
+                error,
+                attempts=host.settings.reconnect_attempts,
+                on_retry=lambda exc: host.update(state="reconnecting", error=str(exc)),
+                what="the call",
+            )
+            if last is None:
                 return
             host.roll_back_to_text(
                 last,

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, VivavoceError
 from ..tasks import TaskSet
+from .host import ModeHost
 
 if TYPE_CHECKING:
     from ..audio.wake import Spotter
     from ..rtc.tracks import Pcm
-    from ..settings import Settings
     from .status import AudioIO, Mode, Status
 
 log = logging.getLogger(__name__)
@@ -43,23 +43,12 @@ KEEP_SECONDS = 10.0
 MIC_RATE = 48000
 
 
-class Host(Protocol):
+class Host(ModeHost, Protocol):
     """What the wake word needs from its conversation."""
 
     @property
-    def settings(self) -> Settings: ...
-    @property
-    def status(self) -> Status: ...
-    @property
-    def closed(self) -> bool: ...
-    @property
-    def io(self) -> AudioIO | None: ...
-    @property
     def has_devices(self) -> bool: ...
 
-    def update(self, **changes: Any) -> None: ...
-    def gate_microphone(self) -> None: ...
-    async def open_audio(self) -> AudioIO | None: ...
     async def close_audio(self) -> None: ...
     async def start(self, *, mode: Mode | None = None) -> Status: ...
 

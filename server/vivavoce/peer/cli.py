@@ -62,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read the bearer key from the first line of stdin (overrides --api-key)",
     )
     parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when stdin reaches its end: the process that started this one (and holds "
+        "the pipe) ended, even if it was killed",
+    )
+    parser.add_argument(
         "--mode",
         choices=["assistant", "echo"],
         default="assistant",
@@ -251,6 +257,8 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    if getattr(args, "exit_with_stdin", False):
+        _stop_at_end_of_stdin(loop, stop)
     sys.stdout.write(f"listening on {peer.base_url}\n")
     sys.stdout.flush()
     try:
@@ -258,6 +266,21 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         await peer.close()
     return 0
+
+
+def _stop_at_end_of_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set ``stop`` once stdin ends. The process that started us holds the pipe's other end;
+    the kernel closes it when that process ends however it ends (SIGKILL included), so a
+    local peer never outlives the language server that started it."""
+    import threading
+
+    def wait() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=wait, name="vivavoce peer stdin watch", daemon=True).start()
 
 
 def upstream_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -11,7 +11,9 @@ so the peer can be split out of this package without touching the conversation. 
 Either way it listens on 127.0.0.1 with a fresh random key (:func:`new_peer_key`) that only
 this handle knows: other local users and web pages can reach the port, not use it. A peer
 process gets its key on stdin (``--api-key-stdin``), never on its command line, which every
-user can read in ``ps``.
+user can read in ``ps``; that pipe then stays open, and the peer stops when it ends
+(``--exit-with-stdin``), so a peer never outlives the language server that started it, even
+one killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -131,19 +133,20 @@ class PeerProcess:
         key = api_key or new_peer_key()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "vivavoce", "peer", "--host", "127.0.0.1", "--port", "0",
-            "--api-key-stdin", *arguments,
+            "--api-key-stdin", "--exit-with-stdin", *arguments,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(f"{key}\n".encode())
         with contextlib.suppress(ConnectionError):  # it died at once: said below
             await proc.stdin.drain()
-        proc.stdin.close()
+        # stdin stays open: its end tells the peer we are gone, however we end (SIGKILL too).
         try:
             line = (await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)).decode()
         except TimeoutError:
             line = ""
         if not line.startswith("listening on "):
+            proc.stdin.close()
             proc.kill()
             await proc.wait()
             raise CallError("the local peer did not start (run `vivavoce peer` to see why)")
@@ -153,6 +156,8 @@ class PeerProcess:
         await self._closing.run(self._close)
 
     async def _close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
         if self._proc.returncode is None:
             self._proc.terminate()
             try:

@@ -1,0 +1,67 @@
+"""What the parts of a conversation share: :class:`ModeHost` (what realtime mode, dictation and
+the wake word read of their conversation and tell it; each part's own ``Host`` protocol adds
+what only it needs) and :func:`reopen`, the backoff with which a dropped call is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import VivavoceError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .status import AudioIO, Status
+
+log = logging.getLogger(__name__)
+
+
+class ModeHost(Protocol):
+    """What every part of a conversation (realtime mode, dictation, the wake word) reads of it
+    and tells it; each part's own ``Host`` adds what only it needs."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def io(self) -> AudioIO | None: ...
+
+    def update(self, **changes: Any) -> None: ...
+    def gate_microphone(self) -> None: ...
+    async def open_audio(self) -> AudioIO | None: ...
+
+
+#: Backoff of :func:`reopen`: the first wait, and the longest.
+REOPEN_FIRST_DELAY, REOPEN_MAX_DELAY = 0.5, 8.0
+
+
+async def reopen(
+    open_call: Callable[[], Awaitable[None]],
+    error: VivavoceError,
+    *,
+    attempts: int,
+    on_retry: Callable[[VivavoceError], None],
+    what: str,
+) -> VivavoceError | None:
+    """Open a new call after ``error`` ended one, backing off (0.5 s, doubling, at most 8 s)
+    ``attempts`` times; ``on_retry`` hears each failure. None once one opened, else the last
+    error."""
+    delay, last = REOPEN_FIRST_DELAY, error
+    for attempt in range(1, attempts + 1):
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, REOPEN_MAX_DELAY)
+        log.info("reconnecting %s (attempt %d): %s", what, attempt, last)
+        try:
+            await open_call()
+        except VivavoceError as exc:
+            last = exc
+            on_retry(exc)
+            continue
+        return None
+    return last
