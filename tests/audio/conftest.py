@@ -100,11 +100,15 @@ class Pulse:
         """The virtual speaker now feeds the virtual microphone."""
         self.pactl("set-default-source", "vv_speaker.monitor")
 
-    async def play(self, samples: Pcm, rate: int, device: str = "vv_mic") -> None:
-        """Play int16 mono into a sink (the virtual microphone by default); returns when done."""
+    async def play(
+        self, samples: Pcm, rate: int, device: str = "vv_mic", latency_msec: int = 20
+    ) -> None:
+        """Play int16 mono into a sink (the virtual microphone by default); returns when done.
+        ``latency_msec``: pacat's buffer; a longer one keeps a loaded machine from cutting gaps
+        into the speech (an underrun plays silence mid-word)."""
         proc = await asyncio.create_subprocess_exec(
             "pacat", "--playback", f"--device={device}", f"--rate={rate}", "--channels=1",
-            "--format=s16le", "--latency-msec=20", env=self.env,
+            "--format=s16le", f"--latency-msec={latency_msec}", env=self.env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
