@@ -8,7 +8,8 @@ background first). Everything listens on 127.0.0.1; the extension's server is th
 ``vivavoce lsp`` with the embedded peer and no audio devices. Screenshots go to
 ``tests/artifacts/``. The workbench and how to drive it are in ``code_server.py``; one window
 (≈ 10 s to a ready extension on 2 cores) serves every test of this module, reset between tests
-to no call, voice mode, no editor.
+to no call, voice mode, no editor, except dictation's, whose server hears the tests' PulseAudio
+microphone in a window of its own.
 """
 
 from __future__ import annotations
