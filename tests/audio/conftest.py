@@ -100,11 +100,15 @@ class Pulse:
         """The virtual speaker now feeds the virtual microphone."""
         self.pactl("set-default-source", "vv_speaker.monitor")
 
-    async def play(self, samples: Pcm, rate: int, device: str = "vv_mic") -> None:
-        """Play int16 mono into a sink (the virtual microphone by default); returns when done."""
+    async def play(
+        self, samples: Pcm, rate: int, device: str = "vv_mic", latency_msec: int = 20
+    ) -> None:
+        """Play int16 mono into a sink (the virtual microphone by default); returns when done.
+        ``latency_msec``: pacat's buffer; a longer one keeps a loaded machine from cutting gaps
+        into the speech (an underrun plays silence mid-word)."""
         proc = await asyncio.create_subprocess_exec(
             "pacat", "--playback", f"--device={device}", f"--rate={rate}", "--channels=1",
-            "--format=s16le", "--latency-msec=20", env=self.env,
+            "--format=s16le", f"--latency-msec={latency_msec}", env=self.env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
@@ -162,23 +166,35 @@ def _rescan() -> None:
         backend.rescan()
 
 
-@pytest.fixture
-def pulse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pulse]:
-    """A fresh PulseAudio daemon with a virtual speaker and microphone (see module doc)."""
+@contextlib.contextmanager
+def running_pulse() -> Iterator[Pulse]:
+    """A fresh PulseAudio daemon with a virtual speaker and microphone (see module doc), for a
+    process of its own to reach through ``Pulse.env`` (this process's environment is left alone).
+    Skips the test if pulseaudio is not installed."""
     if not shutil.which("pulseaudio") or not shutil.which("pactl"):
         pytest.skip("pulseaudio is not installed (apt-get install pulseaudio pulseaudio-utils)")
     root = Path(tempfile.mkdtemp(prefix="vvpa-", dir="/tmp"))  # socket paths must stay short
     pulse = Pulse(root)
-    for key in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER"):
-        monkeypatch.setenv(key, pulse.env[key])
     try:
         pulse.start()
-        _rescan()
         yield pulse
     finally:
         pulse.stop()
-        _rescan()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pulse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pulse]:
+    """``running_pulse()``, and this process's sounddevice (and every child's) on its devices."""
+    with running_pulse() as pulse:
+        for key in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER"):
+            monkeypatch.setenv(key, pulse.env[key])
+        try:
+            _rescan()
+            yield pulse
+        finally:
+            pulse.stop()
+            _rescan()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ it back, and the words land in the Neovim buffer at the cursor as they are said.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,21 @@ import pytest
 
 from tests.e2e.test_neovim import NEOVIMS, run_neovim
 
-from .conftest import Pulse
+from .conftest import Pcm, Pulse
 
 #: Three sentences, a pause (a second utterance), and a spoken line break: chosen so that
 #: pocketsphinx hears them right after the Opus round trip.
 FIRST = "the code is ready period we fixed the bug period"
 SECOND = "new line call me tomorrow period"
 WRITTEN = ["The code is ready. We fixed the bug.", "Call me tomorrow."]
+#: How the buffer's last dictated line ends once everything said has landed.
+LAST_WORDS = "tomorrow."
+
+
+async def dictation_speech(speak: Callable[[str], Awaitable[Pcm]]) -> Pcm:
+    """What the user says (16 kHz mono int16): FIRST, a pause, SECOND, a pause."""
+    pause = np.zeros(int(1.5 * 16000), np.int16)
+    return np.concatenate([await speak(FIRST), pause, await speak(SECOND), pause])
 
 
 @pytest.mark.slow
@@ -27,10 +36,8 @@ WRITTEN = ["The code is ready. We fixed the bug.", "Call me tomorrow."]
 async def test_dictation_lands_in_the_neovim_buffer_as_said(
     pulse: Pulse, speak: Any, tmp_path: Path, nvim: Path
 ) -> None:
-    pause = np.zeros(int(1.5 * 16000), np.int16)
-    pcm = np.concatenate([await speak(FIRST), pause, await speak(SECOND), pause])
     speech = tmp_path / "speech.raw"
-    speech.write_bytes(pcm.tobytes())
+    speech.write_bytes((await dictation_speech(speak)).tobytes())
     result = await asyncio.to_thread(
         run_neovim,
         nvim,
@@ -39,7 +46,7 @@ async def test_dictation_lands_in_the_neovim_buffer_as_said(
         150,
         VIVAVOCE_NVIM_AUDIO="1",
         VIVAVOCE_NVIM_SPEECH=str(speech),
-        VIVAVOCE_NVIM_LAST_WORDS="tomorrow.",
+        VIVAVOCE_NVIM_LAST_WORDS=LAST_WORDS,
     )
     tail = "\n".join(result.get("lsp_log_tail") or [])
     shown = result.get("snapshots")

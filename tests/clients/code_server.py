@@ -205,6 +205,16 @@ class Workbench:
     async def editor_text(self) -> str:
         return str(await self.page.eval(EDITOR_TEXT))
 
+    async def editor_lines(self) -> list[str]:
+        """The open file's lines on screen, in order (Monaco reuses a line's element for
+        another line after edits, so the elements are put in order by where they are)."""
+        lines = await self.page.eval(
+            "[...document.querySelectorAll('.part.editor .view-line')]"
+            ".sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))"
+            ".map(e => e.innerText.replace(/\\n/g, '').replace(/\\u00a0/g, ' '))"
+        )
+        return [str(line) for line in lines]
+
     async def click(self, x: float, y: float) -> None:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             await self.page.mouse(kind, x, y)
@@ -265,9 +275,12 @@ async def workbench(
     *,
     user: dict[str, Any],
     machine: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Workbench]:
     """code-server on 127.0.0.1 (any port, no auth) with the extension installed, ``user`` and
-    ``machine`` (the remote side's) settings, and a folder holding notes.md; Chromium on it."""
+    ``machine`` (the remote side's) settings, and a folder holding notes.md; Chromium on it.
+    ``env``: variables for code-server and so for the extension's server (over the defaults
+    below: e.g. ``VIVAVOCE_AUDIO_DEVICES=true`` and a ``PULSE_SERVER``)."""
     data, extensions, folder = home / "data", home / "extensions", home / "folder"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "notes.md").write_text("# Notes\nfirst line\n")
@@ -289,6 +302,7 @@ async def workbench(
         f"--user-data-dir={data}",
         f"--extensions-dir={extensions}",
     ]
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSCODE_")}
     # The server the extension starts: no sound card; `vivavoce` is not on its PATH.
     env["VIVAVOCE_AUDIO_DEVICES"] = "false"
@@ -298,6 +312,7 @@ async def workbench(
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != VIVAVOCE.parent
     )
+    env |= extra
     installed = subprocess.run(
         [code_server, *common, "--install-extension", vsix],
         capture_output=True,
