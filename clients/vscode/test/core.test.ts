@@ -138,7 +138,12 @@ describe("status bar", () => {
     // Text mode's push to talk records a turn to transcribe: DICTATING, still not LIVE.
     const dictating = statusView({ ...LIVE, mode: "text", pushToTalk: true, audio: "dictating" });
     assert.equal(dictating.text, "$(record) DICTATING");
-    assert.ok(!dictating.live);
+    assert.ok(!dictating.live && dictating.tooltip.includes("Push to Talk again sends"));
+    // Dictation mode writes at the cursor: its tooltip says how to stop, not push to talk.
+    const dictation = statusView({ ...LIVE, mode: "dictation", audio: "dictating" });
+    assert.equal(dictation.text, "$(record) DICTATING");
+    assert.match(dictation.tooltip, /dictating at the cursor/);
+    assert.ok(!dictation.tooltip.includes("Push to Talk"));
     // …even before the conversation was started (the press opens the microphone).
     assert.equal(statusView({ ...IDLE, mode: "text", pushToTalk: true, audio: "dictating" }).text, "$(record) DICTATING");
     // An older server sends no `audio`: the same rule from mode, state and pushToTalk.

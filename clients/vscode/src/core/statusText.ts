@@ -65,13 +65,12 @@ function statusViewWithoutCost(status: Status, serverRunning: boolean): StatusVi
   const detail = about ? ` (${about})` : "";
   const audio = audioUse(status);
   if (audio === "dictating") {
-    // Text mode's push to talk: the microphone records a turn; nothing streams, nothing billed.
-    return {
-      text: "$(record) DICTATING",
-      tooltip: `vivavoce: dictating in text mode${detail}\nPush to Talk again sends what you said`,
-      error: false,
-      live: false,
-    };
+    // Dictation mode writes what is said at the cursor; text mode's push to talk records a turn
+    // (nothing streams, nothing billed until it is sent).
+    const tooltip = status.mode === "dictation"
+      ? `vivavoce: dictating at the cursor${detail}\nSay "stop dictation", or run Dictate at the Cursor again, to stop`
+      : `vivavoce: dictating in text mode${detail}\nPush to Talk again sends what you said`;
+    return { text: "$(record) DICTATING", tooltip, error: false, live: false };
   }
   switch (status.state) {
     case "connecting":
