@@ -191,13 +191,13 @@ async def test_panel_bubbles_streaming_mode_and_code_insert(
         )
         assert await panel.wait_for(code, 60, "the code block in the reply") == "print(42)"
         assert await panel.eval(f"{ROOT}.querySelectorAll('.turn.user .code').length") == 1
-        await bench.palette("View: Toggle Maximized Panel")  # room for the whole conversation
-        await asyncio.sleep(0.5)
+        # (Not maximized for the picture: after toggling it back through the palette, notes.md
+        # was not shown again within 30 s in 2 of 4 runs, most likely the panel left maximized;
+        # the Insert below needs notes.md shown.)
         await bench.screenshot(
             "vscode-panel.png", await panel.box("document.querySelector('vivavoce-chat')")
         )
-        await bench.palette("View: Toggle Maximized Panel")
-        await bench.page.wait_for(f"({EDITOR_TEXT}).includes('first line')", 30, "notes.md again")
+        await bench.page.wait_for(f"({EDITOR_TEXT}).includes('first line')", 30, "notes.md")
 
         await panel.click(f"[...{ROOT}.querySelectorAll('.turn.assistant .insert')].at(-1)")
         await bench.page.wait_for(
