@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, VivavoceError
 from ..tasks import TaskSet
-from .host import ModeHost, reopen
+from .host import ModeHost, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -69,9 +69,6 @@ _COMMAND_STARTS = frozenset(
 #: Punctuation a transcription model put on a word; a spoken mark replaces it.
 _MARKS = ".,?!:;"
 _SENTENCE_END = ".?!\n"
-#: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
-#: come in bursts).
-VOCABULARY_DELAY = 0.3
 #: More calls than this dropping within a minute: the server is broken; stop reconnecting.
 MAX_DROPS_PER_MINUTE = 5
 #: How long the dropped call's last transcripts are waited for before a new call opens.
@@ -274,23 +271,13 @@ class DictationMode:
     async def _keep_vocabulary(self, call: Call) -> None:
         """Between utterances, give the call the words of the code in front of the user when
         they changed: a ``session.update`` of its transcription, not a new call."""
-        from ..realtime import events as ev
-
-        while self.call is call:
-            await self._vocabulary_stale.wait()
-            await asyncio.sleep(VOCABULARY_DELAY)
-            await self._between_utterances.wait()
-            self._vocabulary_stale.clear()
-            wanted = self._host.dictation_session().audio.input.transcription
-            audio_input = call.session.audio.input
-            if self.call is not call or audio_input.transcription == wanted:
-                continue
-            audio_input.transcription = wanted
-            try:
-                await call.send(ev.SessionUpdate(session=call.session))
-            except VivavoceError as exc:
-                log.info("vocabulary not sent: %s", exc)
-                return
+        await keep_vocabulary(
+            call,
+            lambda: self.call,
+            self._vocabulary_stale,
+            self._between_utterances,
+            lambda: self._host.dictation_session().audio.input.transcription,
+        )
 
     def _on_call_state(self, state: CallState, error: VivavoceError | None) -> None:
         from ..realtime import CallState

@@ -1,6 +1,7 @@
 """What the parts of a conversation share: :class:`ModeHost` (what realtime mode, dictation and
 the wake word read of their conversation and tell it; each part's own ``Host`` protocol adds
-what only it needs) and :func:`reopen`, the backoff with which a dropped call is replaced.
+what only it needs), :func:`reopen`, the backoff with which a dropped call is replaced, and
+:func:`keep_vocabulary`, how a call's transcription follows the code in front of the user.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import VivavoceError
 
 if TYPE_CHECKING:
+    from ..realtime import Call
+    from ..realtime import events as ev
     from ..settings import Settings
     from .status import AudioIO, Status
 
@@ -65,3 +68,37 @@ async def reopen(
             continue
         return None
     return last
+
+
+#: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
+#: come in bursts).
+VOCABULARY_DELAY = 0.3
+
+
+async def keep_vocabulary(
+    call: Call,
+    current: Callable[[], Call | None],
+    stale: asyncio.Event,
+    boundary: asyncio.Event,
+    wanted: Callable[[], ev.Transcription | None],
+) -> None:
+    """While ``call`` is ``current()``: each time ``stale`` is set, at the next ``boundary``
+    (between turns or utterances), give the call the transcription ``wanted()`` when it
+    changed: a ``session.update`` (the API takes one mid-session), not a new call."""
+    from ..realtime import events as ev
+
+    while current() is call:
+        await stale.wait()
+        await asyncio.sleep(VOCABULARY_DELAY)
+        await boundary.wait()
+        stale.clear()
+        transcription = wanted()
+        audio_input = call.session.audio.input
+        if current() is not call or audio_input.transcription == transcription:
+            continue
+        audio_input.transcription = transcription
+        try:
+            await call.send(ev.SessionUpdate(session=call.session))
+        except VivavoceError as exc:
+            log.info("vocabulary not sent: %s", exc)
+            return

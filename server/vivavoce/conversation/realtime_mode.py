@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import CallError, SessionExpired, VivavoceError
 from ..tasks import TaskSet
-from .host import ModeHost, reopen
+from .host import ModeHost, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -53,9 +53,6 @@ MAX_DROPS_PER_MINUTE = 5
 SESSION_SECONDS = 3600.0
 #: Renew this long before the session ends (at most a quarter of its life).
 RENEW_MARGIN = 300.0
-#: Editor changes gathered this long before the call's vocabulary is compared (cursor moves
-#: come in bursts).
-VOCABULARY_DELAY = 0.3
 
 
 class Host(ModeHost, Protocol):
@@ -335,23 +332,13 @@ class RealtimeMode:
         """Between turns, give the call the words of the code in front of the user when they
         changed: a ``session.update`` of its transcription (the API takes one mid-session), not
         a new call. The turn being spoken keeps the words it started with."""
-        from ..realtime import events as ev
-
-        while self.call is call:
-            await self._vocabulary_stale.wait()
-            await asyncio.sleep(VOCABULARY_DELAY)
-            await self._between_turns.wait()
-            self._vocabulary_stale.clear()
-            wanted = self._host.transcription()
-            audio_input = call.session.audio.input
-            if self.call is not call or audio_input.transcription == wanted:
-                continue
-            audio_input.transcription = wanted
-            try:
-                await call.send(ev.SessionUpdate(session=call.session))
-            except VivavoceError as exc:
-                log.info("vocabulary not sent: %s", exc)
-                return
+        await keep_vocabulary(
+            call,
+            lambda: self.call,
+            self._vocabulary_stale,
+            self._between_turns,
+            self._host.transcription,
+        )
 
     async def _renew_before_expiry(self, call: Call) -> None:
         """Shortly before the server ends the session, at a turn boundary, open a new one."""
