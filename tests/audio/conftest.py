@@ -24,11 +24,14 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from pytest_lsp import ClientServerConfig
+
+from tests.e2e.editor import SERVER, Editor, end_server, init_params
 
 if TYPE_CHECKING:
     from vivavoce.peer.process import PeerProcess
@@ -195,6 +198,23 @@ def pulse(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pulse]:
         finally:
             pulse.stop()
             _rescan()
+
+
+@contextlib.asynccontextmanager
+async def lsp_with_devices(options: dict[str, Any]) -> AsyncIterator[Editor]:
+    """The real ``vivavoce lsp`` with sound devices (the virtual ones of ``pulse``), as an
+    editor starts it, initialized with ``options``."""
+
+    from tests.e2e.editor import Editor
+
+    env = {**os.environ, "VIVAVOCE_AUDIO_DEVICES": "true"}
+    client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
+    try:
+        await client.initialize_session(init_params(options))
+        yield Editor(client)
+    finally:
+        await end_server(client)
+        await client.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ editor's buffer, and the assistant's answer is heard on the virtual speaker."""
 from __future__ import annotations
 
 import asyncio
-import os
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,13 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pytest_lsp import ClientServerConfig
 
-from tests.e2e.editor import DOC, SERVER, Editor, end_server, init_params
+from tests.e2e.editor import DOC, Editor
 from tests.e2e.test_neovim import NEOVIMS, run_neovim
 
 from ..conftest import overlap
-from .conftest import Pulse, samples_of
+from .conftest import Pulse, lsp_with_devices, samples_of
 from .test_call import audible_seconds
 
 SAID = "insert hello world at the cursor"
@@ -28,17 +26,11 @@ SAID = "insert hello world at the cursor"
 @pytest.fixture
 async def spoken(pulse: Pulse) -> AsyncIterator[Editor]:
     """The real server with sound devices (the virtual ones), as an editor starts it."""
-    env = {**os.environ, "VIVAVOCE_AUDIO_DEVICES": "true"}
-    client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
-    try:
-        # No echo path here (the speaker does not feed the microphone): echo cancellation off,
-        # so the speech reaches recognition as played (tests/audio/test_echo.py covers it).
-        options = {"peer": "embedded", "echoCancellation": "off", "record": True}
-        await client.initialize_session(init_params(options))
-        yield Editor(client)
-    finally:
-        await end_server(client)
-        await client.stop()
+    # No echo path here (the speaker does not feed the microphone): echo cancellation off,
+    # so the speech reaches recognition as played (tests/audio/test_echo.py covers it).
+    options = {"peer": "embedded", "echoCancellation": "off", "record": True}
+    async with lsp_with_devices(options) as editor:
+        yield editor
 
 
 @pytest.mark.slow

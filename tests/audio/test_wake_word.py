@@ -5,18 +5,16 @@ itself and the words after the phrase are the first user turn, answered."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 import pytest
-from pytest_lsp import ClientServerConfig
 
-from tests.e2e.editor import SERVER, Editor, end_server, init_params
+from tests.e2e.editor import Editor
 
 from ..conftest import overlap
-from .conftest import Pulse
+from .conftest import Pulse, lsp_with_devices
 
 COMMAND = "what time is it in the morning"
 
@@ -24,15 +22,9 @@ COMMAND = "what time is it in the morning"
 @pytest.fixture
 async def listening(pulse: Pulse) -> AsyncIterator[Editor]:
     """The real server with the virtual devices and the wake word "hey viva" set."""
-    env = {**os.environ, "VIVAVOCE_AUDIO_DEVICES": "true"}
-    client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
-    try:
-        options = {"peer": "embedded", "echoCancellation": "off", "wakeWord": "hey viva"}
-        await client.initialize_session(init_params(options))
-        yield Editor(client)
-    finally:
-        await end_server(client)
-        await client.stop()
+    options = {"peer": "embedded", "echoCancellation": "off", "wakeWord": "hey viva"}
+    async with lsp_with_devices(options) as editor:
+        yield editor
 
 
 @pytest.mark.slow
