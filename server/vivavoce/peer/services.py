@@ -8,7 +8,6 @@ is configured for that step (:mod:`.upstreams`).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -31,6 +30,10 @@ class SpeechToText(Protocol):
         """Load what the first utterance needs."""
         ...
 
+    async def aclose(self) -> None:
+        """Let go of connections and workers' claims (idempotent)."""
+        ...
+
 
 class TextToSpeech(Protocol):
     """Text in, 16 kHz mono int16 speech out: whole, or in pieces as they are made."""
@@ -45,6 +48,10 @@ class TextToSpeech(Protocol):
         """The speech for ``text`` in order, each piece as soon as it is there."""
         ...
 
+    async def aclose(self) -> None:
+        """Let go of connections (idempotent)."""
+        ...
+
 
 @dataclass
 class Services:
@@ -56,11 +63,9 @@ class Services:
 
     async def aclose(self) -> None:
         """Close the upstreams' connections (idempotent)."""
-        for service in (self.synthesizer, self.recognizer, self.responder):
-            close = getattr(service, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+        await self.synthesizer.aclose()
+        await self.recognizer.aclose()
+        await self.responder.aclose()
 
 
 def services_for(options: PeerOptions) -> Services:

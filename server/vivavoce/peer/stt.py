@@ -155,6 +155,9 @@ class Recognizer:
         text: str = await self._run(_decode, raw, words)
         return text
 
+    async def aclose(self) -> None:
+        return None  # the workers are shared by every peer of this process; they stay
+
     async def warm_up(self) -> None:
         """Start the workers and load their decoders ahead of the first utterance."""
         await asyncio.gather(*(self._run(_load) for _ in range(WORKERS)))

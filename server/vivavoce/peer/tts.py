@@ -82,6 +82,9 @@ class Synthesizer:
     def __init__(self, binary: str = "flite") -> None:
         self.binary = binary
 
+    async def aclose(self) -> None:
+        return None  # a flite process lives only as long as its text
+
     async def stream(
         self, text: str, voice: str | None = None, speed: float = 1.0
     ) -> AsyncGenerator[Pcm, None]:

@@ -139,7 +139,9 @@ class HttpRecognizer:
         except UpstreamError:
             raise
         except httpx.HTTPError as exc:
-            raise UpstreamError("transcription", self.url, problem_of(exc, self._timeout)) from exc
+            raise UpstreamError(
+                "transcription", self.url, problem_of(exc, self.upstream.timeout)
+            ) from exc
         except ValueError as exc:
             raise UpstreamError(
                 "transcription", self.url, "answered with something not JSON"
@@ -148,10 +150,6 @@ class HttpRecognizer:
         if not isinstance(text, str):
             raise UpstreamError("transcription", self.url, "answered JSON without a 'text' string")
         return " ".join(text.split())
-
-    @property
-    def _timeout(self) -> float:
-        return self.upstream.timeout
 
     async def warm_up(self) -> None:
         return None  # nothing to load here; the upstream loads its own model
