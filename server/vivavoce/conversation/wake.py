@@ -213,9 +213,10 @@ class WakeWord:
         rest = source.take_all()  # captured since the last look: after the phrase too
         for pcm in [*after, *([rest] if rest is not None else [])]:
             source.feed(pcm)
-        catch_up = getattr(source, "catch_up", None)
-        if catch_up is not None:
-            catch_up()
+        from ..audio.buffers import MicSource
+
+        if isinstance(source, MicSource):  # real devices: skip quiet frames to catch up
+            source.catch_up()
         self._tasks.spawn(self._open_call(), "wake word call")
 
     async def _open_call(self) -> None:
