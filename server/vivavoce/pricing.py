@@ -80,17 +80,20 @@ def _realtime(
 
 
 #: Published prices (checked :data:`PRICES_CHECKED` on developers.openai.com/api/docs/models/…,
-#: the model pages; gpt-5.4-mini from OpenAI's announcement as quoted by several model
-#: catalogues, its own page was not reachable from here). Not listed because no published
-#: price could be read when this table was written: gpt-realtime and gpt-realtime-mini (the
-#: first GA models; their pages compare against newer ones only), gpt-4o-mini-tts and tts-1
-#: (text mode's HTTP voice). Add them with the ``prices`` setting.
+#: the model pages). Two are read elsewhere, since their own pages were not reachable from
+#: here: gpt-5.4-mini from OpenAI's announcement as quoted by several model catalogues, and
+#: the first GA models gpt-realtime and gpt-realtime-mini from model catalogues (truefoundry's
+#: ``providers/openai/*.yaml``), matching the newer pages' "quick comparison" rows (the mini's
+#: text input) and OpenAI's GA announcement (audio $32/$64, cached $0.40). Text mode's HTTP
+#: voice (gpt-4o-mini-tts, tts-1) is not counted: ``/audio/speech`` reports no usage.
 DEFAULT_PRICES: dict[str, Price] = {
     # realtime models: text (in, cached in, out), audio (in, cached in, out), image (in, cached)
     "gpt-realtime-2.1": _realtime((4.0, 0.40, 24.0), (32.0, 0.40, 64.0), (5.0, 0.50)),
     "gpt-realtime-2.1-mini": _realtime((0.60, 0.06, 2.40), (10.0, 0.30, 20.0), (0.80, 0.08)),
     "gpt-realtime-2": _realtime((4.0, 0.40, 24.0), (32.0, 0.40, 64.0), (5.0, 0.50)),
     "gpt-realtime-1.5": _realtime((4.0, 0.40, 16.0), (32.0, 0.40, 64.0), (5.0, 0.50)),
+    "gpt-realtime": _realtime((4.0, 0.40, 16.0), (32.0, 0.40, 64.0), (5.0, 0.50)),
+    "gpt-realtime-mini": _realtime((0.60, 0.06, 2.40), (10.0, 0.30, 20.0), (0.80, 0.08)),
     "gpt-4o-realtime-preview": _realtime((5.0, 2.50, 20.0), (40.0, 2.50, 80.0)),
     "gpt-4o-mini-realtime-preview": _realtime((0.60, 0.30, 2.40), (10.0, 0.30, 20.0)),
     # chat models of text mode

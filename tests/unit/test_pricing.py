@@ -114,3 +114,15 @@ def test_every_default_model_has_a_published_price() -> None:
     s = Settings()
     for model in (s.model, s.text_model, s.speech_model, s.transcription.model):
         assert price_for(model) is not None, model
+
+
+def test_the_first_ga_realtime_models_and_their_snapshots_are_priced() -> None:
+    """A user who picks ``gpt-realtime`` (or a dated mini) sees a cost, not ``unpriced``."""
+    minute_of_voice = {"output_tokens": 1200, "output_token_details": {"audio_tokens": 1200}}
+    for model, usd_a_minute in (
+        ("gpt-realtime-2025-08-28", 1200 * 64 / 1e6),
+        ("gpt-realtime-mini-2025-12-15", 1200 * 20 / 1e6),
+    ):
+        tokens = response_cost(minute_of_voice, price_for(model))
+        assert not tokens.unpriced, model
+        assert tokens.cost_usd == pytest.approx(usd_a_minute), model
