@@ -11,9 +11,11 @@
   fed to one spotter faster than real time: triggers per hour, extrapolated. Target < 1.
   Near misses ("hey vivian", "viva las vegas", …) are counted apart (informational).
 * CPU — the spotter's CPU per second of audio (% of one core, process time while feeding),
-  and, with real devices (``--devices``, PulseAudio null sinks), the language server's
-  conversation listening for the wake word: CPU of the process while waiting (target ≤ 5 %)
-  and the event loop's lag (p99 ms).
+  and, with real devices (PulseAudio null sinks), the language server's conversation
+  listening for the wake word: CPU of the process while waiting (target ≤ 5 %) and the event
+  loop's lag (p99 ms), with the microphone alone open (the product), against the same through
+  the call's devices (microphone, speaker, echo canceller: how it listened before; the
+  baseline) and those devices open with nothing listening.
 
 Run alone: ``python -m benchmarks.wake_bench [--sweep]`` (``--sweep`` tries several thresholds).
 """
@@ -21,6 +23,7 @@ Run alone: ``python -m benchmarks.wake_bench [--sweep]`` (``--sweep`` tries seve
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from pathlib import Path
@@ -213,11 +216,14 @@ async def waiting(seconds: float, wake_word: str | None) -> dict[str, Any]:
     devices open, nothing listening, the baseline); CPU of the process (all threads) and the
     event loop's lag over ``seconds`` once it listens."""
     from vivavoce.audio import open_audio
+    from vivavoce.audio.listen import open_microphone
     from vivavoce.conversation import Conversation
     from vivavoce.settings import Settings
 
     settings = Settings(peer="embedded", wake_word=wake_word, echo_cancellation="auto")
-    conv = Conversation(settings, audio=open_audio)
+    # The call's devices listening (as before the microphone alone): the comparison.
+    mic = None if os.environ.get("VIVAVOCE_BENCH_WAKE_DEVICES") else open_microphone
+    conv = Conversation(settings, audio=open_audio, microphone=mic)
     lags: list[float] = []
     try:
         if wake_word:
@@ -249,10 +255,12 @@ async def waiting(seconds: float, wake_word: str | None) -> dict[str, Any]:
     }
 
 
-async def _waiting_in_child(seconds: float, wake_word: str | None) -> dict[str, Any]:
-    """:func:`waiting` in a fresh process on a private PulseAudio's virtual microphone."""
+async def _waiting_in_child(
+    seconds: float, wake_word: str | None, *, devices: bool = False
+) -> dict[str, Any]:
+    """:func:`waiting` in a fresh process on a private PulseAudio's virtual microphone
+    (``devices``: listening through the call's devices instead of the microphone alone)."""
     import json
-    import os
     import sys
 
     from benchmarks.devices_bench import pulse_daemon
@@ -260,6 +268,8 @@ async def _waiting_in_child(seconds: float, wake_word: str | None) -> dict[str, 
     args = ["--waiting", str(seconds)] + (["--phrase", wake_word] if wake_word else [])
     with pulse_daemon() as env:
         full = {**os.environ, **env, "PULSE_SOURCE": "bm_mic.monitor", "PULSE_SINK": "bm_speaker"}
+        if devices:
+            full["VIVAVOCE_BENCH_WAKE_DEVICES"] = "1"
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "benchmarks.wake_bench", *args, env=full,
             stdout=asyncio.subprocess.PIPE,
@@ -278,10 +288,12 @@ async def bench_wakeword(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     seconds = 20.0 if getattr(cfg, "duration", 60.0) < 60 else 60.0
     devices_only = await _waiting_in_child(seconds, None)
     listening = await _waiting_in_child(seconds, PHRASE)
+    on_devices = await _waiting_in_child(seconds, PHRASE, devices=True)
     audio = await corpus()
     result = await asyncio.to_thread(spot, audio, DEFAULT_THRESHOLD)
     result["waiting"] = listening
     result["devices_only"] = devices_only
+    result["waiting_on_devices"] = on_devices
     result["notes"] = {
         "wakeword corpus": f"{result['utterances']} utterances ({', '.join(HIT_VOICES)} at "
         f"{', '.join(f'{x:+.0f}' for x in LEVELS_DB)} dB), {result['negative_minutes']:.1f} min "
@@ -289,8 +301,9 @@ async def bench_wakeword(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "wakeword hits by voice and level (%)": str(result["hits_by"]),
         "wakeword near misses": f"{result['near_miss_triggers']} trigger(s) in "
         f"{result['near_misses']} phrases",
-        "wakeword waiting (devices open, listening)": f"CPU {listening['cpu_pct']:.1f} % of a "
-        f"core (devices open, not listening: {devices_only['cpu_pct']:.1f} %), loop lag p99 "
+        "wakeword waiting (the microphone alone, listening)": f"CPU {listening['cpu_pct']:.1f} "
+        f"% of a core (through the call's devices, as before: {on_devices['cpu_pct']:.1f} %; "
+        f"the call's devices open, not listening: {devices_only['cpu_pct']:.1f} %), loop lag p99 "
         f"{listening['lag_p99_ms']:.1f} ms, max {listening['lag_max_ms']:.1f} ms "
         f"(not listening: p99 {devices_only['lag_p99_ms']:.1f}, max "
         f"{devices_only['lag_max_ms']:.1f} ms), over {listening['seconds']:.0f} s",
@@ -317,7 +330,7 @@ def wakeword_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any
         ),
         "wakeword_waiting_cpu": metric(
             prod["waiting"]["cpu_pct"], "% of a core", f"<= {TARGET_CPU_PCT:.0f} %",
-            prod["waiting"]["cpu_pct"] <= TARGET_CPU_PCT, prod["devices_only"]["cpu_pct"],
+            prod["waiting"]["cpu_pct"] <= TARGET_CPU_PCT, prod["waiting_on_devices"]["cpu_pct"],
         ),
         "wakeword_loop_lag_p99": metric(
             prod["waiting"]["lag_p99_ms"], "ms", None, None, prod["devices_only"]["lag_p99_ms"]

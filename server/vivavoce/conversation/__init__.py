@@ -5,7 +5,7 @@
     dictation.py      DictationMode: a transcription session; dictate()/place(), spoken punctuation
     choices.py        Choices (the user's voice/model/instructions) and session_for()
     endpoint.py       Endpoint: the server (configured, or the local peer) and the HTTP client
-    status.py         Status (``realtime/status``), AudioIO, FinalTurn and Turns
+    status.py         Status (``realtime/status``), AudioIO, Microphone, FinalTurn and Turns
 
 Text mode's reply is :mod:`vivavoce.text.turn`; the local peer, :mod:`vivavoce.peer.process`.
 """
@@ -14,7 +14,18 @@ from __future__ import annotations
 
 from .choices import Choices, dictation_session_for, session_for
 from .core import Conversation
-from .status import AudioFactory, AudioIO, AudioUse, FinalTurn, MessageLevel, Mode, Status, Turns
+from .status import (
+    AudioFactory,
+    AudioIO,
+    AudioUse,
+    FinalTurn,
+    MessageLevel,
+    Microphone,
+    MicrophoneFactory,
+    Mode,
+    Status,
+    Turns,
+)
 
 __all__ = [
     "AudioFactory",
@@ -24,6 +35,8 @@ __all__ = [
     "Conversation",
     "FinalTurn",
     "MessageLevel",
+    "Microphone",
+    "MicrophoneFactory",
     "Mode",
     "Status",
     "Turns",

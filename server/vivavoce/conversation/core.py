@@ -32,7 +32,17 @@ from .choices import Choices, dictation_session_for, session_for, transcription_
 from .dictation import DictationMode
 from .endpoint import Endpoint
 from .realtime_mode import RealtimeMode
-from .status import AudioFactory, AudioIO, FinalTurn, MessageLevel, Mode, Status, Turns
+from .status import (
+    AudioFactory,
+    AudioIO,
+    FinalTurn,
+    MessageLevel,
+    Microphone,
+    MicrophoneFactory,
+    Mode,
+    Status,
+    Turns,
+)
 from .usage import BudgetEvent, Source, UsageMeter
 from .wake import WakeWord
 
@@ -63,6 +73,7 @@ class Conversation:
         on_transcript: Callable[[TranscriptUpdate], None] = lambda _: None,
         on_message: Callable[[MessageLevel, str], None] = lambda *_: None,
         audio: AudioFactory | None = None,
+        microphone: MicrophoneFactory | None = None,
         history: ConversationLog | None = None,
         tools: Toolbox | None = None,
     ) -> None:
@@ -79,6 +90,8 @@ class Conversation:
         self._on_transcript = on_transcript
         self._on_message = on_message
         self._audio = audio
+        #: The microphone alone, for the wake word (None: the devices' microphone stands in).
+        self._microphone = microphone
         self._io: AudioIO | None = None
         self._status = Status(voice=self.choices.voice("realtime"), model=self.settings.model)
         # With real devices, the peer's speech work would starve the sound callbacks here.
@@ -603,6 +616,27 @@ class Conversation:
                 )
             self.gate_microphone()
         return self._io
+
+    async def open_microphone(self) -> Microphone | None:
+        """The microphone alone, while the wake word is listened for (no speaker: it costs a
+        fraction of the call's devices), or None when unavailable (the status says why). With
+        no microphone factory the call's devices stand in (:class:`.wake.DevicesMicrophone`)."""
+        from .wake import DevicesMicrophone
+
+        if self._audio is None:
+            return None
+        if self._microphone is None:
+            io = await self.open_audio()
+            return DevicesMicrophone(io) if io is not None else None
+        await self._close_audio()  # no call: the call's devices are not wanted meanwhile
+        try:
+            mic = await self._microphone(self.settings, self._on_level)
+        except VivavoceError as exc:
+            self.update(audio_error=str(exc))
+            self.say("warning", f"vivavoce: no microphone ({exc}); text still works")
+            return None
+        self.update(audio_error=None)
+        return mic
 
     def gate_microphone(self) -> None:
         """Muted, or push-to-talk with the key up: the microphone sends silence. (Listening for

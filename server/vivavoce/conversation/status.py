@@ -21,7 +21,7 @@ from ..voices import DEFAULT_VOICE
 from .usage import UsageStatus
 
 if TYPE_CHECKING:
-    from ..rtc.tracks import AudioSink, PcmSource
+    from ..rtc.tracks import AudioSink, Pcm, PcmSource
     from ..settings import Settings
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "AudioUse",
     "FinalTurn",
     "MessageLevel",
+    "Microphone",
+    "MicrophoneFactory",
     "Mode",
     "Role",
     "State",
@@ -128,6 +130,25 @@ class AudioIO(Protocol):
 
 #: Opens the devices; ``on_level`` receives the input level (dBFS, ≤ 10 a second).
 AudioFactory = Callable[["Settings", Callable[[float], None]], Awaitable[AudioIO]]
+
+
+class Microphone(Protocol):
+    """The microphone alone, while the wake word is listened for (no speaker, nothing sent):
+    :class:`vivavoce.audio.listen.Microphone` with a real device."""
+
+    @property
+    def error(self) -> Exception | None:
+        """Set when the device stopped on its own."""
+
+    def take(self) -> Pcm | None:
+        """What was captured since the last call (16 kHz mono), or None."""
+
+    async def close(self) -> None:
+        """Stop capturing (idempotent); what was captured can still be taken."""
+
+
+#: Opens the microphone alone; ``on_level`` receives its level (dBFS).
+MicrophoneFactory = Callable[["Settings", Callable[[float], None]], Awaitable[Microphone]]
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,15 @@ from .shown import ShownCode
 from .wire import plain
 
 if TYPE_CHECKING:
-    from ..conversation import AudioFactory, AudioIO, Conversation, MessageLevel, Status
+    from ..conversation import (
+        AudioFactory,
+        AudioIO,
+        Conversation,
+        MessageLevel,
+        Microphone,
+        MicrophoneFactory,
+        Status,
+    )
     from ..realtime.transcript import TranscriptUpdate
     from ..settings import Configuration, Settings
     from ..tools import Toolbox
@@ -128,7 +136,9 @@ class VivavoceServer(LanguageServer):
                 history_dir(self.settings.history_dir),
                 on_error=lambda exc: self.say("warning", f"vivavoce: {exc}"),
             )
-            audio: AudioFactory | None = _open_devices if self.settings.audio_devices else None
+            devices = self.settings.audio_devices
+            audio: AudioFactory | None = _open_devices if devices else None
+            microphone: MicrophoneFactory | None = _open_microphone if devices else None
             self._conversation = Conversation(
                 self.config,
                 on_status=self._send_status,
@@ -136,6 +146,7 @@ class VivavoceServer(LanguageServer):
                 on_message=self.say,
                 history=history,
                 audio=audio,
+                microphone=microphone,
                 tools=self.toolbox,
             )
             self._conversation.on_step = self.connecting.step
@@ -526,6 +537,13 @@ async def _open_devices(settings: Settings, on_level: Callable[[float], None]) -
     from ..audio import open_audio
 
     return await open_audio(settings, on_level)
+
+
+async def _open_microphone(settings: Settings, on_level: Callable[[float], None]) -> Microphone:
+    """The microphone alone, while the wake word is listened for."""
+    from ..audio.listen import open_microphone
+
+    return await open_microphone(settings, on_level)
 
 
 def _function(method: Callable[..., Any]) -> Callable[..., Any]:
