@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.integration.test_conversation import Session
@@ -110,5 +111,60 @@ async def test_over_budget_the_call_ends_and_text_mode_goes_on(peer: Any) -> Non
         status = await s.conv.toggle_mode()  # no new call over budget: text mode stays
         assert (status.mode, status.state) == ("text", "live")
         assert "reached its budget of $0.001" in s.messages[-1], s.messages
+    finally:
+        await s.conv.close()
+
+
+async def test_dictation_is_counted_and_hung_up_when_nobody_speaks(peer: Any, speak: Any) -> None:
+    """Dictation (a transcription session) costs too: each finished utterance's usage, as the
+    API reports it (tokens for the gpt-4o transcription models), is priced into the status;
+    after ``idleHangupSeconds`` with nobody speaking the session is hung up (billing stops), and
+    push to talk dictates again."""
+    settings = Settings(
+        peer=peer.base_url,
+        api_key=None,
+        idle_hangup_seconds=3,
+        transcription={"model": "gpt-4o-mini-transcribe"},
+        turn_detection={"type": "server_vad", "silence_duration_ms": 500},
+    )
+    s = Session(settings)
+    pause = np.zeros(16000, np.int16)
+    first, second = await speak("the code is ready"), await speak("call me tomorrow")
+    try:
+        await s.conv.start(mode="dictation")
+        s.audio.speak(np.concatenate([pause, first, pause]), 16000)
+        await s.until(lambda: len(s.finals("user")) == 1)
+        said_at = time.monotonic()
+        await s.until(lambda: (u := s.conv.status.usage) is not None and u.cost_usd > 0)
+        usage = s.conv.status.usage
+        assert usage is not None and usage.audio_input_seconds >= 0.8, usage
+        # A second of speech is ≥ 10 audio tokens ($1.25 per million), the words ≥ 4 text
+        # tokens out ($5 per million).
+        assert usage.input_tokens >= 10 and usage.output_tokens >= 4, usage
+        assert usage.cost_usd >= 10 * 1.25e-6 + 4 * 5e-6, usage
+        assert s.conv.status.audio == "dictating"
+
+        await s.until(lambda: s.conv.status.state != "live", timeout=15)
+        silent = time.monotonic() - said_at
+        assert 2.5 <= silent <= 5.0, silent  # 3 s after the last words were written
+        status = s.conv.status
+        assert (status.state, status.mode, status.call_id) == ("idle", "dictation", None)
+        assert status.hung_up_after == 3 and status.audio == "off"  # nothing streams, billed
+        assert s.messages == [
+            "vivavoce: dictation hung up after 3 s of silence; push to talk or start dictation "
+            "to go on"
+        ]
+
+        status = await s.conv.push_to_talk(True)  # dictates again
+        assert (status.state, status.mode, status.audio) == ("live", "dictation", "dictating")
+        assert status.hung_up_after is None
+        s.audio.speak(np.concatenate([second, pause]), 16000)
+        await asyncio.wait_for(s.audio.source.drained.wait(), 20)  # all of it sent
+        await asyncio.sleep(0.5)  # and received
+        await s.conv.push_to_talk(False)
+        await s.until(lambda: len(s.finals("user")) == 2)
+        await s.until(
+            lambda: (u := s.conv.status.usage) is not None and u.cost_usd > usage.cost_usd
+        )
     finally:
         await s.conv.close()

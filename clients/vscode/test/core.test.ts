@@ -128,6 +128,11 @@ describe("status bar", () => {
     assert.match(hungUp.tooltip, /^vivavoce: idle \(hung up after 2 min\)\ncost so far: \$0\.012/);
     assert.ok(hungUp.live); // F4 (push to talk) stays bound: its press calls again
     assert.match(statusView({ ...IDLE, hungUpAfter: 3 }).tooltip, /hung up after 3 s/);
+    // Dictation is hung up the same way, and says how to go on.
+    const dictation = statusView({ ...IDLE, mode: "dictation", hungUpAfter: 3, usage });
+    assert.equal(dictation.text, "$(mic) vivavoce · hung up");
+    assert.match(dictation.tooltip, /^vivavoce: dictation idle \(hung up after 3 s\)\ncost so far: \$0\.012/);
+    assert.match(dictation.tooltip, /Dictate at the Cursor dictates again/);
   });
 
   test("LIVE only while the microphone streams to a realtime call: TEXT and DICTATING otherwise", () => {

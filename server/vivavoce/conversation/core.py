@@ -318,6 +318,8 @@ class Conversation:
             await self._dictate(pressed)
             return self._status
         if self._status.mode == "dictation":
+            if pressed:
+                await self._call_again()  # hung up for silence: dictate again
             await self.dictation.push_to_talk(pressed)
         else:
             if pressed:
@@ -383,8 +385,9 @@ class Conversation:
             )
 
     async def _call_again(self) -> None:
-        """The call was hung up for silence: call again (the conversation is replayed). After a
-        hang-up the wake word may be listened for meanwhile (``listening``): the same."""
+        """The call (or dictation's session) was hung up for silence: call again (the
+        conversation is replayed). After a hang-up the wake word may be listened for meanwhile
+        (``listening``): the same."""
         if self._status.hung_up_after is not None and self._status.state in ("idle", "listening"):
             await self.start()
 

@@ -14,7 +14,10 @@ Two parts:
   ``session.update`` of the transcription, as in realtime mode). A call that drops is replaced
   (backing off, as realtime mode does) without losing words: the utterance it was transcribing
   ends with the words shown so far, and what the user says meanwhile waits in the microphone's
-  queue for the new call.
+  queue for the new call. What it costs is counted as realtime mode's calls are (the usage each
+  finished transcription reports, the seconds heard), and a session in which nobody spoke for
+  ``idleHangupSeconds`` is hung up (``Status.hung_up_after``): the next push to talk or start
+  opens a new one.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, VivavoceError
 from ..tasks import TaskSet
-from .host import ModeHost, keep_vocabulary, reopen
+from .host import Activity, ModeHost, idle_words, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
     from ..realtime import events as ev
     from .endpoint import Endpoint
     from .status import MessageLevel, Status
+    from .usage import UsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +171,8 @@ class Host(ModeHost, Protocol):
     """What dictation needs from its conversation."""
 
     endpoint: Endpoint
+    #: What the conversation has cost so far.
+    usage: UsageMeter
     #: Held while the mode or the call changes (requests, reconnection).
     busy: asyncio.Lock
     on_step: Callable[[str], None] | None
@@ -191,6 +197,12 @@ class DictationMode:
         self._between_utterances.set()
         self._follower: asyncio.Task[None] | None = None  # the current call's transcripts
         self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
+        #: When the user last spoke, for the idle hang-up.
+        self._activity = Activity()
+        #: Where the user's speech began (the server's audio clock, ms), and when the
+        #: push-to-talk key went down (monotonic): the seconds heard, for the usage.
+        self._speech_from: int | None = None
+        self._ptt_down: float | None = None
 
     async def open(self) -> None:
         """A transcription call; LIVE once connected (the microphone is written from then on)."""
@@ -220,16 +232,22 @@ class DictationMode:
             if not reconnecting:
                 host.update(state="error", error=str(exc), call_id=None)
             raise
+        host.usage.new_call()
+        self._activity.touch()
+        self._speech_from = self._ptt_down = None
         self._follower = self._tasks.spawn(self._follow(call), "transcripts")
+        self._tasks.spawn(self._count(call), "usage")
         self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
+        self._tasks.spawn(self._hang_up_when_idle(call), "idle hang-up")
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
 
-    async def close(self) -> None:
+    async def close(self, *, keep_state: bool = False) -> None:
         """Hang up (if a call is open) and stop following it."""
         call, self.call = self.call, None
         if call is not None:
-            self._host.update(state="closing")
+            if not keep_state:
+                self._host.update(state="closing")
             await call.close()
         await self._tasks.cancel_all()
 
@@ -247,6 +265,7 @@ class DictationMode:
                 self._host.transcript(update)
                 if update.role != "user":
                     continue
+                self._activity.touch()
                 if not update.final:
                     self._between_utterances.clear()
                     continue
@@ -262,6 +281,57 @@ class DictationMode:
                     )
                 )
         self._between_utterances.set()
+
+    async def _count(self, call: Call) -> None:
+        """The usage of each finished transcription, and the seconds of speech heard (as
+        realtime mode counts its calls); speech keeps the session from being idle."""
+        from ..realtime import events as ev
+
+        usage = self._host.usage
+        with contextlib.suppress(VivavoceError):
+            async for event in call.events():
+                match event:
+                    case ev.InputTranscriptionCompleted(usage=reported, item_id=item_id) if (
+                        reported
+                    ):
+                        tr = call.session.audio.input.transcription
+                        usage.transcription((tr.model if tr else None) or "", reported, item_id)
+                    case ev.SpeechStarted(audio_start_ms=start):
+                        self._speech_from = start
+                        self._activity.touch()
+                    case ev.SpeechStopped(audio_end_ms=end):
+                        if self._speech_from is not None:
+                            usage.audio(heard=max(0, end - self._speech_from) / 1000)
+                        self._speech_from = None
+                        self._activity.touch()
+                    case _:
+                        pass
+
+    async def _hang_up_when_idle(self, call: Call) -> None:
+        """Close a session in which nobody spoke for ``idleHangupSeconds``: billing stops; the
+        next push to talk or start dictates again."""
+        host = self._host
+
+        def busy() -> bool:  # an utterance is being said or transcribed, or the key is down
+            speaking = self._speech_from is not None or self._ptt_down is not None
+            return speaking or not self._between_utterances.is_set()
+
+        limit = await self._activity.idle(
+            lambda: host.settings.idle_hangup_seconds, busy, lambda: self.call is call
+        )
+        if limit is None:
+            return
+        async with host.busy:
+            if self.call is not call or host.status.state != "live":
+                return
+            log.info("dictation hung up: nobody spoke for %.0f s", limit)
+            await self.close(keep_state=True)
+            host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
+        host.say(
+            "info",
+            f"vivavoce: dictation hung up after {idle_words(limit)} of silence; push to talk or "
+            "start dictation to go on",
+        )
 
     def refresh_vocabulary(self) -> None:
         """The editor's documents or cursor changed: compare the call's vocabulary at the next
@@ -328,6 +398,12 @@ class DictationMode:
         call = self.call
         if call is None or call.state is not CallState.LIVE:
             raise CallError("cannot push to talk: dictation is not live (start it first)")
+        self._activity.touch()
+        if pressed:
+            self._ptt_down = time.monotonic()
+        elif self._ptt_down is not None:
+            self._host.usage.audio(heard=time.monotonic() - self._ptt_down)
+            self._ptt_down = None
         if pressed:
             if call.session.audio.input.turn_detection is not None:
                 call.session.audio.input.turn_detection = None  # the user decides the turns

@@ -1,13 +1,15 @@
 """What the parts of a conversation share: :class:`ModeHost` (what realtime mode, dictation and
 the wake word read of their conversation and tell it; each part's own ``Host`` protocol adds
-what only it needs), :func:`reopen`, the backoff with which a dropped call is replaced, and
-:func:`keep_vocabulary`, how a call's transcription follows the code in front of the user.
+what only it needs), :func:`reopen`, the backoff with which a dropped call is replaced,
+:func:`keep_vocabulary`, how a call's transcription follows the code in front of the user, and
+:class:`Activity`, when a call's user last did something (its idle hang-up).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,3 +104,43 @@ async def keep_vocabulary(
         except VivavoceError as exc:
             log.info("vocabulary not sent: %s", exc)
             return
+
+
+class Activity:
+    """When someone last spoke, typed or used a tool in a call: the call is hung up once nobody
+    did for ``idleHangupSeconds`` (billing stops; the next push to talk or start calls again)."""
+
+    def __init__(self) -> None:
+        #: Monotonic time of the last activity.
+        self.last = time.monotonic()
+
+    def touch(self) -> None:
+        """Someone spoke, typed or used a tool: not idle."""
+        self.last = time.monotonic()
+
+    async def idle(
+        self,
+        limit: Callable[[], float],
+        busy: Callable[[], bool],
+        current: Callable[[], bool],
+    ) -> float | None:
+        """Once nothing happened for ``limit()`` seconds (read at each look: a change applies at
+        once; 0 never), that limit; None when the call ended first (``current()`` false).
+        While ``busy()`` (a turn is being said, a reply or a tool runs), the wait starts anew."""
+        while current():
+            seconds, now = limit(), time.monotonic()
+            if busy():
+                self.last = now
+            left = self.last + seconds - now
+            if seconds <= 0 or left > 0:
+                await asyncio.sleep(1.0 if seconds <= 0 else min(left, 1.0))
+                continue
+            return seconds
+        return None
+
+
+def idle_words(seconds: float) -> str:
+    """ "2 min", "90 s": how long a call waited in silence before it was hung up."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import CallError, SessionExpired, VivavoceError
 from ..tasks import TaskSet
-from .host import ModeHost, keep_vocabulary, reopen
+from .host import Activity, ModeHost, idle_words, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -101,8 +101,8 @@ class RealtimeMode:
         self._live = asyncio.Event()
         #: Set when the call's vocabulary may be stale (the editor changed, a turn ended).
         self._vocabulary_stale = asyncio.Event()
-        #: When someone last spoke, typed or used a tool (monotonic), for the idle hang-up.
-        self._last_activity = time.monotonic()
+        #: When someone last spoke, typed or used a tool, for the idle hang-up.
+        self._activity = Activity()
         #: Where the user's speech began (the server's audio clock, ms), and when the
         #: push-to-talk key went down (monotonic): the seconds heard, for the usage.
         self._speech_from: int | None = None
@@ -290,7 +290,7 @@ class RealtimeMode:
 
     def touch(self) -> None:
         """Someone spoke, typed or used a tool: the call is not idle."""
-        self._last_activity = time.monotonic()
+        self._activity.touch()
 
     def _count_spoken(self, call: Call) -> None:
         spoken, self._spoken_mark = call.audio_received - self._spoken_mark, call.audio_received
@@ -300,28 +300,27 @@ class RealtimeMode:
         """Close a call in which nobody spoke for ``idleHangupSeconds``: billing stops; the
         conversation calls again (replaying itself) on the next push to talk or typed text."""
         host = self._host
-        while self.call is call:
-            limit = host.settings.idle_hangup_seconds  # read at use: a change applies at once
-            now = time.monotonic()
-            busy = self._ptt_down is not None or self._tools_running > 0
-            if busy or not self._between_turns.is_set():
-                self._last_activity = now  # a turn is being spoken, a reply or a tool runs
-            left = self._last_activity + limit - now
-            if limit <= 0 or left > 0:
-                await asyncio.sleep(1.0 if limit <= 0 else min(left, 1.0))
-                continue
-            async with host.busy:
-                if self.call is not call or host.status.state != "live":
-                    return
-                log.info("hanging up: nobody spoke for %.0f s", limit)
-                await self.close(keep_state=True)
-                host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
-            host.say(
-                "info",
-                f"vivavoce: hung up after {idle_words(limit)} of silence; push to talk or type "
-                "to call again",
-            )
+
+        def busy() -> bool:  # a turn is being spoken, a reply or a tool runs
+            running = self._ptt_down is not None or self._tools_running > 0
+            return running or not self._between_turns.is_set()
+
+        limit = await self._activity.idle(
+            lambda: host.settings.idle_hangup_seconds, busy, lambda: self.call is call
+        )
+        if limit is None:
             return
+        async with host.busy:
+            if self.call is not call or host.status.state != "live":
+                return
+            log.info("hanging up: nobody spoke for %.0f s", limit)
+            await self.close(keep_state=True)
+            host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
+        host.say(
+            "info",
+            f"vivavoce: hung up after {idle_words(limit)} of silence; push to talk or type "
+            "to call again",
+        )
 
     def refresh_vocabulary(self) -> None:
         """The editor's documents or cursor changed: compare the call's vocabulary at the next
@@ -528,10 +527,3 @@ class RealtimeMode:
         else:
             self._ptt_down = None
             await call.send(ev.InputClear())
-
-
-def idle_words(seconds: float) -> str:
-    """ "2 min", "90 s": how long a call waited in silence before it was hung up."""
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)} min"
-    return f"{seconds:g} s"

@@ -339,15 +339,33 @@ class InputAudio:
                 self.link.send(ev.InputTranscriptionDelta(item_id=item.id, delta=delta))
             self.link.send(
                 ev.InputTranscriptionCompleted(
-                    item_id=item.id,
-                    transcript=text,
-                    usage={"type": "duration", "seconds": round(heard.samples / STT_RATE, 3)},
+                    item_id=item.id, transcript=text, usage=self._usage(heard.samples, text)
                 )
             )
         if any(it is item for it in self.link.items.items):  # not deleted meanwhile
             self.link.send(
                 ev.ItemDone(previous_item_id=self.link.items.previous_of(item.id), item=item)
             )
+
+    def _usage(self, samples: int, text: str) -> dict[str, Any]:
+        """A finished transcription's ``usage``, as the API reports it for the session's model:
+        in tokens (the audio at the API's rate, the prompt and the transcript as text) or in
+        seconds."""
+        from .models import BILLED_BY_TOKENS
+        from .responses import USER_AUDIO_MS_PER_TOKEN, audio_tokens, text_tokens
+
+        tr = self.link.settings().audio.input.transcription
+        if tr is None or tr.model not in BILLED_BY_TOKENS:
+            return {"type": "duration", "seconds": round(samples / STT_RATE, 3)}
+        audio = audio_tokens(samples * 1000 // STT_RATE, USER_AUDIO_MS_PER_TOKEN)
+        prompt, out = text_tokens(tr.prompt), text_tokens(text)
+        return {
+            "type": "tokens",
+            "input_tokens": audio + prompt,
+            "output_tokens": out,
+            "total_tokens": audio + prompt + out,
+            "input_token_details": {"audio_tokens": audio, "text_tokens": prompt},
+        }
 
     @property
     def _pace(self) -> float:

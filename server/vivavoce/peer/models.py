@@ -57,6 +57,10 @@ MODELS: dict[Kind, tuple[str, ...]] = {
     ),
 }
 ALL_MODELS: tuple[str, ...] = tuple(m for names in MODELS.values() for m in names)
+#: The transcription models whose usage the API reports in tokens (the SDK's
+#: ``UsageTranscriptTextUsageTokens``: audio and prompt in, transcript out); the others report
+#: the seconds transcribed (``UsageTranscriptTextUsageDuration``), as they are billed.
+BILLED_BY_TOKENS: frozenset[str] = frozenset({"gpt-4o-transcribe", "gpt-4o-mini-transcribe"})
 
 
 def check_model(model: str | None, kind: Kind, *, param: str = "model") -> None:

@@ -97,6 +97,17 @@ function statusViewWithoutCost(status: Status, serverRunning: boolean): StatusVi
         live: false,
       };
     case "idle":
+      if (status.hungUpAfter != null && status.mode === "dictation") {
+        // The server hung up a silent transcription session (billing stopped).
+        return {
+          text: "$(mic) vivavoce · hung up",
+          tooltip:
+            `vivavoce: dictation idle (hung up after ${idleWords(status.hungUpAfter)})${detail}\n` +
+            "F4 (push to talk) or Dictate at the Cursor dictates again",
+          error: false,
+          live: true, // F4 stays bound: its press dictates again
+        };
+      }
       if (status.hungUpAfter != null && status.mode === "realtime") {
         // The server hung up a silent call (billing stopped); the conversation goes on.
         return {
