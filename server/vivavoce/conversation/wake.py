@@ -54,6 +54,8 @@ OVERLAP_SECONDS = 0.8
 #: The start of the call's microphone found in what the microphone alone heard: this much of
 #: it, correlating at least this well, unless quieter than this (RMS, int16).
 MATCH_SECONDS, MATCH_MIN, MATCH_QUIET_RMS = 0.4, 0.6, 30.0
+#: …within this many seconds before the microphone alone stopped.
+MATCH_WITHIN_SECONDS = 3.0
 
 
 class Host(ModeHost, Protocol):
@@ -352,6 +354,9 @@ def _overlap(heard: Pcm, live: Pcm, end: int) -> int | None:
     probe -= probe.mean()
     if np.sqrt(np.mean(probe**2)) < MATCH_QUIET_RMS:
         return None  # quiet: nothing to match, nothing that matters doubled
+    # It began at most a second or two before the microphone alone stopped: the search (on the
+    # loop, ≈ 2–3 ms) looks at the last few seconds only.
+    end = max(end, heard.size - int(MATCH_WITHIN_SECONDS * RATE))
     hay = heard[end:].astype(np.float64)
     size = 1 << int(np.ceil(np.log2(hay.size + n)))
     scores = np.fft.irfft(np.fft.rfft(hay, size) * np.conj(np.fft.rfft(probe, size)), size)
