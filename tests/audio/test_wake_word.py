@@ -114,3 +114,42 @@ async def test_what_is_said_while_the_calls_devices_open_is_sent_once(pulse: Pul
     first = int(np.argmin(np.abs(np.array(spacing) - gaps[0])))
     expected = np.array(spacing[first : first + len(gaps)])
     assert np.all(np.abs(gaps - expected) < 0.003), (gaps, expected)  # none lost or doubled
+
+
+@pytest.mark.slow
+async def test_a_microphone_lost_while_waiting_is_said_not_listened_to_deaf(pulse: Pulse) -> None:
+    """The sound server hangs while the wake word is listened for: within seconds the status
+    says the microphone is gone (not ``listening`` for ever to a microphone that hears nothing)."""
+    import os
+    import signal
+    import time
+
+    from vivavoce.audio import open_audio
+    from vivavoce.audio.io import STALL_SECONDS
+    from vivavoce.audio.listen import open_microphone
+    from vivavoce.conversation import Conversation
+    from vivavoce.settings import Settings
+
+    settings = Settings(peer="embedded", wake_word="hey viva", echo_cancellation="off")
+    conv = Conversation(settings, audio=open_audio, microphone=open_microphone)
+    assert pulse.pid is not None
+    try:
+        conv.wake.changed()
+        deadline = time.monotonic() + 30
+        while conv.status.input_level == 0.0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)  # listening, and the microphone delivers
+        assert conv.status.state == "listening", conv.status
+        os.kill(pulse.pid, signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            while conv.status.state == "listening" and time.monotonic() - stopped < 15:
+                await asyncio.sleep(0.1)
+            waited = time.monotonic() - stopped
+        finally:
+            os.kill(pulse.pid, signal.SIGCONT)
+        assert waited < STALL_SECONDS + 2, waited
+        assert conv.status.state == "idle" and conv.status.audio == "off"
+        assert "the microphone stream stopped" in (conv.status.audio_error or "")
+        assert "wake word is not listened for" in (conv.status.audio_error or "")
+    finally:
+        await conv.close()

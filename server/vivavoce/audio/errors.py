@@ -64,11 +64,12 @@ class DeviceBusy(AudioError):
 
 
 class DeviceLost(AudioError):
-    def __init__(self, what: str) -> None:
-        super().__init__(
-            f"the {what} stopped (unplugged or sound server gone); the call goes on without it: "
-            "reconnect the device and restart the call"
-        )
+    def __init__(
+        self,
+        what: str,
+        then: str = "the call goes on without it: reconnect the device and restart the call",
+    ) -> None:
+        super().__init__(f"the {what} stopped (unplugged or sound server gone); {then}")
 
 
 class EchoCancellerMissing(AudioError):

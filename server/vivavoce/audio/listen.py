@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,7 @@ from ..settings import Settings
 from . import backend
 from .devices import SETTING, Device, find_device
 from .errors import AudioError, DeviceLost
-from .io import _channels, _downmix, _name_for
+from .io import STALL_SECONDS, START_SECONDS, _channels, _downmix, _name_for
 from .meter import LevelMeter
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 RATE = 16000
 #: Seconds per block: ten callbacks a second.
 BLOCK_SECONDS = 0.1
+#: What a lost microphone means while waiting.
+UNHEARD = "the wake word is not listened for: reconnect the device and start again"
 #: Blocks kept for the loop to take (s × 10): the loop may stall this long without a loss.
 MAX_BLOCKS = 100
 
@@ -50,15 +53,27 @@ class Microphone:
         self, device: Device, rate: int, channels: int, on_level: Callable[[float], None]
     ) -> None:
         self.device, self.device_rate, self.channels = device, rate, channels
-        #: Set (on the PortAudio thread) when the stream stopped on its own.
-        self.error: AudioError | None = None
+        self._error: AudioError | None = None  # the stream stopped on its own
         self._blocks: deque[Pcm] = deque(maxlen=MAX_BLOCKS)
         self._meter = LevelMeter(on_level, rate_hz=1.0)
         self._to_16k = Resampler(rate, RATE)
         self._stream: Any = None
         self._closed = False
+        self._opened_at = self._last_callback = 0.0
         #: Blocks captured (all since open).
         self.callbacks = 0
+
+    @property
+    def error(self) -> AudioError | None:
+        """Set when the stream stopped on its own, never started or stalled (as the call's
+        devices judge theirs: :data:`~.io.START_SECONDS`, :data:`~.io.STALL_SECONDS`)."""
+        if self._error is None and self._stream is not None and not self._closed:
+            now = time.monotonic()
+            if self.callbacks == 0 and now - self._opened_at > START_SECONDS:
+                self._error = DeviceLost("microphone stream (it never started)", UNHEARD)
+            elif self.callbacks and now - self._last_callback > STALL_SECONDS:
+                self._error = DeviceLost("microphone stream", UNHEARD)
+        return self._error
 
     @property
     def rate(self) -> int:
@@ -89,11 +104,12 @@ class Microphone:
 
     def _callback(self, indata: Any, frames: int, _time: Any, status: Any) -> None:
         self.callbacks += 1
+        self._last_callback = time.monotonic()
         self._blocks.append(indata[:, 0].copy() if self.channels == 1 else _downmix(indata))
 
     def _on_finished(self) -> None:
-        if not self._closed and self.error is None:
-            self.error = DeviceLost("microphone stream")
+        if not self._closed and self._error is None:
+            self._error = DeviceLost("microphone stream", UNHEARD)
 
     # ------------------------------------------------------------------ blocking (executor)
 
@@ -112,6 +128,7 @@ class Microphone:
                     callback=self._callback,
                     finished_callback=self._on_finished,
                 )
+                self._opened_at = time.monotonic()
                 self._stream.start()
             except BaseException:
                 self._close_stream()

@@ -244,11 +244,11 @@ class WakeWord:
 
     async def _lost(self, error: Exception) -> None:
         """The microphone stopped on its own: not listened to again until the next start."""
-        log.warning("vivavoce: the wake word is not listened for: %s", error)
+        log.warning("vivavoce: %s", error)
         self._listening = False
         self.paused = True
-        await self._close_mic()
         self._host.update(state="idle", audio_error=str(error))
+        await self._close_mic()  # (may wait for a hung sound server)
 
     def _keep(self, pcm: Pcm) -> None:
         self._kept.append((self._position, pcm))
