@@ -473,7 +473,7 @@ class Conversation:
             run_tool=self.run_tool,
             on_update=self.transcript,
             on_message=lambda line: self.say("warning", line),
-            on_code=self.show_code,
+            on_code=self.show_code if self.tools is not None else None,
         )
         io = self._io
         await reply.run(self._text_tasks, await self._text_voice(io) if io else None)
