@@ -166,6 +166,12 @@ def audio_tokens(ms: int, per_token: int) -> int:
     return -(-ms // per_token) if ms > 0 else 0
 
 
+#: Prompt caching, as the API documents it: a prefix under 1024 tokens is never cached, and a
+#: longer one is matched in steps of 128 tokens (1024, 1152, …).
+CACHE_MIN_TOKENS = 1024
+CACHE_STEP_TOKENS = 128
+
+
 @dataclass
 class Counted:
     """Input tokens of a response, by kind."""
@@ -615,7 +621,7 @@ class Responses:
         """What a response was given, in tokens, and the part of it cached: the instructions
         and the conversation's items (user audio 1 token per 100 ms, assistant audio 1 per
         50 ms, text 4 characters a token); the prefix the previous response was given too is
-        cached."""
+        cached (at least 1024 tokens, in steps of 128, like the API's prompt caching)."""
         parts = [("instructions:" + r.instructions, text_tokens(r.instructions), 0)]
         if r.input is not None:  # out of band: the items it was given, as text
             parts += [(f"input:{i}", text_tokens(m.text), 0) for i, m in enumerate(r.input)]
@@ -634,6 +640,13 @@ class Responses:
                 cached.text += text
                 cached.audio += audio
         self._last_input = [key for key, _, _ in parts]
+        total = cached.text + cached.audio
+        if total < CACHE_MIN_TOKENS:
+            return inputs, Counted()
+        excess = (total - CACHE_MIN_TOKENS) % CACHE_STEP_TOKENS  # the step not matched: the
+        from_audio = min(excess, cached.audio)  # prefix's end, audio (the turns) before text
+        cached.audio -= from_audio
+        cached.text -= excess - from_audio
         return inputs, cached
 
     def _item_tokens(self, item: ev.Item) -> tuple[int, int]:
