@@ -406,11 +406,11 @@ class Conversation:
                 "text", state="live" if was_live else "idle", call_id=None, push_to_talk=False
             )
 
-    def _text_usage(self, kind: str, model: str, usage: Any) -> None:
-        """Usage of text mode's requests (chat completions, push-to-talk transcriptions, the
-        realtime voice reading replies aloud)."""
+    def _text_usage(self, kind: str, model: str, usage: Any, item_id: str | None = None) -> None:
+        """Usage of text mode's requests (chat completions, against their reply's line;
+        push-to-talk transcriptions; the realtime voice reading replies aloud)."""
         if kind == "chat":
-            self.usage.chat(model, usage)
+            self.usage.chat(model, usage, item_id)
         elif kind == "response":
             self.usage.response(model, usage)
         else:

@@ -108,7 +108,8 @@ class TextReply:
         for round_ in range(MAX_TOOL_ROUNDS + 1):
             calls: list[ToolCallRequest] = []
             offered = self._tools if round_ < MAX_TOOL_ROUNDS else []  # then it must answer
-            async for piece in self._chat.stream(self._model, self._messages, offered):
+            stream = self._chat.stream(self._model, self._messages, offered, item_id=self.item_id)
+            async for piece in stream:
                 if not isinstance(piece, str):
                     calls.append(piece)
                     continue
