@@ -461,7 +461,10 @@ async def test_user_speech_interrupts_the_reply(
 class _FlakyResponder:
     """Fails on the word 'explode'; echoes otherwise."""
 
-    async def reply(self, conversation, instructions):
+    async def answer(self, conversation, instructions, tools=(), specs=()):
+        return self._reply(conversation)
+
+    async def _reply(self, conversation):
         text = conversation[-1].text
         if "explode" in text:
             raise RuntimeError("responder blew up")

@@ -427,13 +427,10 @@ class Responses:
             # The reply being written is not part of what the responder reads.
             messages = self.link.items.messages() if r.input is None else r.input
             tools = self._declared_tools()
-            call = (
-                await self.responder.call_tool(messages, tools, self._tool_specs(), r.instructions)
-                if tools
-                else None
-            )
-            if call is not None:
-                self._function_call(r, call)
+            specs = self._tool_specs() if tools else []
+            answer = await self.responder.answer(messages, r.instructions, tools, specs)
+            if isinstance(answer, ToolCall):
+                self._function_call(r, answer)
                 return
             r.added = True
             self.link.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
@@ -441,7 +438,7 @@ class Responses:
                 prev = self.link.items.add(r.item)
                 self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
             self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
-            chunks = self.responder.reply(messages, r.instructions)
+            chunks = answer
             if r.audio:
                 await self._speak(r, chunks)
             else:
