@@ -104,7 +104,7 @@ def test_indented_lines_in_a_list_or_a_paragraph_are_said() -> None:
 
 
 def test_with_no_editor_the_code_is_said_to_be_in_the_written_reply() -> None:
-    spoken = SpokenMarkdown(None)  # `vivavoce talk`: nowhere to show it
+    spoken = SpokenMarkdown(None)  # no editor: nowhere to show it
     words = spoken.feed("Here:\n```py\nx = 1\n```\nDone.\n") + spoken.end()
     assert " ".join(words.split()) == f"Here: {UNSHOWN_CODE_PHRASE} Done."
 
