@@ -7,7 +7,9 @@ on loopback, the in-memory sound card of test_conversation.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ import pytest
 
 from tests.integration.test_conversation import Session
 from vivavoce.settings import Settings
+from vivavoce.store.log import ConversationLog
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -168,3 +171,21 @@ async def test_dictation_is_counted_and_hung_up_when_nobody_speaks(peer: Any, sp
         )
     finally:
         await s.conv.close()
+
+
+async def test_a_text_replys_chat_usage_is_recorded_beside_its_turn(
+    peer: Any, tmp_path: Path
+) -> None:
+    """``vivavoce history show`` puts a chat completion's cost on the reply it paid for."""
+    s = Session(Settings(peer=peer.base_url, api_key=None))
+    s.conv.history = ConversationLog(tmp_path)
+    try:
+        await s.conv.start(mode="text")
+        await s.conv.send_text("the build is broken")
+        await s.until(lambda: len(s.finals("assistant")) == 1)
+    finally:
+        await s.conv.close()
+    (path,) = tmp_path.glob("*.jsonl")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    chats = [x for x in lines if x["type"] == "usage" and x["source"] == "chat"]
+    assert [c.get("itemId") for c in chats] == [s.finals("assistant")[0].item_id], chats

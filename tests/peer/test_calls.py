@@ -461,7 +461,10 @@ async def test_user_speech_interrupts_the_reply(
 class _FlakyResponder:
     """Fails on the word 'explode'; echoes otherwise."""
 
-    async def reply(self, conversation, instructions):
+    async def answer(self, conversation, instructions, tools=(), specs=()):
+        return self._reply(conversation)
+
+    async def _reply(self, conversation):
         text = conversation[-1].text
         if "explode" in text:
             raise RuntimeError("responder blew up")
@@ -543,7 +546,9 @@ async def test_declared_tool_is_called_and_its_output_answered(
     peer, make_call: CallFactory, route: str
 ) -> None:
     call = await make_call(peer.base_url, route=route)
-    await _ask_with_tools(call, "Replace the selection with total.", {})
+    # Instructions long enough to be cached (1024 tokens at least: 4 characters a token).
+    instructions = "Edit the code as the user asks. " * 140
+    await _ask_with_tools(call, "Replace the selection with total.", {"instructions": instructions})
     done = await call.wait_for("response.done")
     # The response is one function call, in the protocol's order of events, and no speech.
     (item,) = done["response"]["output"]
@@ -582,12 +587,32 @@ async def test_declared_tool_is_called_and_its_output_answered(
     said = await call.wait_for(f"{prefix}_transcript.done", after=mark)
     assert said["transcript"] == "The editor refused the edit: the user said no."
     # Usage: the call's arguments were output text; the second reply was given the first one's
-    # input again (cached: billed at the cached price) and, uncached, the call and its output.
+    # input again (cached, in the API's steps of 128 tokens from 1024: billed at the cached
+    # price) and, uncached, the call and its output.
     first = done["response"]["usage"]
     assert first["output_token_details"]["text_tokens"] == -(-len(item["arguments"]) // 4)
+    assert first["input_token_details"]["cached_tokens"] == 0
     again = (await call.wait_for("response.done", after=mark))["response"]["usage"]
-    assert again["input_token_details"]["cached_tokens"] == first["input_tokens"]
+    cached = again["input_token_details"]["cached_tokens"]
+    assert cached == first["input_tokens"] - (first["input_tokens"] - 1024) % 128 >= 1024
     assert again["input_tokens"] > first["input_tokens"]
+
+
+async def test_a_short_prompt_is_never_cached(peer, make_call: CallFactory) -> None:
+    """Under 1024 tokens the API caches nothing, however often the prefix repeats."""
+    call = await make_call(peer.base_url)
+    for n, text in enumerate(("hello there", "and again")):
+        item = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        }
+        mark = len(call.events)
+        call.send({"type": "conversation.item.create", "item": item})
+        call.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        usage = (await call.wait_for("response.done", after=mark))["response"]["usage"]
+        assert usage["input_token_details"]["cached_tokens"] == 0, n
+        assert usage["input_tokens"] > 0
 
 
 async def test_tool_choice_none_means_no_calls(peer, make_call: CallFactory) -> None:

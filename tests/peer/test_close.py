@@ -27,7 +27,12 @@ class _SlowToStopResponder:
         self.replying = asyncio.Event()
         self.stopped = False
 
-    async def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
+    async def answer(
+        self, conversation: Sequence[Message], instructions: str, *_: object
+    ) -> AsyncIterator[str]:
+        return self._reply()
+
+    async def _reply(self) -> AsyncIterator[str]:
         self.replying.set()
         try:
             await asyncio.Event().wait()

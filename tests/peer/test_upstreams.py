@@ -18,7 +18,7 @@ from aiohttp import web
 
 from tests.peer.conftest import KEY
 from tests.upstream_stub import StubUpstreams
-from vivavoce.peer.items import Message
+from vivavoce.peer.items import Message, ToolCall
 from vivavoce.peer.responders import ChatResponder
 from vivavoce.peer.upstreams import HttpRecognizer, HttpSynthesizer, Upstream, UpstreamError
 from vivavoce.rtc.tracks import Pcm
@@ -103,14 +103,15 @@ async def test_tools_go_to_the_model_and_its_call_comes_back(stub: StubUpstreams
     chat = ChatResponder(stub.base_url, model="llama3.2")
     try:
         asked = [Message("user", "replace the selection with total")]
-        call = await chat.call_tool(asked, ["replace_selection"], [REPLACE], "Be brief.")
-        # No tool fits: the answer is text, asked for once and streamed on by reply().
+        call = await chat.answer(asked, "Be brief.", ["replace_selection"], [REPLACE])
+        # No tool fits: the answer is text, asked for once and streamed on.
         plain = [Message("user", "how are you")]
-        assert await chat.call_tool(plain, ["replace_selection"], [REPLACE]) is None
-        reply = "".join([chunk async for chunk in chat.reply(plain, "")])
+        text = await chat.answer(plain, "", ["replace_selection"], [REPLACE])
+        assert not isinstance(text, ToolCall)
+        reply = "".join([chunk async for chunk in text])
     finally:
         await chat.aclose()
-    assert call is not None and call.name == "replace_selection"
+    assert isinstance(call, ToolCall) and call.name == "replace_selection"
     assert json.loads(call.arguments) == {"text": "total"}
     first, _ = stub.asked["chat"]  # two requests in all
     assert first["model"] == "llama3.2" and first["stream"] is True
@@ -120,8 +121,6 @@ async def test_tools_go_to_the_model_and_its_call_comes_back(stub: StubUpstreams
 
 
 async def test_the_output_of_a_call_goes_back_with_its_call_id(stub: StubUpstreams) -> None:
-    from vivavoce.peer.items import ToolCall
-
     chat = ChatResponder(stub.base_url)
     turns = [
         Message("user", "replace the selection with total"),
@@ -129,7 +128,7 @@ async def test_the_output_of_a_call_goes_back_with_its_call_id(stub: StubUpstrea
         Message("tool", '{"ok": true}', name="replace_selection", call_id="call_1"),
     ]
     try:
-        reply = "".join([chunk async for chunk in chat.reply(turns, "")])
+        reply = "".join([chunk async for chunk in await chat.answer(turns, "")])
     finally:
         await chat.aclose()
     messages = stub.asked["chat"][0]["messages"]
@@ -182,7 +181,7 @@ async def test_a_failing_server_is_one_line_naming_the_step_and_the_server(
         else:
             chat = ChatResponder(stub.base_url, timeout=0.5)
             try:
-                _ = [c async for c in chat.reply([Message("user", "hi")], "")]
+                _ = [c async for c in await chat.answer([Message("user", "hi")], "")]
             finally:
                 await chat.aclose()
     message = str(caught.value)

@@ -8,7 +8,12 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vivavoce.text.spoken import CODE_PHRASE, SpokenMarkdown, inline_to_speech
+from vivavoce.text.spoken import (
+    CODE_PHRASE,
+    UNSHOWN_CODE_PHRASE,
+    SpokenMarkdown,
+    inline_to_speech,
+)
 from vivavoce.text.turn import speak
 
 REPLY = """## Adding *two* numbers
@@ -29,14 +34,22 @@ def add(a, b):
 | name | does |
 |------|------|
 | add  | sums |
+
+Or run it:
+
+    add(1, 2)
+
+    add(3, 4)
+
+That prints 3.
 """
 
 SAID = (
     "Adding two numbers. Here is a function that adds them. It uses a + b, and the docs say "
     f"more: {CODE_PHRASE} Call it with two numbers. Read a link first. Then test it. "
-    "A quoted remark name, does. add, sums."
+    f"A quoted remark name, does. add, sums. Or run it: {CODE_PHRASE} That prints 3."
 )
-CODE = [("python", "def add(a, b):\n    return a + b\n")]
+CODE = [("python", "def add(a, b):\n    return a + b\n"), ("", "add(1, 2)\n\nadd(3, 4)\n")]
 
 
 def said(chunks: list[str]) -> tuple[str, list[tuple[str, str]]]:
@@ -82,6 +95,18 @@ def test_an_unclosed_fence_is_still_shown() -> None:
     assert spoken.feed("~~~\nprint(1)") == ""
     assert spoken.end().strip() == CODE_PHRASE
     assert shown == [("", "print(1)\n")]
+
+
+def test_indented_lines_in_a_list_or_a_paragraph_are_said() -> None:
+    """Four spaces make code only after a blank line and outside a list (CommonMark)."""
+    reply = "- Install it\n\n    with pip first.\n- Run it\n    twice.\nA line\n    goes on.\n"
+    assert said([reply]) == ("Install it. with pip first. Run it. twice. A line goes on.", [])
+
+
+def test_with_no_editor_the_code_is_said_to_be_in_the_written_reply() -> None:
+    spoken = SpokenMarkdown(None)  # no editor: nowhere to show it
+    words = spoken.feed("Here:\n```py\nx = 1\n```\nDone.\n") + spoken.end()
+    assert " ".join(words.split()) == f"Here: {UNSHOWN_CODE_PHRASE} Done."
 
 
 def test_links_are_their_text_never_their_address() -> None:

@@ -32,7 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Server
     vscode.window.registerWebviewViewProvider(PANEL_VIEW, panel),
     current.onDidChangeStatus((status) => { panel.status(status); }),
     current.onTranscript((update) => { panel.transcript(update); }),
-    current.onCode((shown) => { void code.show(shown); }),
+    current.onCode((shown) => { panel.code(shown); void code.show(shown); }),
     ...registerCommands(current, code),
     vscode.window.onDidChangeTextEditorSelection((event) => { current.selectionChanged(event.textEditor); }),
     vscode.workspace.onDidChangeConfiguration((event) => { current.settingsChanged(event); }),

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
 
 import { PanelBridge } from "./core/panel";
-import type { Status, TranscriptUpdate } from "./core/protocol";
+import type { ShownCode, Status, TranscriptUpdate } from "./core/protocol";
 import type { ServerConnection } from "./serverConnection";
 
 export const PANEL_VIEW = "vivavoce.conversation";
@@ -63,6 +63,10 @@ export class ConversationPanel implements vscode.WebviewViewProvider, vscode.Dis
 
   transcript(update: TranscriptUpdate): void {
     this.bridge.transcript(update);
+  }
+
+  code(shown: ShownCode): void {
+    this.bridge.code(shown);
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {

@@ -113,6 +113,22 @@ describe("panel messages", () => {
     ]);
   });
 
+  test("shown code reaches the panel in its place among the turns, also for a panel opened later", async () => {
+    const { bridge, client, notes, settled } = wired();
+    const shown = { id: "code_1", language: "python", code: "def add(a, b):\n    return a + b\n", title: "add" };
+    bridge.transcript(turn("u1", "user", "write add", true));
+    bridge.code(shown);
+    bridge.transcript(turn("a1", "assistant", "I put the code in the editor.", true));
+    client.ready();
+    await settled();
+    assert.deepEqual(notes.map((n) => n.method), ["realtime/transcript", "realtime/code", "realtime/transcript", "realtime/status"]);
+    assert.deepEqual(notes[1]?.params, shown);
+    bridge.code({ ...shown, id: "code_2" });
+    assert.deepEqual(notes[4], { method: "realtime/code", params: { ...shown, id: "code_2" } });
+    client.receive({ type: "notification", method: "realtime/code", params: { id: 3 } }); // junk
+    assert.equal(notes.length, 5);
+  });
+
   test("a closed panel gets nothing; the Insert button reaches the editor; junk is ignored", async () => {
     const { bridge, client, notes, inserted, settled } = wired();
     client.ready();

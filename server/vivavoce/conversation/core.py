@@ -422,11 +422,11 @@ class Conversation:
                 "text", state="live" if was_live else "idle", call_id=None, push_to_talk=False
             )
 
-    def _text_usage(self, kind: str, model: str, usage: Any) -> None:
-        """Usage of text mode's requests (chat completions, push-to-talk transcriptions, the
-        realtime voice reading replies aloud)."""
+    def _text_usage(self, kind: str, model: str, usage: Any, item_id: str | None = None) -> None:
+        """Usage of text mode's requests (chat completions, against their reply's line;
+        push-to-talk transcriptions; the realtime voice reading replies aloud)."""
         if kind == "chat":
-            self.usage.chat(model, usage)
+            self.usage.chat(model, usage, item_id)
         elif kind == "response":
             self.usage.response(model, usage)
         else:
@@ -489,7 +489,7 @@ class Conversation:
             run_tool=self.run_tool,
             on_update=self.transcript,
             on_message=lambda line: self.say("warning", line),
-            on_code=self.show_code,
+            on_code=self.show_code if self.tools is not None else None,
         )
         io = self._io
         await reply.run(self._text_tasks, await self._text_voice(io) if io else None)

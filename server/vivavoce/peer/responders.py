@@ -11,11 +11,10 @@
   ``/chat/completions`` URL (streamed) with httpx and yields the text as it arrives; the
   session's tools go with it, so a model that calls functions can use the voice tools.
 
-A responder yields text chunks; the session cuts them into sentences for speech. Before
-writing, the session asks :meth:`Responder.call_tool` whether the reply is a function call
-instead (only when the client declared tools): the built-in responder understands a few fixed
-phrasings (:mod:`.intents`) and, once the tool's output is back, says what came of it; the chat
-responder lets its model decide.
+A responder's :meth:`Responder.answer` is either a function call (only when the client declared
+tools) or the reply's text chunks, which the session cuts into sentences for speech: the
+built-in responder understands a few fixed phrasings (:mod:`.intents`) and, once the tool's
+output is back, says what came of it; the chat responder lets its model decide, in one request.
 """
 
 from __future__ import annotations
@@ -45,19 +44,16 @@ _READ_ALOUD = re.compile(r"\bword for word\b|\bverbatim\b", re.IGNORECASE)
 class Responder(Protocol):
     """Writes the assistant's next turn from the conversation so far."""
 
-    def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
-        """Text chunks of the reply, in order (an async generator)."""
-        ...
-
-    async def call_tool(
+    async def answer(
         self,
         conversation: Sequence[Message],
-        tools: Sequence[str],
+        instructions: str,
+        tools: Sequence[str] = (),
         specs: Sequence[dict[str, Any]] = (),
-        instructions: str = "",
-    ) -> ToolCall | None:
-        """The function to call instead of replying (``tools``: the declared names; ``specs``:
-        the declared functions as the session has them), or None."""
+    ) -> ToolCall | AsyncIterator[str]:
+        """The function to call instead of replying (only among ``tools``, the declared names;
+        ``specs``: the declared functions as the session has them), or the reply's text
+        chunks, in order (an async generator: its errors come as it is read)."""
         ...
 
     async def aclose(self) -> None:
@@ -76,19 +72,23 @@ def _clean(text: str) -> str:
 class BuiltinResponder:
     """Deterministic replies from what was understood; sees earlier turns."""
 
-    async def call_tool(
+    async def answer(
         self,
         conversation: Sequence[Message],
-        tools: Sequence[str],
+        instructions: str,
+        tools: Sequence[str] = (),
         specs: Sequence[dict[str, Any]] = (),
-        instructions: str = "",
-    ) -> ToolCall | None:
+    ) -> ToolCall | AsyncIterator[str]:
         last = conversation[-1] if conversation else None
-        if last is None or last.role != "user" or not tools:
-            return None
-        return intents.plan(last.text, tools)
+        if last is not None and last.role == "user" and tools:
+            call = intents.plan(last.text, tools)
+            if call is not None:
+                return call
+        return self._reply(conversation, instructions)
 
-    async def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
+    async def _reply(
+        self, conversation: Sequence[Message], instructions: str
+    ) -> AsyncIterator[str]:
         last = conversation[-1] if conversation else None
         if last is not None and last.role == "tool":
             yield intents.describe(last.name, last.text)
@@ -152,10 +152,8 @@ class ChatResponder:
     """Streams replies from an OpenAI-compatible chat completions endpoint (Ollama, llama.cpp
     server, a second peer…), with the session's tools passed through.
 
-    With tools declared, :meth:`call_tool` sends the request and reads until the answer shows
-    what it is: a function call is returned whole; text is kept streaming and :meth:`reply`
-    (called next with the same conversation) carries on with it, so the reply is not asked for
-    twice and starts as soon as its first words arrive.
+    With tools declared, :meth:`answer` reads the stream until it shows what it is: a function
+    call is returned whole; text goes on streaming from the same request.
     """
 
     def __init__(
@@ -170,8 +168,6 @@ class ChatResponder:
         self.url = self.upstream.url
         self.model = model
         self._client = self.upstream.client()
-        #: Answers that turned out to be text, by the conversation they answer (see above).
-        self._started: dict[int, tuple[Sequence[Message], AsyncGenerator[_Piece, None]]] = {}
 
     async def _pieces(
         self, conversation: Sequence[Message], instructions: str, specs: Sequence[dict[str, Any]]
@@ -223,43 +219,23 @@ class ChatResponder:
         for _, call in sorted(calls.items())[:1]:  # one function call per response
             yield ToolCall(call["name"], call["arguments"] or "{}", call["id"])
 
-    async def reply(self, conversation: Sequence[Message], instructions: str) -> AsyncIterator[str]:
-        started = self._started.pop(id(conversation), None)
-        if started is not None and started[0] is conversation:
-            pieces = started[1]
-        else:
-            pieces = self._pieces(conversation, instructions, ())
-        async with contextlib.aclosing(pieces):
-            async for piece in pieces:
-                if isinstance(piece, str):
-                    yield piece
-
-    async def call_tool(
+    async def answer(
         self,
         conversation: Sequence[Message],
-        tools: Sequence[str],
+        instructions: str,
+        tools: Sequence[str] = (),
         specs: Sequence[dict[str, Any]] = (),
-        instructions: str = "",
-    ) -> ToolCall | None:
-        if not specs:
-            return None  # nothing to pass through: the model only writes text
+    ) -> ToolCall | AsyncIterator[str]:
+        if not (tools and specs):  # nothing to pass through: the model only writes text
+            return _text(self._pieces(conversation, instructions, ()))
         pieces = self._pieces(conversation, instructions, specs)
         first = await anext(pieces, None)
-        if first is None or isinstance(first, ToolCall):
+        if isinstance(first, ToolCall):
             await pieces.aclose()
             return first
-        self._forget_stale()
-        self._started[id(conversation)] = (conversation, _chain(first, pieces))
-        return None
-
-    def _forget_stale(self) -> None:
-        # A response cancelled between call_tool and reply leaves its stream here (closed by
-        # the loop's async generator finalizer once dropped).
-        for key in list(self._started)[: -MAX_STARTED or None]:
-            del self._started[key]
+        return _text(pieces, first)
 
     async def aclose(self) -> None:
-        self._started.clear()
         await self._client.aclose()
 
 
@@ -269,12 +245,13 @@ async def not_a_stream(url: str, response: httpx.Response) -> UpstreamError:
     return UpstreamError("reply", url, f"answered {kind}, not a stream: {shown}")
 
 
-#: Streams begun by :meth:`ChatResponder.call_tool` waiting for their :meth:`reply`.
-MAX_STARTED = 64
-
-
-async def _chain(first: _Piece, rest: AsyncGenerator[_Piece, None]) -> AsyncGenerator[_Piece, None]:
-    async with contextlib.aclosing(rest):
-        yield first
-        async for piece in rest:
-            yield piece
+async def _text(
+    pieces: AsyncGenerator[_Piece, None], first: _Piece | None = None
+) -> AsyncGenerator[str, None]:
+    """The text of a streamed answer (``first``: its piece already read, if any)."""
+    async with contextlib.aclosing(pieces):
+        if isinstance(first, str):
+            yield first
+        async for piece in pieces:
+            if isinstance(piece, str):
+                yield piece

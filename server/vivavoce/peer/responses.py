@@ -166,6 +166,12 @@ def audio_tokens(ms: int, per_token: int) -> int:
     return -(-ms // per_token) if ms > 0 else 0
 
 
+#: Prompt caching, as the API documents it: a prefix under 1024 tokens is never cached, and a
+#: longer one is matched in steps of 128 tokens (1024, 1152, …).
+CACHE_MIN_TOKENS = 1024
+CACHE_STEP_TOKENS = 128
+
+
 @dataclass
 class Counted:
     """Input tokens of a response, by kind."""
@@ -421,13 +427,10 @@ class Responses:
             # The reply being written is not part of what the responder reads.
             messages = self.link.items.messages() if r.input is None else r.input
             tools = self._declared_tools()
-            call = (
-                await self.responder.call_tool(messages, tools, self._tool_specs(), r.instructions)
-                if tools
-                else None
-            )
-            if call is not None:
-                self._function_call(r, call)
+            specs = self._tool_specs() if tools else []
+            answer = await self.responder.answer(messages, r.instructions, tools, specs)
+            if isinstance(answer, ToolCall):
+                self._function_call(r, answer)
                 return
             r.added = True
             self.link.send(ev.OutputItemAdded(response_id=r.id, item=r.item))
@@ -435,7 +438,7 @@ class Responses:
                 prev = self.link.items.add(r.item)
                 self.link.send(ev.ItemAdded(previous_item_id=prev, item=r.item))
             self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
-            chunks = self.responder.reply(messages, r.instructions)
+            chunks = answer
             if r.audio:
                 await self._speak(r, chunks)
             else:
@@ -615,7 +618,7 @@ class Responses:
         """What a response was given, in tokens, and the part of it cached: the instructions
         and the conversation's items (user audio 1 token per 100 ms, assistant audio 1 per
         50 ms, text 4 characters a token); the prefix the previous response was given too is
-        cached."""
+        cached (at least 1024 tokens, in steps of 128, like the API's prompt caching)."""
         parts = [("instructions:" + r.instructions, text_tokens(r.instructions), 0)]
         if r.input is not None:  # out of band: the items it was given, as text
             parts += [(f"input:{i}", text_tokens(m.text), 0) for i, m in enumerate(r.input)]
@@ -634,6 +637,13 @@ class Responses:
                 cached.text += text
                 cached.audio += audio
         self._last_input = [key for key, _, _ in parts]
+        total = cached.text + cached.audio
+        if total < CACHE_MIN_TOKENS:
+            return inputs, Counted()
+        excess = (total - CACHE_MIN_TOKENS) % CACHE_STEP_TOKENS  # the step not matched: the
+        from_audio = min(excess, cached.audio)  # prefix's end, audio (the turns) before text
+        cached.audio -= from_audio
+        cached.text -= excess - from_audio
         return inputs, cached
 
     def _item_tokens(self, item: ev.Item) -> tuple[int, int]:

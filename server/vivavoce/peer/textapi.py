@@ -125,12 +125,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     prompt_tokens = sum(len(m.text.split()) for m in turns) + len(instructions.split())
     tools = _declared_tools(body)
     specs = [t["function"] for t in body.get("tools") or [] if tools and _is_function(t)]
-    responder = peer.services.responder
-    call = await responder.call_tool(turns, tools, specs, instructions) if tools else None
-    if call is not None:
+    replies = await peer.services.responder.answer(turns, instructions, tools, specs)
+    if isinstance(replies, ToolCall):
         common = {"id": cid, "created": created, "model": model}
-        return await _tool_call_reply(request, body, call, common)
-    replies = peer.services.responder.reply(turns, instructions)
+        return await _tool_call_reply(request, body, replies, common)
     if not body.get("stream"):
         try:
             text = "".join([chunk async for chunk in replies])

@@ -10,9 +10,9 @@ signaling, with the server's own message.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -25,9 +25,20 @@ STEP = "asking for a text reply"
 #: A function declared to a model: name, description, JSON schema of its parameters (the
 #: voice tools of :mod:`vivavoce.tools`, in both modes).
 ToolSpec = tuple[str, str, dict[str, Any]]
-#: Told the usage a server reported: what it was for (a chat completion, a transcription, a
-#: realtime reply read aloud), the model, and the ``usage`` object as the server sent it.
-UsageCallback = Callable[[Literal["chat", "transcription", "response"], str, Any], None]
+
+
+class UsageCallback(Protocol):
+    """Told the usage a server reported: what it was for (a chat completion, a transcription,
+    a realtime reply read aloud), the model, the ``usage`` object as the server sent it, and
+    the transcript line it is for when known (a chat completion's reply)."""
+
+    def __call__(
+        self,
+        kind: Literal["chat", "transcription", "response"],
+        model: str,
+        usage: Any,
+        item_id: str | None = None,
+    ) -> None: ...
 
 
 class Message(BaseModel):
@@ -76,8 +87,11 @@ class Chat:
         model: str,
         messages: list[Message],
         tools: Sequence[ToolSpec] = (),
+        *,
+        item_id: str | None = None,
     ) -> AsyncIterator[str | ToolCallRequest]:
-        """The reply's text, chunk by chunk; then the calls of ``tools`` the model made."""
+        """The reply's text, chunk by chunk; then the calls of ``tools`` the model made.
+        ``item_id``: the reply's transcript line (its usage is recorded against it)."""
         body: dict[str, Any] = {
             "model": model,
             "stream": True,
@@ -102,7 +116,7 @@ class Chat:
                 async for line in response.aiter_lines():
                     usage = _usage(line)
                     if usage is not None and self._on_usage is not None:
-                        self._on_usage("chat", model, usage)
+                        self._on_usage("chat", model, usage, item_id)
                     delta = _delta(line)
                     if delta is None:
                         break

@@ -4,8 +4,9 @@ A chat model writes markdown; none of it is read aloud. :class:`SpokenMarkdown` 
 in the chunks it arrives in (a fence or a link may straddle them) and gives back the words to
 say:
 
-* a fenced code block is not said: it goes to ``on_code(language, code)`` (the editor shows it)
-  and is spoken as one short phrase, :data:`CODE_PHRASE`;
+* a code block, fenced or indented (four spaces after a blank line, outside a list), is not
+  said: it goes to ``on_code(language, code)`` (the editor shows it; an indented block has no
+  language) and is spoken as one short phrase, :data:`CODE_PHRASE`;
 * headings, list items and table rows are said as plain sentences (their markers dropped, a
   full stop added when they have none); block quotes without ``>``; rules and table
   separators not at all;
@@ -29,8 +30,11 @@ if TYPE_CHECKING:
 
 #: What is said in place of a code block.
 CODE_PHRASE = "I put the code in the editor."
+#: What is said in its place when there is no editor to show it (``on_code`` None).
+UNSHOWN_CODE_PHRASE = "The code is in the written reply."
 
 _FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
+_INDENT = ("    ", "\t")  # an indented code block's lines (CommonMark: 4 columns)
 _RULE = re.compile(r"^ {0,3}(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,}|=+\s*)$")
 _HEADING = re.compile(r" {0,3}#{1,6}(?:\s+|$)")
 _HEADING_CLOSE = re.compile(r"\s+#+\s*$")
@@ -92,7 +96,8 @@ def _closed(text: str) -> bool:
 class SpokenMarkdown:
     """Streams a markdown reply into speech (see the module); code goes to ``on_code``."""
 
-    def __init__(self, on_code: Callable[[str, str], None] = lambda *_: None) -> None:
+    def __init__(self, on_code: Callable[[str, str], None] | None = None) -> None:
+        """``on_code``: where code is shown; None: nowhere (no editor), and it is said so."""
         self._on_code = on_code
         self._line = ""  # the line being written (raw)
         #: Of the line being written, once its start is known: the line-level kind
@@ -103,6 +108,12 @@ class SpokenMarkdown:
         self._fence: str | None = None
         self._language = ""
         self._code: list[str] = []
+        #: An indented code block in progress (its lines, unindented), or None.
+        self._indented: list[str] | None = None
+        #: What came before the line being written: a blank line (or nothing), and whether
+        #: the last non-blank line belonged to a list (where indentation continues an item).
+        self._after_blank = True
+        self._in_list = False
 
     def feed(self, chunk: str) -> str:
         """The next chunk of the reply; the words to say now (maybe "")."""
@@ -118,13 +129,37 @@ class SpokenMarkdown:
         self._line = ""
         if self._fence is not None:
             out += self._close_fence()
-        return out
+        return out + self._close_indented()
 
     # ------------------------------------------------------------------ lines
 
     def _whole_line(self, line: str) -> str:
         kind, said = self._kind, self._said
         self._kind, self._said = None, 0
+        after_blank, in_list = self._after_blank, self._in_list
+        if line.strip():
+            self._after_blank = False
+            if kind == "item" or _ITEM.match(line):
+                self._in_list = True
+            elif not line[:1].isspace():
+                self._in_list = False
+        else:
+            self._after_blank = True
+        if self._indented is not None:
+            if not line.strip() or line.startswith(_INDENT):
+                self._indented.append(line[1 if line[:1] == "\t" else 4 :])
+                return ""
+            return self._close_indented() + self._whole_line(line)
+        if (
+            kind is None
+            and self._fence is None
+            and after_blank
+            and not in_list
+            and line.startswith(_INDENT)
+            and line.strip()
+        ):
+            self._indented = [line[1 if line[:1] == "\t" else 4 :]]
+            return ""
         if self._fence is not None:
             stripped = line.strip()
             if stripped.startswith(self._fence) and not stripped.strip(self._fence[0]):
@@ -162,7 +197,11 @@ class SpokenMarkdown:
         """Words of the line being written that can be said already: up to its last sentence
         end, when nothing before it is open."""
         line = self._line
+        if self._indented is not None:
+            return ""  # more code, or the text after it: decided on the whole line
         if self._kind is None:
+            if self._after_blank and not self._in_list and line.startswith(_INDENT):
+                return ""  # maybe an indented code block: decided on the whole line
             head = line.lstrip()
             if head[:1] in ("`", "~", "|") or _SENTENCE_END.search(line) is None:
                 return ""  # maybe a fence or a table: decided on the whole line
@@ -178,11 +217,20 @@ class SpokenMarkdown:
         return ""
 
     def _close_fence(self) -> str:
-        code = "\n".join(self._code)
-        language = self._language
+        code, language = self._code, self._language
         self._fence, self._language, self._code = None, "", []
+        return self._show(language, code)
+
+    def _close_indented(self) -> str:
+        code, self._indented = self._indented, None
+        return self._show("", code) if code is not None else ""
+
+    def _show(self, language: str, lines: list[str]) -> str:
+        code = "\n".join(lines).strip("\n")
         if not code.strip():
             return ""
+        if self._on_code is None:
+            return " " + UNSHOWN_CODE_PHRASE + " "
         self._on_code(language, code + "\n")
         return " " + CODE_PHRASE + " "
 

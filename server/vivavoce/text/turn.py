@@ -55,7 +55,7 @@ class TextReply:
         run_tool: RunTool,
         on_update: Callable[[TranscriptUpdate], None],
         on_message: Callable[[str], None],
-        on_code: Callable[[str, str], None] = lambda *_: None,
+        on_code: Callable[[str, str], None] | None = None,
     ) -> None:
         from .spoken import SpokenMarkdown
 
@@ -66,7 +66,8 @@ class TextReply:
         self._run_tool = run_tool
         self._on_update = on_update
         self._on_message = on_message
-        #: The reply's words to say (its markdown as speech; code blocks to ``on_code``).
+        #: The reply's words to say (its markdown as speech; code blocks to ``on_code``, or
+        #: said to be in the written reply when it is None: no editor).
         self._spoken = SpokenMarkdown(on_code)
         self.item_id = new_id("item")
         #: The line this reply follows in the transcript (the user's turn, or the last tool's).
@@ -107,7 +108,8 @@ class TextReply:
         for round_ in range(MAX_TOOL_ROUNDS + 1):
             calls: list[ToolCallRequest] = []
             offered = self._tools if round_ < MAX_TOOL_ROUNDS else []  # then it must answer
-            async for piece in self._chat.stream(self._model, self._messages, offered):
+            stream = self._chat.stream(self._model, self._messages, offered, item_id=self.item_id)
+            async for piece in stream:
                 if not isinstance(piece, str):
                     calls.append(piece)
                     continue

@@ -6,7 +6,7 @@
  * renders with clients/web/vivavoce-chat.js itself. No `vscode` import.
  */
 
-import { Method, type Status, type TranscriptUpdate, asTranscript } from "./protocol";
+import { Method, type ShownCode, type Status, type TranscriptUpdate, asCode, asTranscript } from "./protocol";
 
 /** Extension → webview. */
 export type ToPanel =
@@ -84,7 +84,8 @@ function errorMessage(error: unknown): string {
 export class PanelBridge {
   private post: ((message: ToPanel) => unknown) | undefined;
   private ready = false;
-  private readonly turns = new Map<string, TranscriptUpdate>();
+  /** What the panel shows, in the order it came: each turn (by item id) and each shown code. */
+  private readonly turns = new Map<string, { method: string; params: TranscriptUpdate | ShownCode }>();
 
   constructor(private readonly host: PanelHost) {}
 
@@ -109,13 +110,19 @@ export class PanelBridge {
     this.send({ type: "notification", method: Method.transcript, params: update });
   }
 
+  /** Code the assistant shows: a block with an Insert button, in its place among the turns. */
+  code(shown: ShownCode): void {
+    this.keep(`code:${shown.id}`, Method.code, shown);
+    this.send({ type: "notification", method: Method.code, params: shown });
+  }
+
   /** A message from the webview (anything else is ignored: it is the webview's word). */
   async receive(message: unknown): Promise<void> {
     if (!isObject(message)) return;
     if (message.type === "ready") {
       this.ready = true;
-      for (const turn of this.turns.values()) {
-        this.send({ type: "notification", method: Method.transcript, params: turn });
+      for (const { method, params } of this.turns.values()) {
+        this.send({ type: "notification", method, params });
       }
       this.status(this.host.status());
     } else if (message.type === "request" && typeof message.id === "number" && typeof message.method === "string") {
@@ -147,11 +154,15 @@ export class PanelBridge {
 
   /** Each turn's whole text so far, in the order they came, for a panel that opens later. */
   private remember(update: TranscriptUpdate): void {
-    const before = this.turns.get(update.itemId);
+    const before = this.turns.get(update.itemId)?.params as TranscriptUpdate | undefined;
     const text = update.final || update.text ? update.text : (before?.text ?? "") + (update.delta ?? "");
     const turn: TranscriptUpdate = { ...update, text };
     delete turn.delta;
-    this.turns.set(update.itemId, turn);
+    this.keep(update.itemId, Method.transcript, turn);
+  }
+
+  private keep(key: string, method: string, params: TranscriptUpdate | ShownCode): void {
+    this.turns.set(key, { method, params });
     if (this.turns.size > KEPT_TURNS) {
       const oldest = this.turns.keys().next().value;
       if (oldest !== undefined) this.turns.delete(oldest);
@@ -205,6 +216,7 @@ export class PanelClient {
       else waiter?.resolve(message.result);
     } else if (message.type === "notification" && typeof message.method === "string") {
       if (message.method === Method.transcript && !asTranscript(message.params)) return;
+      if (message.method === Method.code && !asCode(message.params)) return;
       this.onNotification(message.method, message.params);
     }
   }
