@@ -76,7 +76,16 @@ def rms_dbfs(samples: Pcm) -> float:
 
 
 class Resampler:
-    """Streaming int16 mono resampler (libswresample through av); keeps state between chunks."""
+    """Streaming int16 mono resampler (libswresample through av); keeps state between chunks.
+
+    Digital silence is answered without libswresample once it is settled: after
+    ``SETTLED_CHUNKS`` all-zero chunks in a row each gave exactly their share of all-zero
+    output, the filter holds only zeros and its phase repeats, so further zero chunks would give
+    zeros of that same length (bit-exact, ``tests/unit/test_opus_silence.py``). A call is
+    mostly silence: the peer resamples each 20 ms frame it hears.
+    """
+
+    SETTLED_CHUNKS = 2
 
     def __init__(self, src_rate: int, dst_rate: int) -> None:
         import av
@@ -84,10 +93,29 @@ class Resampler:
         self.src_rate, self.dst_rate = src_rate, dst_rate
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=dst_rate)
         self._pts = 0
+        self._silent_run = 0  # zero chunks in a row that resampled to exact-length zeros
+        self._silent_size = 0  # their input size
+        self.skipped = 0
 
     def __call__(self, samples: Pcm) -> Pcm:
         if self.src_rate == self.dst_rate:
             return samples
+        zero = not samples.any()
+        if zero and self._silent_run >= self.SETTLED_CHUNKS and samples.size == self._silent_size:
+            self.skipped += 1
+            return np.zeros(samples.size * self.dst_rate // self.src_rate, np.int16)
+        out = self._resample(samples)
+        share = samples.size * self.dst_rate
+        if zero and share % self.src_rate == 0 and out.size * self.src_rate == share and not out.any():
+            if samples.size == self._silent_size:
+                self._silent_run += 1
+            else:
+                self._silent_size, self._silent_run = samples.size, 1
+        else:
+            self._silent_run = 0
+        return out
+
+    def _resample(self, samples: Pcm) -> Pcm:
         import av
 
         pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1)
