@@ -5,6 +5,7 @@
 * :mod:`.jitter` replaces aiortc's fixed 80 ms audio jitter buffer with an adaptive one.
 * :mod:`.liveness` notices in seconds that a live call's server is gone.
 * :mod:`.level` computes outgoing frames' RTP audio level with numpy (aiortc loops in Python).
+* :mod:`.clock` gives aiortc the time without datetime arithmetic (every RTP packet asks).
 * :mod:`.opus` sends and receives Opus silence without the codec, and decodes audio on the loop.
 * :mod:`.tracks` holds audio tracks (a paced PCM source) and sinks (WAV, memory, none).
 
@@ -31,11 +32,12 @@ def rtc_configuration(ice_servers: list[str] | None = None) -> Any:
 
 def prepare_aiortc() -> None:
     """Install our ICE host-address filter and consent checks, adaptive jitter buffer, audio
-    level and Opus silence shortcuts (idempotent)."""
-    from . import consent, ice, jitter, level, opus
+    level, clock and Opus silence shortcuts (idempotent)."""
+    from . import clock, consent, ice, jitter, level, opus
 
     consent.install()
     ice.install()
     jitter.install()
     level.install()
+    clock.install()
     opus.install()

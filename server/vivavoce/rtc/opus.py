@@ -56,7 +56,12 @@ def enabled() -> bool:
 
 
 def is_digital_silence(frame: av.AudioFrame) -> bool:
-    """Whether every sample of a packed s16 frame is exactly zero."""
+    """Whether every sample of a packed s16 frame is exactly zero (known at once for a frame
+    made as silence, :data:`~vivavoce.rtc.tracks.DIGITAL_SILENCE`)."""
+    from .tracks import DIGITAL_SILENCE
+
+    if frame.opaque is DIGITAL_SILENCE:
+        return True
     if frame.format.name != "s16":
         return False
     plane = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16)
@@ -176,11 +181,10 @@ def decoder_class() -> type[Any]:
                 return frames
 
             def _zero_frame(self, timestamp: int) -> av.AudioFrame:
+                from .tracks import silent_frame
+
                 like = self._zero
-                channels = like.layout.nb_channels
-                pcm = np.zeros((1, like.samples * channels), dtype=np.int16)
-                frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=like.layout.name)
-                frame.sample_rate = like.sample_rate
+                frame = silent_frame(like.samples, like.layout.name, like.sample_rate)
                 frame.pts = timestamp + self._pts_offset
                 frame.time_base = like.time_base or fractions.Fraction(1, like.sample_rate)
                 return frame
