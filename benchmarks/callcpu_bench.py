@@ -1,7 +1,8 @@
 """The ``callcpu`` group: CPU per call-second of a few calls, aiortc's audio path vs ours.
 
-    .venv/bin/python -m benchmarks.run --only callcpu        # 2 rounds × 2 sides × (45 s + set-up)
-    BENCH_CALLCPU_SECONDS=30 BENCH_CALLCPU_ROUNDS=1 .venv/bin/python -m benchmarks.run --only callcpu
+    .venv/bin/python -m benchmarks.run --only callcpu   # 2 rounds × 2 sides × (45 s + set-up)
+    BENCH_CALLCPU_SECONDS=20 BENCH_CALLCPU_ROUNDS=1 \
+        .venv/bin/python -m benchmarks.run --only callcpu                    # smoke, ≈ 1.5 min
 
 The set-up of the ``load`` group (a fresh ``vivavoce peer``, :mod:`benchmarks.load_client`
 holding the calls: audio both ways all the time, a flite sentence into each call every
@@ -44,7 +45,7 @@ def _seconds(cfg: _Cfg) -> float:
 
 
 def _rounds(cfg: _Cfg) -> int:
-    return int(os.environ.get("BENCH_CALLCPU_ROUNDS", 2 if cfg.duration >= 60 else 1))
+    return int(os.environ.get("BENCH_CALLCPU_ROUNDS", "2" if cfg.duration >= 60 else "1"))
 
 
 def _calls() -> int:
@@ -81,12 +82,13 @@ async def bench_callcpu(cfg: _Cfg) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The rounds of one side: the median of each part, turns summed."""
+    calls = max(1, sum(r["calls"] for r in results))
     return {
         "cpu": {p: median([r["cpu_ms_per_call_s"][p] for r in results]) for p in PARTS},
         "turns_asked": sum(r["turns_asked"] for r in results),
         "turns_answered": sum(r["turns_answered"] for r in results),
         "calls_lost": sum(r["calls_lost"] for r in results),
-        "audible_s": sum(r["audible_s"] for r in results) / max(1, sum(r["calls"] for r in results)),
+        "audible_s": sum(r["audible_s"] for r in results) / calls,
         "rounds": results,
     }
 

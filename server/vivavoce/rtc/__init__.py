@@ -39,5 +39,6 @@ def prepare_aiortc() -> None:
     ice.install()
     jitter.install()
     level.install()
-    clock.install()
-    opus.install()
+    if opus.enabled():  # VIVAVOCE_RTC_SHORTCUTS=0: aiortc's own audio path, for comparison
+        clock.install()
+        opus.install()

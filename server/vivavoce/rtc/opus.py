@@ -26,8 +26,9 @@ load bench, those hand-offs cost the peer's loop more than the codec itself.
   20 ms frame in ≈ 50–70 µs, less than the hand-off it replaces. Video keeps aiortc's thread.
 
 :func:`install` puts these into aiortc (idempotent; :func:`vivavoce.rtc.prepare_aiortc`). The
-environment variable :data:`SWITCH` set to ``0`` leaves aiortc as it is (the benchmarks measure
-both paths side by side with it).
+environment variable :data:`SWITCH` set to ``0`` leaves aiortc as it is, and with it
+:mod:`.clock` and the :class:`~vivavoce.rtc.tracks.Resampler`'s silence shortcut (the
+``callcpu`` benchmark measures both paths side by side with it).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: ``VIVAVOCE_RTC_SHORTCUTS=0``: aiortc's own audio path (for side-by-side measurements).
+#: Read when a call starts (``prepare_aiortc``), not at import.
 SWITCH = "VIVAVOCE_RTC_SHORTCUTS"
 #: Identical silent packets in a row before the codec is skipped for the next ones.
 SETTLED = 3
@@ -78,7 +80,7 @@ def encoder_class() -> type[Any]:
     if _ENCODER is None:
         from aiortc.codecs.opus import OpusEncoder
 
-        class SilenceOpusEncoder(OpusEncoder):  # type: ignore[misc]
+        class SilenceOpusEncoder(OpusEncoder):
             """aiortc's Opus encoder that sends its own settled silent packet for zero frames."""
 
             def __init__(self) -> None:
@@ -104,9 +106,7 @@ def encoder_class() -> type[Any]:
                 self.skipped += 1
                 return [self.silent_packet], int(frame.pts) - self._first_pts
 
-            def encode(
-                self, frame: av.AudioFrame, force_keyframe: bool = False
-            ) -> tuple[list[bytes], int]:
+            def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
                 quick = self.encode_silence(frame)
                 if quick is not None:
                     return quick
@@ -143,10 +143,9 @@ def decoder_class() -> type[Any]:
     if _DECODER is None:
         import fractions
 
-        import av
         from aiortc.codecs.opus import OpusDecoder
 
-        class SilenceOpusDecoder(OpusDecoder):  # type: ignore[misc]
+        class SilenceOpusDecoder(OpusDecoder):
             """aiortc's Opus decoder that answers a packet it knows decodes to exact zeros
             with a zero frame, without decoding it."""
 
@@ -158,12 +157,12 @@ def decoder_class() -> type[Any]:
                 self._zero: Any = None  # a decoded silent frame: layout, size, pts offset
                 self._pts_offset = 0
 
-            def decode(self, encoded_frame: Any) -> list[av.AudioFrame]:
+            def decode(self, encoded_frame: Any) -> list[Any]:
                 data = encoded_frame.data
                 if self._run >= SETTLED and data == self.silent_packet:
                     self.skipped += 1
                     return [self._zero_frame(encoded_frame.timestamp)]
-                frames: list[av.AudioFrame] = super().decode(encoded_frame)
+                frames: list[Any] = super().decode(encoded_frame)
                 if (
                     len(frames) == 1
                     and frames[0].samples == FRAME_SAMPLES
