@@ -9,7 +9,7 @@ holding the calls: audio both ways all the time, a flite sentence into each call
 ``PERIOD_S`` seconds, staggered, answered in speech), with ``BENCH_CALLCPU_CALLS`` calls
 (default 4): few enough that the processes keep up on a busy machine, so what they consume is
 the work itself. Both sides run the same code; the baseline sets
-:data:`vivavoce.rtc.opus.SWITCH` to ``0`` in the peer and the client, which leaves aiortc's
+:data:`vivavoce.rtc.shortcuts.SWITCH` to ``0`` in the peer and the client, which leaves aiortc's
 audio path as it is (every silent frame encoded and decoded, decoding in a thread per
 receiver). Rounds alternate baseline and product so that the machine's other load falls on
 both.
@@ -54,7 +54,7 @@ def _calls() -> int:
 
 async def bench_callcpu(cfg: _Cfg) -> tuple[dict[str, Any], dict[str, Any]]:
     seconds, calls = _seconds(cfg), _calls()
-    from vivavoce.rtc.opus import SWITCH
+    from vivavoce.rtc.shortcuts import SWITCH
 
     sides: dict[str, list[dict[str, Any]]] = {"baseline": [], "product": []}
     for _ in range(_rounds(cfg)):

@@ -25,8 +25,8 @@ load bench, those hand-offs cost the peer's loop more than the codec itself.
   receivers decode on the loop as packets arrive instead of in their thread: Opus decodes a
   20 ms frame in ≈ 50–70 µs, less than the hand-off it replaces. Video keeps aiortc's thread.
 
-:func:`install` puts these into aiortc (idempotent; :func:`vivavoce.rtc.prepare_aiortc`). The
-environment variable :data:`SWITCH` set to ``0`` leaves aiortc as it is, and with it
+:func:`install` puts these into aiortc (idempotent; :func:`vivavoce.rtc.prepare_aiortc`).
+``VIVAVOCE_RTC_SHORTCUTS=0`` (:mod:`.shortcuts`) leaves aiortc as it is, and with it
 :mod:`.clock` and the :class:`~vivavoce.rtc.tracks.Resampler`'s silence shortcut (the
 ``callcpu`` benchmark measures both paths side by side with it).
 """
@@ -34,27 +34,21 @@ environment variable :data:`SWITCH` set to ``0`` leaves aiortc as it is, and wit
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .shortcuts import enabled
 
 if TYPE_CHECKING:
     import av
 
 log = logging.getLogger(__name__)
 
-#: ``VIVAVOCE_RTC_SHORTCUTS=0``: aiortc's own audio path (for side-by-side measurements).
-#: Read when a call starts (``prepare_aiortc``), not at import.
-SWITCH = "VIVAVOCE_RTC_SHORTCUTS"
 #: Identical silent packets in a row before the codec is skipped for the next ones.
 SETTLED = 3
 FRAME_SAMPLES = 960  # aiortc's 20 ms at 48 kHz
 MIN_AUDIO_LEVEL = -127  # RFC 6465: the level of digital silence
-
-
-def enabled() -> bool:
-    return os.environ.get(SWITCH, "1") != "0"
 
 
 def is_digital_silence(frame: av.AudioFrame) -> bool:
@@ -236,7 +230,7 @@ _installed = False
 
 def install() -> None:
     """Put the silence shortcuts and inline audio decoding into aiortc (idempotent; nothing
-    when :data:`SWITCH` is ``0``, or on an aiortc other than the 1.16 this was written for)."""
+    when the switch is ``0``, or on an aiortc other than the 1.16 this was written for)."""
     global _installed
     if _installed or not enabled():
         return

@@ -123,7 +123,7 @@ class Resampler:
         self._silent_run = 0  # zero chunks in a row that resampled to exact-length zeros
         self._silent_size = 0  # their input size
         self.skipped = 0
-        from .opus import enabled
+        from .shortcuts import enabled
 
         self._shortcut = enabled()
 
