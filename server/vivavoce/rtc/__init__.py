@@ -33,12 +33,12 @@ def rtc_configuration(ice_servers: list[str] | None = None) -> Any:
 def prepare_aiortc() -> None:
     """Install our ICE host-address filter and consent checks, adaptive jitter buffer, audio
     level, clock and Opus silence shortcuts (idempotent)."""
-    from . import clock, consent, ice, jitter, level, opus
+    from . import clock, consent, ice, jitter, level, opus, shortcuts
 
     consent.install()
     ice.install()
     jitter.install()
     level.install()
-    if opus.enabled():  # VIVAVOCE_RTC_SHORTCUTS=0: aiortc's own audio path, for comparison
+    if shortcuts.enabled():  # VIVAVOCE_RTC_SHORTCUTS=0: aiortc's own audio path, for comparison
         clock.install()
         opus.install()
