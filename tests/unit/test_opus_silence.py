@@ -137,3 +137,29 @@ def test_resampling_silence_with_the_shortcut_is_bit_exact(src: int, dst: int) -
     theirs = [plain._resample(x) for x in stream]  # libswresample for every chunk
     assert shortcut.skipped >= 25
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+async def test_a_frame_that_fails_to_decode_is_reported_and_the_next_one_plays() -> None:
+    """Decoding on the loop: an error must not escape into aiortc's DTLS reader (it would
+    end the call's transport); it is reported as aiortc's thread reports it, and decoding
+    goes on."""
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    error = threading.Event()
+    receiver = SimpleNamespace(_track=SimpleNamespace(_queue=queue))
+    receiver._RTCRtpReceiver__decoder_error = error  # type: ignore[attr-defined]
+    inline = opus.InlineDecoding(receiver)
+    codec = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2)
+    (good, _), *_ = _encode(OpusEncoder(), _tone(1))
+    inline.put((codec, JitterFrame(data=object(), timestamp=0)))  # not even bytes
+    assert error.is_set() and queue.empty()
+    inline.put((codec, JitterFrame(data=good, timestamp=960)))
+    frame = queue.get_nowait()
+    assert isinstance(frame, av.AudioFrame) and frame.samples == 960
+    inline.put(None)  # the receiver stops: the track ends
+    assert queue.get_nowait() is None

@@ -205,12 +205,12 @@ class InlineDecoding:
         if codec.name != self._codec_name:
             self._decoder = _decoder_for(codec)
             self._codec_name = codec.name
-        import av
-
         try:
             frames = self._decoder.decode(encoded_frame)
-        except av.FFmpegError as exc:  # as aiortc's worker: keep the decoder, report it
-            log.warning("failed to decode an audio %s frame: %s", codec.name, exc)
+        except Exception as exc:
+            # As aiortc's worker for av's errors: keep the decoder, report it, go on. Any other
+            # error too: raised here, on the loop, it would end the whole DTLS transport.
+            log.warning("failed to decode an audio %s frame: %r", codec.name, exc)
             self._receiver._RTCRtpReceiver__decoder_error.set()
             return
         for frame in frames:
