@@ -106,12 +106,62 @@ class _Contention:
         }
 
 
-async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
+def _thread_cpu(pid: int, tid: int) -> float:
+    """CPU seconds (user + system) of one thread of ``pid`` (``tid == pid``: the main thread,
+    where the event loop runs)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
+class CallCpu:
+    """CPU seconds each part of the load consumed between construction and :meth:`stop`, per
+    call-second (calls × wall seconds): robust to a busy machine, unlike CPU % of the window, as
+    long as the processes keep up. Parts: the peer's event-loop thread, its other threads
+    (aiortc's encoder pool and decoder threads, the recognizer's feeder), its children
+    (recognition workers, speech synthesis), the client's loop thread and other threads."""
+
+    def __init__(self, peer: int, client: int, calls: int) -> None:
+        self.peer, self.client, self.calls = peer, client, calls
+        self.t0 = time.monotonic()
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, pid in (("peer", self.peer), ("client", self.client)):
+            t = psutil.Process(pid).cpu_times()
+            loop = _thread_cpu(pid, pid)
+            out[f"{name}_loop"] = loop
+            out[f"{name}_threads"] = t.user + t.system - loop
+        out["peer_children"] = _descendants_cpu(self.peer)
+        return out
+
+    def stop(self) -> dict[str, float]:
+        """Milliseconds of CPU per call-second, by part (and ``total``)."""
+        call_seconds = self.calls * (time.monotonic() - self.t0)
+        end = self._sample()
+        ms = {k: 1000.0 * (end[k] - self.start[k]) / call_seconds for k in end}
+        ms["total"] = sum(ms.values())
+        return ms
+
+
+async def _one_side(
+    calls: int,
+    limit: int,
+    seconds: float,
+    *,
+    env: dict[str, str] | None = None,
+    period: float = PERIOD_S,
+    label: str = "load",
+) -> dict[str, Any]:
     from benchmarks.run import _peer_module
 
     peer = Child(
-        f"load peer ({calls})", _peer_module(),
-        "--host", "127.0.0.1", "--port", "0", "--max-calls", str(limit),
+        f"{label} peer ({calls})", _peer_module(),
+        "--host", "127.0.0.1", "--port", "0", "--max-calls", str(limit), env=env,
     )  # fmt: skip
     await peer.start()
     client: Child | None = None
@@ -119,9 +169,9 @@ async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
         url = (await peer.wait_for_pattern(LISTENING, START_LIMIT)).group(1)
         rss_idle = _rss(peer.pid)
         client = await Child(
-            f"load client ({calls})", "benchmarks.load_client",
-            "--url", url, "--calls", str(calls), "--period", str(PERIOD_S),
-            "--limit", str(limit if calls == limit else 0),
+            f"{label} client ({calls})", "benchmarks.load_client",
+            "--url", url, "--calls", str(calls), "--period", str(period),
+            "--limit", str(limit if calls == limit else 0), env=env,
         ).start()  # fmt: skip
         await client.event("first", 120.0)
         rss_first = _rss(peer.pid)
@@ -132,7 +182,9 @@ async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
         sampler = UsageSampler({"peer": peer.pid, "client": client.pid})
         sampler.start()
         contention = _Contention(peer.pid, client.pid)
+        call_cpu = CallCpu(peer.pid, client.pid, calls)
         await asyncio.sleep(seconds)
+        cpu_ms_per_call_s = call_cpu.stop()
         wall, usage = await sampler.stop()
         machine = contention.stop()
         rss_end = _rss(peer.pid)
@@ -156,6 +208,7 @@ async def _one_side(calls: int, limit: int, seconds: float) -> dict[str, Any]:
         rss_per_call_end_mib=(rss_end - rss_first) / others / MIB if calls > 1 else math.nan,
         live_connect_ms=live.get("connect_ms"),
         machine=machine,
+        cpu_ms_per_call_s=cpu_ms_per_call_s,
     )
     return result
 

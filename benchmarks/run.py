@@ -22,6 +22,9 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
 * impaired — the rtt task through ``tests.netsim``'s relay at ``BAD_NETWORK`` (5 % loss,
   40 ± 30 ms, reordering): mouth-to-ear (burst → echo onset) and the audio that never reached
   the sink (RTP-time holes), product vs aiortc's default buffer. See ``bench_impaired``.
+* callcpu — CPU milliseconds per call-second of 4 calls (audio both ways, a turn every 15 s),
+  by part (peer loop, peer threads, recognition/speech children, client), aiortc's audio path
+  (baseline) vs the Opus silence shortcuts and inline decoding. See ``benchmarks.callcpu_bench``.
 * vocabulary — 32 synthesized programming sentences (flite, voices rms and slt) recognized by
   the local peer without (baseline) and with the code vocabulary (product): word error rate and
   identifiers right (target ≥ 80 %). See ``benchmarks.vocab_bench``.
@@ -55,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    callcpu_bench,
     conversation_bench,
     devices_bench,
     load_bench,
@@ -68,7 +72,7 @@ from benchmarks.stats import median, percentile, record, summary
 
 GROUPS = (
     "connect", "rtt", "duplex", "lsp_startup", "lsp_status", "lsp_transcript", "interrupt",
-    "toggle", "devices", "impaired", "load", "vocabulary", "reply", "wakeword",
+    "toggle", "devices", "impaired", "load", "callcpu", "vocabulary", "reply", "wakeword",
 )  # fmt: skip
 
 
@@ -307,6 +311,7 @@ BENCHES: dict[str, tuple[Callable[[Config], Awaitable[Pair]], Callable[..., dict
     "devices": (devices_bench.bench_devices, devices_bench.devices_metrics),
     "impaired": (bench_impaired, impaired_metrics),
     "load": (load_bench.bench_load, load_bench.load_metrics),
+    "callcpu": (callcpu_bench.bench_callcpu, callcpu_bench.callcpu_metrics),
     "vocabulary": (vocab_bench.bench_vocabulary, vocab_bench.vocabulary_metrics),
     "reply": (reply_bench.bench_reply, reply_bench.reply_metrics),
     "wakeword": (wake_bench.bench_wakeword, wake_bench.wakeword_metrics),

@@ -424,6 +424,34 @@ async def test_echo_mode_returns_the_callers_audio(echo_peer, make_call: CallFac
     assert not call.of_type("input_audio_buffer.speech_started")
 
 
+async def test_silence_crosses_the_call_as_cached_packets_and_is_heard_as_zeros(
+    echo_peer, make_call: CallFactory
+) -> None:
+    """Both directions of a call send digital silence as the encoder's own silent packet
+    without encoding it, and decode it without the codec (``vivavoce.rtc.opus``); what is
+    heard is the same: exact zeros in the silence, the tone intact after it."""
+    call = await make_call(echo_peer.base_url)
+    await asyncio.sleep(0.6)  # silence both ways (the echo of the track's own silence)
+    tone = (np.sin(np.arange(8000) * 2 * np.pi * 440 / 16000) * 8000).astype(np.int16)
+    call.say(tone)
+    for _ in range(40):
+        await asyncio.sleep(0.1)
+        if call.audible_ms() >= 400:
+            break
+    sender = call._pc.getSenders()[0]
+    encoder = sender._RTCRtpSender__encoder
+    receiver = call._pc.getReceivers()[0]
+    decoder = receiver._RTCRtpReceiver__decoder_queue._decoder
+    assert encoder.skipped > 10, encoder.skipped  # the client's silence
+    assert decoder.skipped > 10, decoder.skipped  # the peer's echo of it, re-encoded there
+    samples = call.sink.samples()
+    loud = np.flatnonzero(np.abs(samples) > 300)
+    assert loud.size and samples[: loud[0] - 960].size > 0.3 * 48000
+    assert not samples[: loud[0] - 960].any()  # the silence before the tone: exact zeros
+    spectrum = np.abs(np.fft.rfft(samples[loud[0] : loud[0] + 9600].astype(np.float64)))
+    assert abs(np.argmax(spectrum) * 48000 / 9600 - 440) < 10
+
+
 async def test_user_speech_interrupts_the_reply(
     peer, make_call: CallFactory, open_file_speech: np.ndarray
 ) -> None:

@@ -72,3 +72,37 @@ def test_downmix_averages_the_channels_of_every_decoded_format() -> None:
     mono = to_mono(frame)
     np.frombuffer(frame.planes[0], dtype=np.int16)[:] = 0
     assert np.array_equal(mono, left)
+
+
+async def test_the_track_sends_what_was_queued_and_marks_only_its_silence() -> None:
+    """The outgoing track's frames: queued audio sample for sample, then zeros marked as
+    digital silence (which the encoder and the downmix then trust without a scan)."""
+    from vivavoce.rtc.tracks import DIGITAL_SILENCE, PcmSource, PcmSourceTrack
+
+    source = PcmSource()
+    speech = np.random.default_rng(5).integers(-9000, 9000, 1500).astype(np.int16)
+    source.feed(speech)
+    track = PcmSourceTrack(source)
+    frames = [await track.recv() for _ in range(3)]
+    track.stop()
+    sent = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+    assert np.array_equal(sent[:1500], speech) and not sent[1500:].any()
+    assert [f.opaque is DIGITAL_SILENCE for f in frames] == [False, False, True]
+    assert [f.pts for f in frames] == [0, 960, 1920]
+    assert all(f.samples == 960 and f.sample_rate == 48000 for f in frames)
+    assert not to_mono(frames[2]).any() and to_mono(frames[2]).size == 960
+
+
+def test_aiortcs_clock_reads_the_same_time_faster() -> None:
+    import aiortc.clock
+
+    from vivavoce.rtc import clock
+
+    prepare_aiortc()
+    assert aiortc.clock.current_ntp_time is clock.current_ntp_time
+    ntp = aiortc.clock.datetime_to_ntp(aiortc.clock.current_datetime())
+    ms = (
+        aiortc.clock.current_datetime() - aiortc.clock.NTP_EPOCH
+    ).total_seconds() * 1000  # aiortc's own current_ms, by its formula
+    assert abs(clock.current_ntp_time() - ntp) < (1 << 32) // 100  # within 10 ms
+    assert abs(clock.current_ms() - ms) < 10

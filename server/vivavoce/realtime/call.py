@@ -43,7 +43,7 @@ from ..errors import (
 )
 from ..rtc import ice
 from ..rtc.liveness import Liveness
-from ..rtc.tracks import AudioSink, NullSink, PcmSource, PcmSourceTrack
+from ..rtc.tracks import DIGITAL_SILENCE, AudioSink, NullSink, PcmSource, PcmSourceTrack
 from ..settings import Settings
 from ..tasks import CloseOnce, TaskSet
 from . import events as ev
@@ -400,7 +400,7 @@ class Call:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            if frame.to_ndarray().any():
+            if frame.opaque is not DIGITAL_SILENCE and frame.to_ndarray().any():
                 self.audio_received += frame.samples / frame.sample_rate
             self.sink.write(frame)
 

@@ -5,6 +5,8 @@
 * :mod:`.jitter` replaces aiortc's fixed 80 ms audio jitter buffer with an adaptive one.
 * :mod:`.liveness` notices in seconds that a live call's server is gone.
 * :mod:`.level` computes outgoing frames' RTP audio level with numpy (aiortc loops in Python).
+* :mod:`.clock` gives aiortc the time without datetime arithmetic (every RTP packet asks).
+* :mod:`.opus` sends and receives Opus silence without the codec, and decodes audio on the loop.
 * :mod:`.tracks` holds audio tracks (a paced PCM source) and sinks (WAV, memory, none).
 
 Importing this package is cheap; aiortc and av load when a function needs them.
@@ -29,11 +31,14 @@ def rtc_configuration(ice_servers: list[str] | None = None) -> Any:
 
 
 def prepare_aiortc() -> None:
-    """Install our ICE host-address filter and consent checks, adaptive jitter buffer and audio
-    level (idempotent)."""
-    from . import consent, ice, jitter, level
+    """Install our ICE host-address filter and consent checks, adaptive jitter buffer, audio
+    level, clock and Opus silence shortcuts (idempotent)."""
+    from . import clock, consent, ice, jitter, level, opus, shortcuts
 
     consent.install()
     ice.install()
     jitter.install()
     level.install()
+    if shortcuts.enabled():  # VIVAVOCE_RTC_SHORTCUTS=0: aiortc's own audio path, for comparison
+        clock.install()
+        opus.install()
