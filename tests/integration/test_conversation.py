@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -509,6 +510,26 @@ async def test_a_long_conversation_spans_sessions_without_a_lost_turn_or_an_erro
     finally:
         await s.conv.close()
         await peer.close()
+
+
+async def test_a_turn_typed_as_the_session_is_renewed_is_answered_once(session: Session) -> None:
+    """The renewal comes at a turn boundary; a turn typed at that moment (sent on the old call,
+    its reply not yet asked for) is not a boundary: it is answered, on either call, and the
+    renewal waits for the next boundary."""
+    conv = session.conv
+    await conv.start()
+    old = conv.realtime.call
+    assert old is not None
+    old.expires_at = time.time()  # the server's time limit, reached now
+    typed = asyncio.create_task(conv.send_text("note number one"))
+    renewal = asyncio.create_task(conv.realtime._renew_before_expiry(old))
+    await asyncio.wait_for(renewal, 30)
+    await typed
+    await session.until(lambda: len(session.finals("assistant")) == 1)
+    assert "note number one" in session.finals("assistant")[0].text
+    assert conv.realtime.call is not old and conv.status.state == "live"
+    assert [t.text for t in conv.turns if t.role == "user"] == ["note number one"]
+    assert session.messages == []
 
 
 async def test_typed_turns_while_the_assistant_speaks_are_answered_not_refused(

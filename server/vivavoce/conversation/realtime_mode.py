@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import CallError, SessionExpired, VivavoceError
@@ -109,6 +109,9 @@ class RealtimeMode:
         self._ptt_down: float | None = None
         #: Voice tools running (one may wait for the user to accept an edit): not idle.
         self._tools_running = 0
+        #: Turns on their way to the server (typed, committed, tool outputs) whose reply is
+        #: not asked for yet: not a turn boundary (a renewal then would lose them).
+        self._in_flight = 0
         #: The call's assistant audio already counted in the usage (seconds).
         self._spoken_mark = 0.0
 
@@ -179,11 +182,16 @@ class RealtimeMode:
         """The session changed (voice, model, instructions): a new call, same conversation."""
         self._tasks.spawn(self._reconnect(why), "reconnect")
 
-    async def _reconnect(self, why: str) -> None:
+    async def _reconnect(self, why: str, unless: Callable[[], bool] = lambda: False) -> bool:
+        """A new call for this one, unless ``unless()`` says otherwise once nothing else runs
+        (then False: nothing was done)."""
         host = self._host
         async with host.busy:
             if host.status.state != "live" or host.status.mode != "realtime":
-                return
+                return True
+            if unless():
+                return False
+            self._live.clear()  # what is typed from now on waits for the new call
             log.info("reconnecting: %s", why)
             host.update(state="reconnecting")
             await self.close(keep_state=True)
@@ -191,6 +199,7 @@ class RealtimeMode:
                 await self.open()
             except VivavoceError as exc:
                 host.roll_back_to_text(exc)
+            return True
 
     def end_with(self, error: VivavoceError) -> None:
         """The call's server is known to be gone (the local peer died): end the call now."""
@@ -344,14 +353,32 @@ class RealtimeMode:
         now = time.time()
         life = (call.expires_at or now + SESSION_SECONDS) - now
         await asyncio.sleep(max(0.0, life - min(RENEW_MARGIN, life / 4)))
-        await self._between_turns.wait()
-        if self.call is call:
-            log.info("renewing the session before the server's time limit")
-            self.replace("the session is renewed before its time limit")
+
+        # At a boundary, checked again once nothing else runs: a turn typed meanwhile (sent
+        # on this call, its reply not yet asked for) would not be in what the new call replays.
+        def moved_on() -> bool:
+            return self.call is not call or not self._between_turns.is_set()
+
+        while self.call is call:
+            await self._between_turns.wait()
+            if await self._reconnect("the session is renewed before its time limit", moved_on):
+                return
+
+    @contextlib.contextmanager
+    def _turn_on_its_way(self) -> Iterator[None]:
+        """A user turn or a tool's output is being sent and its reply asked for: no boundary."""
+        self._in_flight += 1
+        self._turn_boundary()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            self._turn_boundary()
 
     def _turn_boundary(self) -> None:
         queue = self._responses
         idle = not (queue and queue.busy) and not self._user_speaking
+        idle = idle and not (self._in_flight or self._ptt_down is not None)
         if idle and self._audio_started is None:
             if not self._between_turns.is_set():
                 self._vocabulary_stale.set()  # a turn ended: the user may have moved meanwhile
@@ -430,6 +457,10 @@ class RealtimeMode:
 
     async def _run_tools(self, call: Call, items: list[ev.Item], respond: bool) -> None:
         """Run the functions a response called, send their outputs, and ask for the reply."""
+        with self._turn_on_its_way():
+            await self._run_tools_now(call, items, respond)
+
+    async def _run_tools_now(self, call: Call, items: list[ev.Item], respond: bool) -> None:
         from ..realtime import events as ev
 
         for item in items:
@@ -462,9 +493,10 @@ class RealtimeMode:
                     await self._live.wait()
         call = self.live_call("send text")
         self.touch()
-        await call.send_text(text, respond=False)
-        if self._responses is not None:
-            await self._responses.request()
+        with self._turn_on_its_way():
+            await call.send_text(text, respond=False)
+            if self._responses is not None:
+                await self._responses.request()
 
     async def interrupt(self) -> None:
         """Stop the assistant now: ``response.cancel``, then ``output_audio_buffer.clear``; the
@@ -510,6 +542,7 @@ class RealtimeMode:
         self.touch()
         if pressed:
             self._ptt_down = time.monotonic()
+            self._turn_boundary()  # the user is speaking
             if call.session.audio.input.turn_detection is not None:
                 call.session.audio.input.turn_detection = None  # the user decides the turns
                 await call.send(ev.SessionUpdate(session=call.session))
@@ -521,9 +554,11 @@ class RealtimeMode:
             if self._ptt_down is not None:
                 self._host.usage.audio(heard=time.monotonic() - self._ptt_down)
             self._ptt_down = None
-            await call.send(ev.InputCommit())
-            if self._responses is not None:
-                await self._responses.request()
+            with self._turn_on_its_way():
+                await call.send(ev.InputCommit())
+                if self._responses is not None:
+                    await self._responses.request()
         else:
             self._ptt_down = None
+            self._turn_boundary()
             await call.send(ev.InputClear())
