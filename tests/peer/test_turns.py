@@ -118,3 +118,72 @@ async def test_typing_starts_no_turn_with_noise_reduction(
     call.say(typing_noise(4.0))
     await asyncio.sleep(4.5)
     assert bool(call.of_type("input_audio_buffer.speech_started")) is false_turn
+
+
+class _Heard:
+    """A recognizer that notes the audio it is handed (and hears a finished sentence)."""
+
+    def __init__(self) -> None:
+        self.audio: list[np.ndarray] = []
+
+    async def transcribe(self, pcm: np.ndarray, words: tuple[str, ...] = ()) -> str:
+        self.audio.append(pcm)
+        return "the code is ready"
+
+    async def warm_up(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_noise_reduction_keeps_the_start_of_a_dictated_sentence() -> None:
+    """Dictation's default input (semantic_vad, far_field): the audio the recognizer is handed
+    holds the whole sentence from before its first word, as said. (The noise gate took the
+    syllables of "the code" for three keystrokes and muted them from the VAD: the turn then
+    began 2 ms after the speech did, and pocketsphinx heard "the co is ready".)"""
+    from vivavoce.peer.input_audio import InputAudio
+    from vivavoce.peer.items import ConversationItems
+    from vivavoce.peer.wire import SessionLink
+    from vivavoce.realtime import events as ev
+
+    speech = flite_pcm("the code is ready period we fixed the bug period")
+    said = np.concatenate([np.zeros(RATE, np.int16), speech, np.zeros(RATE * 2, np.int16)])
+    first = RATE + int(np.argmax(np.abs(speech) > 300))  # the first word's first loud sample
+    session = ev.Session(
+        type="transcription",
+        audio=ev.SessionAudio(
+            input=ev.AudioInput(
+                turn_detection=ev.SemanticVad(eagerness="low", create_response=False),
+                noise_reduction=ev.NoiseReduction(type="far_field"),
+            )
+        ),
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(coro: Any, name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        tasks.add(task)
+        return task
+
+    heard = _Heard()
+
+    async def idle() -> None:
+        return None
+
+    link = SessionLink("test", ConversationItems(), lambda: session, lambda _: None, spawn)
+    audio = InputAudio(
+        link, heard, on_speech_started=lambda: None, on_respond=lambda: None, responses_idle=idle
+    )
+    for i in range(0, said.size, 320):  # 20 ms frames, as a call's
+        audio.feed(said[i : i + 320])
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert heard.audio, "no turn"
+    turn = heard.audio[0]
+    # The recognizer gets the caller's own samples: the turn is a piece of what was said.
+    lead = int(np.argmax(np.abs(turn) > 300))  # before its first loud sample
+    start = first - lead
+    began = start >= 0 and np.array_equal(turn, said[start : start + turn.size])
+    assert began, "the turn began after the first word did"
+    assert lead >= RATE // 10, f"the turn starts only {lead * 1000 // RATE} ms before speech"
