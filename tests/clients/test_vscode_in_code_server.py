@@ -293,11 +293,6 @@ async def test_settings_ui_change_reaches_the_running_server(bench: Workbench) -
         )
 
 
-@pytest.mark.flaky(
-    reason="issue 19: in 1 of 2 fresh-clone CI runs the local peer's recognizer heard "
-    "'new line' as 'The i'm' (the pause not heard, the words run into the sentence before); "
-    "6/6 in a worktree. Run with -m flaky."
-)
 async def test_dictation_lands_in_the_open_editor_as_said(
     code_server: Path, vsix: Path, tmp_path: Path, speak: Any
 ) -> None:
