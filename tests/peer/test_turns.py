@@ -187,3 +187,28 @@ async def test_noise_reduction_keeps_the_start_of_a_dictated_sentence() -> None:
     began = start >= 0 and np.array_equal(turn, said[start : start + turn.size])
     assert began, "the turn began after the first word did"
     assert lead >= RATE // 10, f"the turn starts only {lead * 1000 // RATE} ms before speech"
+
+
+def test_a_turn_ended_as_the_next_words_begin_leaves_them_to_the_next_turn() -> None:
+    """semantic_vad ends a turn when its check of a pause comes back; the user may have begun
+    the next words a moment before, too briefly for silero to call them speech. Those first
+    samples are the next turn's, not silence cut off the last one."""
+    from vivavoce.peer.vad import Paused, TurnDetector
+    from vivavoce.realtime import events as ev
+
+    first, second = flite_pcm("the code is ready"), flite_pcm("call me tomorrow")
+    onset = int(np.argmax(np.abs(second) > 300))  # the first loud sample of the next words
+    detector = TurnDetector.from_settings(ev.SemanticVad(eagerness="low"))
+    pause = np.zeros(RATE * 4 // 5, np.int16)
+    said = detector.feed(np.concatenate([np.zeros(RATE // 2, np.int16), first, pause]))
+    paused = [e for e in said if isinstance(e, Paused)][-1]
+    detector.feed(second[: onset + RATE // 50])  # 20 ms into the next words…
+    assert detector.end_paused(paused.token) is not None  # …when the check comes back
+    detector.feed(np.concatenate([second[onset + RATE // 50 :], np.zeros(RATE // 2, np.int16)]))
+    turn = detector.stop()
+    assert turn is not None
+    start = second[: onset + RATE // 10]  # the next words from before their first loud sample
+    at = [k for k in range(turn.audio.size - start.size + 1) if turn.audio[k] == start[0]]
+    assert any(np.array_equal(turn.audio[k : k + start.size], start) for k in at), (
+        "the next turn lost its start"
+    )
