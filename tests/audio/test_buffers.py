@@ -166,3 +166,29 @@ def test_importing_audio_does_not_load_sounddevice() -> None:
         "assert 'sounddevice' not in sys.modules and 'aiortc' not in sys.modules, 'eager'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_the_call_waits_for_late_microphone_blocks_rather_than_sending_silence() -> None:
+    """On a loaded machine the microphone's blocks stop for 60–80 ms and then come together
+    (measured). The call sends them late rather than silence in their place: a gap in a word
+    ("new line" was heard as "new ally and")."""
+    from vivavoce.rtc.tracks import PcmSourceTrack
+
+    source = MicSource()
+    track = PcmSourceTrack(source)
+    said = [np.full(FRAME_SAMPLES, 3000 + i, np.int16) for i in range(12)]
+
+    async def microphone() -> None:  # a block every 20 ms, on its own clock
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, block_said in enumerate(said):
+            if i not in (4, 5, 6):  # these three come late, with the next one
+                await asyncio.sleep(start + 0.02 * (i + 1) - loop.time())
+            source.feed(block_said)
+
+    source.feed(np.zeros(FRAME_SAMPLES, np.int16))  # the microphone was running already
+    feeding = asyncio.get_running_loop().create_task(microphone())
+    sent = [int((await track.recv()).to_ndarray()[0, 0]) for _ in range(len(said) + 1)]
+    await feeding
+    track.stop()
+    assert sent == [0] + [3000 + i for i in range(len(said))]

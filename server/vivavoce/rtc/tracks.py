@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import io
 import math
@@ -130,12 +131,22 @@ def write_wav(path: str | Path, samples: Pcm, rate: int) -> None:
 class PcmSource:
     """The queue behind :class:`PcmSourceTrack`: 48 kHz mono int16 cut into 20 ms frames."""
 
+    #: Seconds the track waits for a frame that is late before it sends silence instead
+    #: (0: it never waits). A source fed in real time by another clock sets it (a microphone).
+    late_grace = 0.0
+
     def __init__(self) -> None:
         self._chunks: deque[Pcm] = deque()
         self._queued = 0
         self._resamplers: dict[int, Resampler] = {}
         self.drained = asyncio.Event()
         self.drained.set()
+        self._fed = asyncio.Event()
+
+    async def fed(self) -> None:
+        """Return once more audio is fed."""
+        self._fed.clear()
+        await self._fed.wait()
 
     @property
     def queued_seconds(self) -> float:
@@ -150,6 +161,7 @@ class PcmSource:
             self._chunks.append(pcm)
             self._queued += pcm.size
             self.drained.clear()
+            self._fed.set()
 
     def clear(self) -> float:
         """Drop everything queued (barge-in); returns the seconds dropped."""
@@ -227,6 +239,14 @@ def _track_class() -> type[Any]:
                 if wait > 0:
                     await asyncio.sleep(wait)
             samples = self.source.take()
+            # A late frame (the microphone's blocks come in bursts on a loaded machine) is
+            # waited for: sent late, it is jitter the far end absorbs; silence in its place was
+            # a gap in a word (measured: 60–80 ms gaps, "new line" heard as "new ally and").
+            due = self._start + self._pts / RATE + self.source.late_grace
+            while samples is None and (left := due - time.monotonic()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.source.fed(), left)
+                samples = self.source.take()
             if samples is None:
                 samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
             else:
