@@ -2,7 +2,8 @@
 
 * :class:`PcmSourceTrack`: an outgoing aiortc audio track fed with PCM (a WAV file, speech
   synthesis, a microphone, echoed audio). It is paced in real time and sends silence when
-  nothing is queued, so the far end always hears a continuous stream.
+  nothing is queued, so the far end always hears a continuous stream (a source fed on
+  another clock, the microphone, has its late frames waited for first: ``late_grace``).
 * Sinks receive every remote frame as it is decoded: :class:`NullSink`, :class:`MemorySink`
   (tests, meters), :class:`WavSink` (a file).
 * :func:`to_mono` / :class:`Resampler` downmix and resample decoded frames (aiortc decodes
