@@ -73,15 +73,62 @@ def test_push_to_talk_takes_everything_said_untrimmed() -> None:
     assert s.take_all() is None
 
 
-def test_mic_source_gives_whole_frames_and_bounds_its_backlog() -> None:
+def test_mic_source_gives_whole_frames() -> None:
     s = MicSource()
     s.feed(block(480))
     assert s.take() is None  # half a frame: silence rather than a frame half of zeros
-    s.feed(block(480 * 9))  # 100 ms arrived at once
+    s.feed(block(480))
     frame = s.take()
     assert frame is not None and frame.size == FRAME_SAMPLES
-    assert s.queued_seconds <= 0.0201
-    assert s.trimmed_samples == 480 * 10 - 2 * FRAME_SAMPLES
+
+
+def test_a_busy_loop_cuts_no_words_and_the_delay_goes_at_the_next_pause() -> None:
+    """The loop stalls mid-word: the track runs dry (sends silence) and the microphone's
+    blocks then arrive together. Every word frame is still sent, in order (dropping the
+    backlog at once cut 20 ms pieces out of words: "the code is ready" was heard as "the otis
+    redding"); the delay it adds goes at the next pause, which is shortened, not its onset."""
+    loud = [np.full(FRAME_SAMPLES, 3000 + i, np.int16) for i in range(40)]
+    quiet = np.zeros(FRAME_SAMPLES, np.int16)
+    soft = np.full(FRAME_SAMPLES, 40, np.int16)  # the breath before the next word
+    s = MicSource()
+    sent: list[int] = []
+
+    def tick(*arrived: np.ndarray) -> None:  # 20 ms: blocks arrive, the track takes a frame
+        for b in arrived:
+            s.feed(b)
+        frame = s.take()
+        sent.append(-1 if frame is None else int(frame[0]))
+
+    for b in loud[:10]:
+        tick(b)
+    for _ in range(3):  # the stall: nothing arrived, the track sent silence
+        tick()
+    tick(*loud[10:14])  # …then four blocks at once: 60 ms behind
+    for b in loud[14:20]:
+        tick(b)
+    for _ in range(MicSource.KEEP_PAUSE + 10):  # a pause (the user thinks)
+        tick(quiet)
+    tick(soft)
+    for b in loud[20:40]:
+        tick(b)
+    tick(quiet)
+    words = [v for v in sent if v >= 3000]
+    assert words == [3000 + i for i in range(40)], sent  # every word frame, in order
+    assert s.trimmed_samples == 0
+    assert s.skipped_samples == 2 * FRAME_SAMPLES, sent  # the pause shortened by the delay
+    assert sent[sent.index(3020) - 1] == 40  # the breath before the word kept
+    assert s.queued_seconds <= 0.0201  # no more delay than before the stall
+
+
+def test_mic_source_bounds_its_backlog() -> None:
+    """Speech that keeps coming faster than the call sends it: the oldest audio beyond
+    ``max_speech_backlog`` goes (the delay stays bounded)."""
+    s = MicSource()
+    s.feed(block(FRAME_SAMPLES * 40, 3000))  # 800 ms arrived at once, all loud
+    frame = s.take()
+    assert frame is not None and frame.size == FRAME_SAMPLES
+    assert s.queued_seconds <= MicSource.MAX_SPEECH_BACKLOG / 48000 + 1e-6
+    assert s.trimmed_samples == FRAME_SAMPLES * 40 - FRAME_SAMPLES - MicSource.MAX_SPEECH_BACKLOG
 
 
 def test_what_the_wake_word_queued_is_sent_whole_and_long_pauses_are_shortened() -> None:
@@ -91,23 +138,25 @@ def test_what_the_wake_word_queued_is_sent_whole_and_long_pauses_are_shortened()
     quiet = np.zeros(FRAME_SAMPLES, np.int16)
     said = [loud] * 30 + [quiet] * 5 + [loud] * 30 + [quiet] * 60 + [loud] * 10  # 2.7 s
     s = MicSource()
-    for frame in said:
-        s.feed(frame)
+    for block_said in said:
+        s.feed(block_said)
     s.catch_up()
     sent = []
     while (frame := s.take()) is not None:
         sent.append(int(frame[0]))
         if len(sent) > 200:
             break
-    # Every loud frame, in order; the short pause kept; the long one down to 200 ms.
-    expected = [3000] * 30 + [0] * 5 + [3000] * 30 + [0] * MicSource.KEEP_PAUSE + [3000] * 10
+    # Every loud frame, in order; the short pause kept; the long one down to 200 ms (and the
+    # frame just before the next word, which may hold its start).
+    kept = MicSource.KEEP_PAUSE + 1
+    expected = [3000] * 30 + [0] * 5 + [3000] * 30 + [0] * kept + [3000] * 10
     assert sent[: len(expected)] == expected
-    assert s.skipped_samples == (60 - MicSource.KEEP_PAUSE) * FRAME_SAMPLES
+    assert s.skipped_samples == (60 - kept) * FRAME_SAMPLES
     assert s.trimmed_samples == 0
-    # Caught up: the backlog bound holds again (the oldest is dropped as before).
-    for _ in range(10):
+    # Caught up: the backlog bound holds again (beyond it, the oldest is dropped).
+    for _ in range(30):
         s.feed(loud)
-    assert s.take() is not None and s.queued_seconds <= 0.0201
+    assert s.take() is not None and s.queued_seconds <= MicSource.MAX_SPEECH_BACKLOG / 48000
 
 
 def test_importing_audio_does_not_load_sounddevice() -> None:
@@ -117,3 +166,29 @@ def test_importing_audio_does_not_load_sounddevice() -> None:
         "assert 'sounddevice' not in sys.modules and 'aiortc' not in sys.modules, 'eager'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+async def test_the_call_waits_for_late_microphone_blocks_rather_than_sending_silence() -> None:
+    """On a loaded machine the microphone's blocks stop for 60–80 ms and then come together
+    (measured). The call sends them late rather than silence in their place: a gap in a word
+    ("new line" was heard as "new ally and")."""
+    from vivavoce.rtc.tracks import PcmSourceTrack
+
+    source = MicSource()
+    track = PcmSourceTrack(source)
+    said = [np.full(FRAME_SAMPLES, 3000 + i, np.int16) for i in range(12)]
+
+    async def microphone() -> None:  # a block every 20 ms, on its own clock
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, block_said in enumerate(said):
+            if i not in (4, 5, 6):  # these three come late, with the next one
+                await asyncio.sleep(start + 0.02 * (i + 1) - loop.time())
+            source.feed(block_said)
+
+    source.feed(np.zeros(FRAME_SAMPLES, np.int16))  # the microphone was running already
+    feeding = asyncio.get_running_loop().create_task(microphone())
+    sent = [int((await track.recv()).to_ndarray()[0, 0]) for _ in range(len(said) + 1)]
+    await feeding
+    track.stop()
+    assert sent == [0] + [3000 + i for i in range(len(said))]

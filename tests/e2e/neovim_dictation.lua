@@ -47,7 +47,7 @@ local function session()
   test.phase = "speak"
   local player = vim.fn.jobstart({
     "pacat", "--playback", "--device=vv_mic", "--rate=16000", "--channels=1",
-    "--format=s16le", "--latency-msec=200", speech,
+    "--format=s16le", "--latency-msec=1000", speech,
   })
   assert(player > 0, "pacat did not start")
   wait(90000, function()

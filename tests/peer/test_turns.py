@@ -118,3 +118,97 @@ async def test_typing_starts_no_turn_with_noise_reduction(
     call.say(typing_noise(4.0))
     await asyncio.sleep(4.5)
     assert bool(call.of_type("input_audio_buffer.speech_started")) is false_turn
+
+
+class _Heard:
+    """A recognizer that notes the audio it is handed (and hears a finished sentence)."""
+
+    def __init__(self) -> None:
+        self.audio: list[np.ndarray] = []
+
+    async def transcribe(self, pcm: np.ndarray, words: tuple[str, ...] = ()) -> str:
+        self.audio.append(pcm)
+        return "the code is ready"
+
+    async def warm_up(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_noise_reduction_keeps_the_start_of_a_dictated_sentence() -> None:
+    """Dictation's default input (semantic_vad, far_field): the audio the recognizer is handed
+    holds the whole sentence from before its first word, as said. (The noise gate took the
+    syllables of "the code" for three keystrokes and muted them from the VAD: the turn then
+    began 2 ms after the speech did, and pocketsphinx heard "the co is ready".)"""
+    from vivavoce.peer.input_audio import InputAudio
+    from vivavoce.peer.items import ConversationItems
+    from vivavoce.peer.wire import SessionLink
+    from vivavoce.realtime import events as ev
+
+    speech = flite_pcm("the code is ready period we fixed the bug period")
+    said = np.concatenate([np.zeros(RATE, np.int16), speech, np.zeros(RATE * 2, np.int16)])
+    first = RATE + int(np.argmax(np.abs(speech) > 300))  # the first word's first loud sample
+    session = ev.Session(
+        type="transcription",
+        audio=ev.SessionAudio(
+            input=ev.AudioInput(
+                turn_detection=ev.SemanticVad(eagerness="low", create_response=False),
+                noise_reduction=ev.NoiseReduction(type="far_field"),
+            )
+        ),
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(coro: Any, name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        tasks.add(task)
+        return task
+
+    heard = _Heard()
+
+    async def idle() -> None:
+        return None
+
+    link = SessionLink("test", ConversationItems(), lambda: session, lambda _: None, spawn)
+    audio = InputAudio(
+        link, heard, on_speech_started=lambda: None, on_respond=lambda: None, responses_idle=idle
+    )
+    for i in range(0, said.size, 320):  # 20 ms frames, as a call's
+        audio.feed(said[i : i + 320])
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert heard.audio, "no turn"
+    turn = heard.audio[0]
+    # The recognizer gets the caller's own samples: the turn is a piece of what was said.
+    lead = int(np.argmax(np.abs(turn) > 300))  # before its first loud sample
+    start = first - lead
+    began = start >= 0 and np.array_equal(turn, said[start : start + turn.size])
+    assert began, "the turn began after the first word did"
+    assert lead >= RATE // 10, f"the turn starts only {lead * 1000 // RATE} ms before speech"
+
+
+def test_a_turn_ended_as_the_next_words_begin_leaves_them_to_the_next_turn() -> None:
+    """semantic_vad ends a turn when its check of a pause comes back; the user may have begun
+    the next words a moment before, too briefly for silero to call them speech. Those first
+    samples are the next turn's, not silence cut off the last one."""
+    from vivavoce.peer.vad import Paused, TurnDetector
+    from vivavoce.realtime import events as ev
+
+    first, second = flite_pcm("the code is ready"), flite_pcm("call me tomorrow")
+    onset = int(np.argmax(np.abs(second) > 300))  # the first loud sample of the next words
+    detector = TurnDetector.from_settings(ev.SemanticVad(eagerness="low"))
+    pause = np.zeros(RATE * 4 // 5, np.int16)
+    said = detector.feed(np.concatenate([np.zeros(RATE // 2, np.int16), first, pause]))
+    paused = [e for e in said if isinstance(e, Paused)][-1]
+    detector.feed(second[: onset + RATE // 50])  # 20 ms into the next words…
+    assert detector.end_paused(paused.token) is not None  # …when the check comes back
+    detector.feed(np.concatenate([second[onset + RATE // 50 :], np.zeros(RATE // 2, np.int16)]))
+    turn = detector.stop()
+    assert turn is not None
+    start = second[: onset + RATE // 10]  # the next words from before their first loud sample
+    at = [k for k in range(turn.audio.size - start.size + 1) if turn.audio[k] == start[0]]
+    assert any(np.array_equal(turn.audio[k : k + start.size], start) for k in at), (
+        "the next turn lost its start"
+    )

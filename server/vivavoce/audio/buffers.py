@@ -194,12 +194,24 @@ class PlayoutBuffer:
 
 
 class MicSource(PcmSource):
-    """The microphone's side of the call: whole 20 ms frames, backlog kept ≤ ``max_backlog``.
+    """The microphone's side of the call: whole 20 ms frames, the backlog kept near
+    ``max_backlog`` without cutting words.
+
+    The track takes a frame every 20 ms on its own clock; the microphone's blocks reach the
+    loop on the device's, and on a loaded machine several at once (the loop was busy). A
+    backlog beyond ``max_backlog`` is therefore not dropped as it comes: that cut 20 ms
+    pieces out of words (measured, two dictation runs at load 2.7: 42 frames dropped, "the
+    code is ready" heard as "the otis redding", "call me tomorrow" as "call tomorrow"), and
+    the track, behind its own clock after the same stall, takes the backlog in a burst
+    anyway. It is shed by shortening pauses: quiet frames beyond the first :data:`KEEP_PAUSE`
+    of each, never the one just before a loud frame (where a word starts). Only a backlog
+    beyond ``max_speech_backlog`` (an underrun, a clock running fast, through a long stretch
+    of speech) loses its oldest audio, speech or not.
 
     After :meth:`catch_up` (the wake word queued what was said after it before the call
-    opened) the backlog is kept, and shed by shortening pauses (quiet frames beyond the first
-    :data:`KEEP_PAUSE` of each) until it is gone: no speech is lost, the pauses between words
-    stay as said, and the delay lasts only until the user pauses."""
+    opened) up to :data:`MAX_CATCH_UP` is kept the same way, until it is gone: no speech is
+    lost, the pauses between words stay as said, and the delay lasts only until the user
+    pauses."""
 
     #: A frame quieter than this (RMS, int16 units; ≈ -50 dBFS) may be skipped to catch up.
     QUIET_RMS = 100.0
@@ -207,12 +219,20 @@ class MicSource(PcmSource):
     NOISY_RMS = 500.0
     #: The most backlog :meth:`catch_up` keeps (48 kHz samples: 15 s); beyond it, the oldest go.
     MAX_CATCH_UP = 15 * 48000
+    #: The most backlog kept otherwise (48 kHz samples: 300 ms); beyond it, the oldest go.
+    MAX_SPEECH_BACKLOG = 15 * FRAME_SAMPLES
     #: Quiet frames of a pause that are always sent while catching up (10 = 200 ms).
     KEEP_PAUSE = 10
+    #: The call waits this long for a late block before it sends silence (measured at load
+    #: 3–4: the blocks stopped for 60–80 ms, then came together, twice in one sentence).
+    late_grace = 0.12
 
-    def __init__(self, max_backlog: int = FRAME_SAMPLES) -> None:
+    def __init__(
+        self, max_backlog: int = FRAME_SAMPLES, max_speech_backlog: int = MAX_SPEECH_BACKLOG
+    ) -> None:
         super().__init__()
         self.max_backlog = max_backlog
+        self.max_speech_backlog = max(max_backlog, max_speech_backlog)
         self.trimmed_samples = 0
         self.skipped_samples = 0
         self.short = 0
@@ -230,31 +250,54 @@ class MicSource(PcmSource):
         self._catching_up = False
         return super().clear()
 
+    def _threshold(self) -> float:
+        return max(self.QUIET_RMS, min(2.0 * self._floor, self.NOISY_RMS))
+
+    def _quiet(self, frame: Pcm) -> bool:
+        """Quiet (may be skipped), as the room goes; notes the quietest frame seen."""
+        rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
+        self._floor = min(self._floor, rms)
+        return rms < self._threshold()
+
+    def _next_is_quiet(self, n: int) -> bool:
+        """Whether the next ``n`` samples queued are quiet (left queued)."""
+        parts, have = [], 0
+        for chunk in self._chunks:
+            parts.append(chunk[: n - have])
+            have += parts[-1].size
+            if have >= n:
+                break
+        head = np.concatenate(parts).astype(np.float64)
+        return float(np.sqrt(np.mean(head**2))) < self._threshold()
+
     def take(self, n: int = FRAME_SAMPLES) -> Pcm | None:
         if self._queued < n:
             # Not a whole frame yet: send silence rather than a frame half of zeros.
             if self._queued:
                 self.short += 1
             return None
-        allowed = self.MAX_CATCH_UP if self._catching_up else self.max_backlog
+        allowed = self.MAX_CATCH_UP if self._catching_up else self.max_speech_backlog
         excess = self._queued - n - allowed
         if excess > 0:
-            super().take(excess)  # drop the oldest: it is only delay now
+            super().take(excess)  # drop the oldest: too much delay now
             self.trimmed_samples += excess
-        while self._catching_up and self._queued - n > self.max_backlog:
-            frame = super().take(n)
-            if frame is None:
-                break
-            rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2)))
-            self._floor = min(self._floor, rms)
-            if rms >= max(self.QUIET_RMS, min(2.0 * self._floor, self.NOISY_RMS)):
-                self._quiet_run = 0
-                return frame
+        frame = super().take(n)
+        assert frame is not None
+        # Behind: skip the quiet frames of a pause (past its first KEEP_PAUSE), never the one
+        # before a loud frame, until the backlog is back within bounds.
+        while self._quiet(frame):
             self._quiet_run += 1
-            if self._quiet_run <= self.KEEP_PAUSE:
-                return frame  # the start of a pause: as said
+            if (
+                self._queued <= self.max_backlog
+                or self._queued < n
+                or self._quiet_run <= self.KEEP_PAUSE
+                or not self._next_is_quiet(n)
+            ):
+                break
             self.skipped_samples += n  # skipped: one frame nearer to the live microphone
-        self._catching_up = self._catching_up and self._queued - n > self.max_backlog
-        if self._queued < n:
-            return None
-        return super().take(n)
+            frame = super().take(n)
+            assert frame is not None
+        else:
+            self._quiet_run = 0
+        self._catching_up = self._catching_up and self._queued > self.max_backlog
+        return frame

@@ -234,6 +234,11 @@ class TurnDetector:
         # Keep a little of the trailing silence: recognizers like a clean word end.
         trailing = max(0, self._silence - RATE // 5)
         if trailing:
+            # What is cut off is the next turn's prefix: its words may have begun in it (silero
+            # calls speech 0–170 ms in, measured on flite), and semantic_vad ends a turn when
+            # its check comes back, which can be in that moment: the next turn lost its start.
+            keep = min(trailing, self.prefix_padding_ms * RATE // 1000)
+            self._prefix = deque([audio[audio.size - keep :]] if keep else [])
             audio = audio[: audio.size - trailing]
         end_ms = _ms(self.position - self._silence)
         self._in_speech = False

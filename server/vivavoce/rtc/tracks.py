@@ -2,7 +2,8 @@
 
 * :class:`PcmSourceTrack`: an outgoing aiortc audio track fed with PCM (a WAV file, speech
   synthesis, a microphone, echoed audio). It is paced in real time and sends silence when
-  nothing is queued, so the far end always hears a continuous stream.
+  nothing is queued, so the far end always hears a continuous stream (a source fed on
+  another clock, the microphone, has its late frames waited for first: ``late_grace``).
 * Sinks receive every remote frame as it is decoded: :class:`NullSink`, :class:`MemorySink`
   (tests, meters), :class:`WavSink` (a file).
 * :func:`to_mono` / :class:`Resampler` downmix and resample decoded frames (aiortc decodes
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import io
 import math
@@ -193,12 +195,22 @@ def write_wav(path: str | Path, samples: Pcm, rate: int) -> None:
 class PcmSource:
     """The queue behind :class:`PcmSourceTrack`: 48 kHz mono int16 cut into 20 ms frames."""
 
+    #: Seconds the track waits for a frame that is late before it sends silence instead
+    #: (0: it never waits). A source fed in real time by another clock sets it (a microphone).
+    late_grace = 0.0
+
     def __init__(self) -> None:
         self._chunks: deque[Pcm] = deque()
         self._queued = 0
         self._resamplers: dict[int, Resampler] = {}
         self.drained = asyncio.Event()
         self.drained.set()
+        self._fed = asyncio.Event()
+
+    async def fed(self) -> None:
+        """Return once more audio is fed."""
+        self._fed.clear()
+        await self._fed.wait()
 
     @property
     def queued_seconds(self) -> float:
@@ -213,6 +225,7 @@ class PcmSource:
             self._chunks.append(pcm)
             self._queued += pcm.size
             self.drained.clear()
+            self._fed.set()
 
     def clear(self) -> float:
         """Drop everything queued (barge-in); returns the seconds dropped."""
@@ -290,6 +303,14 @@ def _track_class() -> type[Any]:
                 if wait > 0:
                     await asyncio.sleep(wait)
             samples = self.source.take()
+            # A late frame (the microphone's blocks come in bursts on a loaded machine) is
+            # waited for: sent late, it is jitter the far end absorbs; silence in its place was
+            # a gap in a word (measured: 60–80 ms gaps, "new line" heard as "new ally and").
+            due = self._start + self._pts / RATE + self.source.late_grace
+            while samples is None and (left := due - time.monotonic()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.source.fed(), left)
+                samples = self.source.take()
             if samples is None:
                 frame = silent_frame(FRAME_SAMPLES, "mono")
             else:
