@@ -178,6 +178,7 @@ class RealtimeSession:
         await self._closing.run(self._close)
 
     async def _close(self) -> None:
+        self.input.close()
         await self._tasks.cancel_all()
         self.responses.active = None
 

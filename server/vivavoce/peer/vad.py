@@ -3,7 +3,9 @@
 :class:`TurnDetector` follows a session's ``server_vad`` settings: a 32 ms chunk whose speech
 probability reaches ``threshold`` starts a turn (the turn keeps ``prefix_padding_ms`` of audio
 from before it); the turn ends once the probability stayed below ``threshold − 0.15`` (silero's
-usual hysteresis) for ``silence_duration_ms``. Times are milliseconds of input audio since the
+usual hysteresis) for ``silence_duration_ms``. While a turn goes on, :meth:`TurnDetector.feed`
+also hands out its audio as it comes (:class:`TurnAudio`), for a recognizer that decodes as the
+user speaks. Times are milliseconds of input audio since the
 detector started, as in ``audio_start_ms`` / ``audio_end_ms``. ``idle_timeout_ms`` is ignored.
 
 ``semantic_vad`` ends a turn on silence **and** words that sound finished. After a short pause
@@ -109,7 +111,15 @@ class Paused:
     audio: Pcm
 
 
-TurnEvent = SpeechStarted | SpeechStopped | Paused
+@dataclass(frozen=True)
+class TurnAudio:
+    """More of the turn in progress, as it is heard (the prefix padding first, right after
+    :class:`SpeechStarted`): what a recognizer decoding while the user speaks is fed."""
+
+    audio: Pcm
+
+
+TurnEvent = SpeechStarted | TurnAudio | SpeechStopped | Paused
 
 
 def _ms(samples: int) -> int:
@@ -140,6 +150,7 @@ class TurnDetector:
         self._pending_kept = np.zeros(0, dtype=np.int16)
         self._prefix: deque[Pcm] = deque()
         self._turn: list[Pcm] = []
+        self._streamed = 0  # pieces of _turn handed out as TurnAudio
         self._in_speech = False
         self._silence = 0  # samples of silence since the last speech chunk, within a turn
         self._turn_samples = 0
@@ -180,6 +191,11 @@ class TurnDetector:
             event = self._step(kept[i : i + CHUNK].astype(np.int16), self._probability(chunk))
             if event is not None:
                 events.append(event)
+            if isinstance(event, SpeechStarted):
+                self._streamed = 0
+            if self._in_speech and self._streamed < len(self._turn):
+                events.append(TurnAudio(np.concatenate(self._turn[self._streamed :])))
+                self._streamed = len(self._turn)
         self._pending = data[n:].copy()
         self._pending_kept = kept[n:].copy()
         return events
