@@ -32,6 +32,7 @@ idle ones of each, since an utterance in progress holds its decoder until it fin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -219,9 +220,9 @@ class Recognizer:
     """16 kHz mono int16 in, lower-case words out, and the vocabulary's words as written
     (decoded in the shared worker processes)."""
 
-    async def _run(self, fn: Any, *args: Any, attempts: int = 2) -> Any:
+    async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        for attempt in range(1, attempts + 1):
+        for attempt in (1, 2):
             index = _least_busy()
             worker = _slot(index)
             _claim(index, 1)
@@ -230,7 +231,7 @@ class Recognizer:
             except BrokenProcessPool:
                 log.warning("a speech recognition worker died; starting another")
                 _replace_slot(index, worker)
-                if attempt == attempts:
+                if attempt == 2:
                     raise
             finally:
                 _claim(index, -1)
@@ -239,13 +240,10 @@ class Recognizer:
     async def transcribe(self, pcm: Pcm, words: tuple[str, ...] = ()) -> str:
         """The words heard in ``pcm`` (16 kHz mono int16); "" when nothing was recognized.
         ``words``: the vocabulary to expect (identifiers come out as written)."""
-        return await self._transcribe(pcm, words)
-
-    async def _transcribe(self, pcm: Pcm, words: tuple[str, ...], attempts: int = 2) -> str:
         if pcm.size < RATE // 10:
             return ""
         raw = np.ascontiguousarray(pcm, dtype=np.int16).tobytes()
-        text: str = await self._run(_decode, raw, words, attempts=attempts)
+        text: str = await self._run(_decode, raw, words)
         return text
 
     def stream(self, words: tuple[str, ...] = ()) -> StreamedUtterance:
@@ -273,19 +271,20 @@ class StreamedUtterance:
         self._recognizer = recognizer
         self.words = words
         self.uid = f"{os.getpid()}-{next(_uids)}"
-        self._index = _least_busy()
         self._pending: list[Pcm] = []
         self._pending_samples = 0
         self._sent: list[Future[Any]] = []  # in order; pruned as they finish
         self._failure: BaseException | None = None
         self._open = True
-        self._worker: ProcessPoolExecutor | None = None
+        self._index = _least_busy()
         _claim(self._index, 1)
-        try:
-            self._worker = _slot(self._index)
-        except Exception as exc:  # decoded whole at finish
-            self._failure = exc
-        self._send(_start, self.uid, words)
+        self._worker: ProcessPoolExecutor | None = _slot(self._index)
+        if self._send(_start, self.uid, words) is None and isinstance(
+            self._failure, BrokenProcessPool
+        ):  # a worker that died since its last use: start another
+            _replace_slot(self._index, self._worker)
+            self._failure, self._worker = None, _slot(self._index)
+            self._send(_start, self.uid, words)
 
     @property
     def streaming(self) -> bool:
@@ -349,8 +348,11 @@ class StreamedUtterance:
         failure = self._failure
         if isinstance(failure, BrokenProcessPool) and self._worker is not None:
             _replace_slot(self._index, self._worker)
+        elif self._worker is not None:  # the worker lives: let go of the decoder
+            with contextlib.suppress(Exception):
+                self._worker.submit(_drop, self.uid)
         log.warning("streamed recognition failed (%s); decoding the turn whole", failure)
-        return await self._recognizer._transcribe(audio, self.words, attempts=1)
+        return await self._recognizer.transcribe(audio, self.words)
 
     def drop(self) -> None:
         """Forget the utterance (idempotent; nothing to do once finished)."""
