@@ -35,8 +35,8 @@ class Listening:
         self.whole.append(pcm.size)
         return await self.inner.transcribe(pcm, words)
 
-    def stream(self, words: tuple[str, ...] = ()) -> Utterance:
-        return _Noted(self, self.inner.stream(words))
+    def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> Utterance:
+        return _Noted(self, self.inner.stream(words, kind))
 
     async def warm_up(self) -> None:
         await self.inner.warm_up()

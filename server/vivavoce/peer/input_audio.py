@@ -6,10 +6,12 @@ turns; with it off (push-to-talk) the audio is buffered until ``input_audio_buff
 Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time,
 expecting the words the session's transcription names (``keywords`` or ``prompt``).
 
-* A detected turn is recognized **while it is spoken**: at ``speech_started`` an
-  :class:`~vivavoce.peer.services.Utterance` is started (:meth:`SpeechToText.stream`) and fed
-  the prefix padding and then the turn as it comes; at the commit its words are the turn's
-  transcript, and ``input_audio_buffer.clear`` (or a new turn detection) drops it. A push-to-talk
+* A detected turn is recognized **while it is spoken**: at ``speech_started`` its
+  :class:`~vivavoce.peer.turn_words.TurnWords` starts (the recognizer's
+  :meth:`~vivavoce.peer.services.SpeechToText.stream`) and is fed the prefix padding and then
+  the turn as it comes (with ``server_vad`` its words are asked for just before the silence
+  ends the turn); at the commit its words are the turn's transcript, and
+  ``input_audio_buffer.clear`` (or a new turn detection) drops it. A push-to-talk
   buffer is transcribed whole at its commit: no turn start is known before it (the client sends
   silence while the key is up), and decoding all of it as it came would cost a decoder's CPU
   for every second of the call.
@@ -51,6 +53,7 @@ from .noise import NoiseGate
 from .options import TranscriptionLag
 from .services import SpeechToText, Utterance
 from .stt import RATE as STT_RATE
+from .turn_words import EARLY_MS, TurnWords
 from .upstreams import UpstreamError, upstream_error
 from .vad import Paused, SpeechStarted, SpeechStopped, TurnAudio, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
@@ -104,7 +107,7 @@ class InputAudio:
         self._commit_samples = 0
         self._position = 0  # input samples (16 kHz) received so far
         self._turn_item_id: str | None = None
-        self._utterance: Utterance | None = None  # the detected turn's, while it is spoken
+        self._utterance: TurnWords | None = None  # the detected turn's, while it is spoken
         self._received = 0  # input samples before the noise gate
         self._last_loud: tuple[int, float] = (0, 0.0)  # (input sample, loop time) of the last
         self._transcriptions: set[asyncio.Task[Any]] = set()
@@ -193,7 +196,7 @@ class InputAudio:
                 self._speech_started(turn.audio_start_ms)
             elif isinstance(turn, TurnAudio):
                 if self._utterance is not None:
-                    self._utterance.feed(turn.audio)
+                    self._utterance.feed(turn.audio, turn.silence_ms)
             elif isinstance(turn, Paused):
                 self.link.spawn(self._check_pause(detector, turn), "semantic pause check")
             else:
@@ -220,7 +223,15 @@ class InputAudio:
         self._turn_item_id = ev.new_id("item")
         self._drop_utterance()
         words = session_words(self.link.settings().audio.input.transcription)
-        self._utterance = self.recognizer.stream(words)
+        td = self.link.settings().audio.input.turn_detection
+        early: int | None = None
+        if isinstance(td, ev.ServerVad) and td.silence_duration_ms >= 2 * EARLY_MS:
+            early = td.silence_duration_ms - EARLY_MS  # (shorter: not worth a second decode)
+        fmt = self.link.settings().audio.input.format
+        kind = fmt.type if fmt is not None else "audio/pcm"
+        self._utterance = TurnWords(
+            self.recognizer, words, self.link.spawn, kind=kind, early_ms=early
+        )
         self.link.send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
         self._on_speech_started()
 

@@ -47,9 +47,10 @@ class SpeechToText(Protocol):
         """The words heard in ``pcm``; ``words``: the session's vocabulary."""
         ...
 
-    def stream(self, words: tuple[str, ...] = ()) -> Utterance:
+    def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> Utterance:
         """A turn to feed as it is spoken (:class:`WholeTurn` when the recognizer cannot
-        stream: it hears the turn at :meth:`Utterance.finish`)."""
+        stream: it hears the turn at :meth:`Utterance.finish`). ``kind``: the session's input
+        audio format (a recognizer that adapts to what it hears keeps kinds apart)."""
         ...
 
     async def warm_up(self) -> None:

@@ -122,10 +122,66 @@ def _detach() -> None:
     threading.Thread(target=watch, name="vivavoce stt parent watch", daemon=True).start()
 
 
-#: Idle decoders of a worker, by the vocabulary they were taught (most recently used last).
-_idle: OrderedDict[tuple[str, ...], list[Any]] = OrderedDict()
-#: Utterances in progress in this worker: their vocabulary and decoder.
-_utterances: OrderedDict[str, tuple[tuple[str, ...], Any]] = OrderedDict()
+#: What a decoder is kept for: the kind of audio it hears (:data:`WHOLE` for whole clips) and
+#: the vocabulary it was taught.
+_Key = tuple[str, tuple[str, ...]]
+#: The kind of the whole clips' decoders (their running mean is never used: see _Utt).
+WHOLE = "whole"
+#: The kind of audio a call's turns are unless said otherwise (16 kHz or more, PCM or Opus).
+WIDEBAND = "audio/pcm"
+#: Idle decoders of a worker, by what they are kept for (most recently used last).
+_idle: OrderedDict[_Key, list[Any]] = OrderedDict()
+#: The start of a streamed utterance decoded at once, normalized by its own mean (see _Utt).
+HEAD_BYTES = 2 * RATE
+
+
+class _Utt:
+    """An utterance in progress in a worker: what its decoder is kept for, the decoder, and
+    the utterance's first second until that is there.
+
+    pocketsphinx normalizes cepstra by their mean: over the whole utterance when it is given at
+    once (``full_utt``, whole clips), else by a running mean learnt from the audio the decoder
+    heard before. Streamed from its first sample on a new decoder, an utterance was decoded
+    from the initial guess, and audio unlike it came out as nonsense (measured: G711 telephone
+    audio, "please open the main file" heard as "please with been coddled"; the whole clip was
+    right). So the first second is decoded at once (that sets the mean from this utterance)
+    and the rest as it comes; and the running mean is only ever learnt from one kind of audio:
+    streaming decoders are kept per kind (the session's input format), apart from the whole
+    clips'. On a decoder that had heard G711 audio before, wideband turns were heard worse
+    ("please go to the main title"); kept apart, the streamed words matched the whole clip's
+    on every sentence tried (flite, wideband and G711).
+    """
+
+    def __init__(self, key: _Key, decoder: Any) -> None:
+        self.key, self.decoder = key, decoder
+        self.head: bytearray | None = bytearray()  # None once the first second is decoded
+
+    def feed(self, raw: bytes) -> None:
+        if not raw:
+            return
+        if self.head is None:
+            self.decoder.process_raw(raw)
+            return
+        self.head += raw
+        if len(self.head) >= HEAD_BYTES:
+            self._decode_head()
+
+    def _decode_head(self) -> None:
+        assert self.head is not None
+        if self.head:
+            self.decoder.process_raw(bytes(self.head), full_utt=True)
+        self.head = None
+
+    def finish(self, raw: bytes) -> str:
+        self.feed(raw)
+        if self.head is not None:
+            self._decode_head()
+        self.decoder.end_utt()
+        return _hypothesis(self.decoder)
+
+
+#: Utterances in progress in this worker.
+_utterances: OrderedDict[str, _Utt] = OrderedDict()
 #: Vocabularies a worker keeps idle decoders for.
 MAX_VOCABULARIES = 4
 #: Idle decoders kept per vocabulary.
@@ -134,11 +190,12 @@ MAX_IDLE = 2
 MAX_OPEN = 32
 
 
-def _take_decoder(words: tuple[str, ...]) -> Any:
-    """An idle decoder taught ``words`` (a new one when there is none)."""
-    idle = _idle.get(words)
+def _take_decoder(key: _Key) -> Any:
+    """An idle decoder for ``key`` (a new one when there is none)."""
+    idle = _idle.get(key)
     if idle:
         return idle.pop()
+    words = key[1]
     from pocketsphinx import Decoder
 
     decoder = Decoder(loglevel="FATAL")
@@ -150,13 +207,13 @@ def _take_decoder(words: tuple[str, ...]) -> Any:
     return decoder
 
 
-def _give_back(words: tuple[str, ...], decoder: Any) -> None:
-    idle = _idle.pop(words, [])
+def _give_back(key: _Key, decoder: Any) -> None:
+    idle = _idle.pop(key, [])
     if len(idle) < MAX_IDLE:
         idle.append(decoder)
-    _idle[words] = idle  # most recently used last
-    for stale in [k for k in _idle if k][: -MAX_VOCABULARIES or None]:
-        if stale != words:
+    _idle[key] = idle  # most recently used last
+    for stale in [k for k in _idle if k[1]][: -MAX_VOCABULARIES or None]:
+        if stale != key:
             del _idle[stale]
 
 
@@ -166,20 +223,18 @@ def _hypothesis(decoder: Any) -> str:
 
 
 def _decode(raw: bytes, words: tuple[str, ...] = ()) -> str:
-    decoder = _take_decoder(words)
-    try:
-        decoder.start_utt()
-        decoder.process_raw(raw, full_utt=True)
-        decoder.end_utt()
-        return _hypothesis(decoder)
-    finally:
-        _give_back(words, decoder)
-
-
-def _start(uid: str, words: tuple[str, ...]) -> None:
-    decoder = _take_decoder(words)
+    decoder = _take_decoder((WHOLE, words))
     decoder.start_utt()
-    _utterances[uid] = (words, decoder)
+    decoder.process_raw(raw, full_utt=True)
+    decoder.end_utt()
+    _give_back((WHOLE, words), decoder)  # (not after a failure: its state is unknown)
+    return _hypothesis(decoder)
+
+
+def _start(uid: str, words: tuple[str, ...], kind: str) -> None:
+    decoder = _take_decoder((kind, words))
+    decoder.start_utt()
+    _utterances[uid] = _Utt((kind, words), decoder)
     while len(_utterances) > MAX_OPEN:
         stale, _ = next(iter(_utterances.items()))
         log.warning("recognizer: utterance %s was never ended; forgetting it", stale)
@@ -187,30 +242,26 @@ def _start(uid: str, words: tuple[str, ...]) -> None:
 
 
 def _feed(uid: str, raw: bytes) -> None:
-    _utterances[uid][1].process_raw(raw)
+    _utterances[uid].feed(raw)
 
 
 def _finish(uid: str, raw: bytes) -> str:
-    words, decoder = _utterances.pop(uid)
-    try:
-        if raw:
-            decoder.process_raw(raw)
-        decoder.end_utt()
-        return _hypothesis(decoder)
-    finally:
-        _give_back(words, decoder)
+    utt = _utterances.pop(uid)
+    text = utt.finish(raw)
+    _give_back(utt.key, utt.decoder)  # (not after a failure: its state is unknown)
+    return text
 
 
 def _drop(uid: str) -> None:
-    entry = _utterances.pop(uid, None)
-    if entry is not None:
-        words, decoder = entry
-        decoder.end_utt()
-        _give_back(words, decoder)
+    utt = _utterances.pop(uid, None)
+    if utt is not None:
+        utt.decoder.end_utt()
+        _give_back(utt.key, utt.decoder)
 
 
 def _load() -> None:
-    _give_back((), _take_decoder(()))
+    for kind in (WHOLE, WIDEBAND):
+        _give_back((kind, ()), _take_decoder((kind, ())))
 
 
 # ---------------------------------------------------------------------- in the peer
@@ -246,9 +297,10 @@ class Recognizer:
         text: str = await self._run(_decode, raw, words)
         return text
 
-    def stream(self, words: tuple[str, ...] = ()) -> StreamedUtterance:
-        """An utterance recognized as its audio is fed (on the least busy worker)."""
-        return StreamedUtterance(self, words)
+    def stream(self, words: tuple[str, ...] = (), kind: str = WIDEBAND) -> StreamedUtterance:
+        """An utterance recognized as its audio is fed (on the least busy worker); ``kind``: of
+        audio (the session's input format), decoded apart from other kinds (see :class:`_Utt`)."""
+        return StreamedUtterance(self, words, kind)
 
     async def aclose(self) -> None:
         return None  # the workers are shared by every peer of this process; they stay
@@ -260,14 +312,15 @@ class Recognizer:
 
 
 class StreamedUtterance:
-    """One utterance decoded in one worker as it is fed (see the module docstring).
+    """One utterance decoded in one worker as it is fed (see the module docstring and
+    :class:`_Utt`).
 
     Its owner feeds it the turn's audio, then calls :meth:`finish` (the words) or :meth:`drop`;
     either ends it, and both are idempotent. Sending never blocks the loop: the messages queue
     in the worker's executor, in order, and only :meth:`finish` waits.
     """
 
-    def __init__(self, recognizer: Recognizer, words: tuple[str, ...]) -> None:
+    def __init__(self, recognizer: Recognizer, words: tuple[str, ...], kind: str) -> None:
         self._recognizer = recognizer
         self.words = words
         self.uid = f"{os.getpid()}-{next(_uids)}"
@@ -279,12 +332,12 @@ class StreamedUtterance:
         self._index = _least_busy()
         _claim(self._index, 1)
         self._worker: ProcessPoolExecutor | None = _slot(self._index)
-        if self._send(_start, self.uid, words) is None and isinstance(
+        if self._send(_start, self.uid, words, kind) is None and isinstance(
             self._failure, BrokenProcessPool
         ):  # a worker that died since its last use: start another
             _replace_slot(self._index, self._worker)
             self._failure, self._worker = None, _slot(self._index)
-            self._send(_start, self.uid, words)
+            self._send(_start, self.uid, words, kind)
 
     @property
     def streaming(self) -> bool:

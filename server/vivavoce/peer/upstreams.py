@@ -153,7 +153,7 @@ class HttpRecognizer:
             raise UpstreamError("transcription", self.url, "answered JSON without a 'text' string")
         return " ".join(text.split())
 
-    def stream(self, words: tuple[str, ...] = ()) -> WholeTurn:
+    def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> WholeTurn:
         """A turn, posted whole at its end (the route takes files, not streams)."""
         from .services import WholeTurn
 

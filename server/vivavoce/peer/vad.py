@@ -117,6 +117,7 @@ class TurnAudio:
     :class:`SpeechStarted`): what a recognizer decoding while the user speaks is fed."""
 
     audio: Pcm
+    silence_ms: int = 0  # how long the user has been silent at its end
 
 
 TurnEvent = SpeechStarted | TurnAudio | SpeechStopped | Paused
@@ -194,7 +195,8 @@ class TurnDetector:
             if isinstance(event, SpeechStarted):
                 self._streamed = 0
             if self._in_speech and self._streamed < len(self._turn):
-                events.append(TurnAudio(np.concatenate(self._turn[self._streamed :])))
+                audio = np.concatenate(self._turn[self._streamed :])
+                events.append(TurnAudio(audio, _ms(self._silence)))
                 self._streamed = len(self._turn)
         self._pending = data[n:].copy()
         self._pending_kept = kept[n:].copy()
