@@ -30,12 +30,14 @@ class Listening:
         self.inner = inner
         self.whole: list[int] = []  # samples of each clip decoded whole
         self.heard_before_finish: list[int] = []  # per streamed turn: samples fed before finish
+        self.streams = 0
 
     async def transcribe(self, pcm: Pcm, words: tuple[str, ...] = ()) -> str:
         self.whole.append(pcm.size)
         return await self.inner.transcribe(pcm, words)
 
     def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> Utterance:
+        self.streams += 1
         return _Noted(self, self.inner.stream(words, kind))
 
     async def warm_up(self) -> None:
@@ -78,6 +80,34 @@ async def test_a_spoken_turn_is_recognized_while_it_is_spoken(
     assert listening.whole == []
     reply = await call.wait_for("response.output_audio_transcript.done", timeout=10)
     assert word_overlap("open the main file", reply["transcript"]) >= 0.75, reply
+
+
+async def test_words_after_a_pause_that_nearly_ended_the_turn_are_not_lost(
+    peer, make_call: CallFactory
+) -> None:
+    # The words are asked for 200 ms before server_vad's 500 ms of silence would end the turn;
+    # the user goes on after 400 ms: the turn is recognized again, all of it.
+    listening = Listening(peer.peer.services.recognizer)
+    peer.peer.services.recognizer = listening
+    call = await make_call(peer.base_url)
+    pause = np.zeros(RATE * 4 // 10, np.int16)
+    first, then = (
+        _trimmed(flite_pcm("open the main file")),
+        _trimmed(flite_pcm("and run the tests")),
+    )
+    call.say(np.concatenate([np.zeros(RATE // 4, np.int16), first, pause, then]))
+    done = await call.wait_for("conversation.item.input_audio_transcription.completed", timeout=12)
+    assert len(call.of_type("input_audio_buffer.speech_started")) == 1, call.types()
+    assert word_overlap("open the main file", done["transcript"]) >= 0.5, done
+    assert word_overlap("and run the tests", done["transcript"]) >= 0.5, done
+    assert listening.streams == 2  # asked early once, then again for the whole turn
+    assert listening.whole == []
+
+
+def _trimmed(pcm: Pcm) -> Pcm:
+    """Speech without the silence flite puts around it."""
+    loud = np.nonzero(np.abs(pcm) > 100)[0]
+    return pcm[loud[0] : loud[-1] + 1]
 
 
 def _fed_live(utterance: Utterance, pcm: Pcm) -> None:
