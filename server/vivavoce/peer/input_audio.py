@@ -53,7 +53,7 @@ from .noise import NoiseGate
 from .options import TranscriptionLag
 from .services import SpeechToText, Utterance
 from .stt import RATE as STT_RATE
-from .turn_words import EARLY_MS, TurnWords
+from .turn_words import TurnWords
 from .upstreams import UpstreamError, upstream_error
 from .vad import Paused, SpeechStarted, SpeechStopped, TurnAudio, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
@@ -109,7 +109,7 @@ class InputAudio:
         self._turn_item_id: str | None = None
         self._utterance: TurnWords | None = None  # the detected turn's, while it is spoken
         self._received = 0  # input samples before the noise gate
-        self._last_loud: tuple[int, float] = (0, 0.0)  # (input sample, loop time) of the last
+        self._last_loud = (0, 0.0)  # (input sample, loop time) of the last loud audio
         self._transcriptions: set[asyncio.Task[Any]] = set()
         self._stt_lock = asyncio.Lock()
         self._gate: NoiseGate | None = None
@@ -222,15 +222,8 @@ class InputAudio:
         self.stop_idle_timer()
         self._turn_item_id = ev.new_id("item")
         self._drop_utterance()
-        words = session_words(self.link.settings().audio.input.transcription)
-        td = self.link.settings().audio.input.turn_detection
-        early: int | None = None
-        if isinstance(td, ev.ServerVad) and td.silence_duration_ms >= 2 * EARLY_MS:
-            early = td.silence_duration_ms - EARLY_MS  # (shorter: not worth a second decode)
-        fmt = self.link.settings().audio.input.format
-        kind = fmt.type if fmt is not None else "audio/pcm"
-        self._utterance = TurnWords(
-            self.recognizer, words, self.link.spawn, kind=kind, early_ms=early
+        self._utterance = TurnWords.of_session(
+            self.recognizer, self.link.settings(), self.link.spawn
         )
         self.link.send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
         self._on_speech_started()

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..realtime import events as ev
 from ..rtc.tracks import Pcm
+from .lexicon import session_words
 from .services import SpeechToText, Utterance
 from .wire import Spawn
 
@@ -67,6 +69,20 @@ class TurnWords:
         self._audio: list[Pcm] = []  # the turn so far (to start again after an early finish)
         self._early: _Early | None = None
         self._open = True
+
+    @classmethod
+    def of_session(cls, recognizer: SpeechToText, session: ev.Session, spawn: Spawn) -> TurnWords:
+        """A turn of ``session``: its vocabulary, its kind of audio, asked for early with
+        ``server_vad`` (not with a silence under 2 × :data:`EARLY_MS`: not worth a second
+        decode; nor with ``semantic_vad``, whose pauses are checked whole)."""
+        audio = session.audio.input
+        td = audio.turn_detection
+        early: int | None = None
+        if isinstance(td, ev.ServerVad) and td.silence_duration_ms >= 2 * EARLY_MS:
+            early = td.silence_duration_ms - EARLY_MS
+        kind = audio.format.type if audio.format is not None else "audio/pcm"
+        words = session_words(audio.transcription)
+        return cls(recognizer, words, spawn, kind=kind, early_ms=early)
 
     def feed(self, pcm: Pcm, silence_ms: int = 0) -> None:
         """More of the turn; ``silence_ms``: how long the user has been silent at its end."""

@@ -24,6 +24,19 @@ chunk instead of 0.24, and on a busy machine the loop blocked for p99 30–38 ms
 was half of the time the peer's loop held the GIL (py-spy ``--gil``). :func:`_silero`
 therefore limits OpenMP to the calling thread (``OMP_THREAD_LIMIT=1``, read once when libgomp
 loads, so before the first import).
+
+How long after the user's last sound a turn ends (measured on the reply bench's flite turns,
+``silence_duration_ms`` 500): ``speech_stopped`` came 600–660 ms of audio after the last chunk
+louder than −40 dBFS, and as long on the clock (the peer's debug log of
+:mod:`.input_audio` prints both per turn), so nothing queues in the peer, and the client saw
+it ≈ 5 ms later. Beyond the 500 ms: silero still calls the fading end of the last word speech
+for 60–130 ms after it drops below −40 dBFS (then its probability falls from ≈ 1 to ≈ 0 within
+a chunk or two, so the hysteresis at ``threshold − 0.15`` changed the end by one chunk in one
+sentence of five); the silence is counted in whole 32 ms chunks (16 chunks, 512 ms, and up to
+a chunk of phase); the noise gate (``far_field``, the product's default) adds its 80 ms
+lookahead, partly won back because it mutes the fading tail sooner (net 0–40 ms). None of it
+is cheap to take away without ending turns on shorter pauses than configured; the words of
+the turn are asked for before it ends instead (:mod:`.turn_words`).
 """
 
 from __future__ import annotations
