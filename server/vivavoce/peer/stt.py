@@ -395,6 +395,11 @@ class StreamedUtterance:
                     self._check()
                     if self._failure is None:
                         return text
+                except asyncio.CancelledError:  # the finish may never have reached the worker
+                    if self._worker is not None:  # (in order: after it, if it did)
+                        with contextlib.suppress(Exception):
+                            self._worker.submit(_drop, self.uid)
+                    raise
                 except Exception as exc:  # decoded whole below
                     self._failure = self._failure or exc
         finally:
