@@ -6,6 +6,16 @@ turns; with it off (push-to-talk) the audio is buffered until ``input_audio_buff
 Each turn becomes a committed user item and is transcribed by :mod:`.stt`, one at a time,
 expecting the words the session's transcription names (``keywords`` or ``prompt``).
 
+* A detected turn is recognized **while it is spoken**: at ``speech_started`` its
+  :class:`~vivavoce.peer.turn_words.TurnWords` starts (the recognizer's
+  :meth:`~vivavoce.peer.services.SpeechToText.stream`) and is fed the prefix padding and then
+  the turn as it comes (with ``server_vad`` its words are asked for just before the silence
+  ends the turn); at the commit its words are the turn's transcript, and
+  ``input_audio_buffer.clear`` (or a new turn detection) drops it. A push-to-talk
+  buffer is transcribed whole at its commit: no turn start is known before it (the client sends
+  silence while the key is up), and decoding all of it as it came would cost a decoder's CPU
+  for every second of the call.
+
 * ``audio.input.noise_reduction`` (``near_field``/``far_field``) runs the caller's audio through
   a :class:`~vivavoce.peer.noise.NoiseGate` before the VAD, which decides the turns on the
   filtered audio; the turns (and so the recognizer) keep the caller's own audio, in step, as
@@ -41,10 +51,11 @@ from ..rtc.tracks import Pcm
 from .lexicon import session_words
 from .noise import NoiseGate
 from .options import TranscriptionLag
-from .services import SpeechToText
+from .services import SpeechToText, Utterance
 from .stt import RATE as STT_RATE
+from .turn_words import TurnWords
 from .upstreams import UpstreamError, upstream_error
-from .vad import Paused, SpeechStarted, SpeechStopped, TurnDetector, sounds_finished
+from .vad import Paused, SpeechStarted, SpeechStopped, TurnAudio, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
 
 log = logging.getLogger(__name__)
@@ -66,6 +77,8 @@ MAX_COMMIT_SAMPLES = 5 * 60 * STT_RATE
 DELTA_SECONDS = 0.06
 #: A commit needs at least this much audio (the API's own minimum is 100 ms).
 MIN_COMMIT_SAMPLES = STT_RATE // 10
+#: Audio this loud (−40 dBFS peak) counts as sound for the turn-end lag in the debug log.
+LOUD_PEAK = 300
 
 
 class InputAudio:
@@ -94,6 +107,9 @@ class InputAudio:
         self._commit_samples = 0
         self._position = 0  # input samples (16 kHz) received so far
         self._turn_item_id: str | None = None
+        self._utterance: TurnWords | None = None  # the detected turn's, while it is spoken
+        self._received = 0  # input samples before the noise gate
+        self._last_loud = (0, 0.0)  # (input sample, loop time) of the last loud audio
         self._transcriptions: set[asyncio.Task[Any]] = set()
         self._stt_lock = asyncio.Lock()
         self._gate: NoiseGate | None = None
@@ -134,6 +150,16 @@ class InputAudio:
         if self._detector is not None:
             self._detector.position = old.position if old is not None else self._position
         self._turn_item_id = None
+        self._drop_utterance()
+
+    def _drop_utterance(self) -> None:
+        if self._utterance is not None:
+            self._utterance.drop()
+            self._utterance = None
+
+    def close(self) -> None:
+        """Let go of the turn being recognized (idempotent; the session is closing)."""
+        self._drop_utterance()
 
     async def transcribed(self) -> None:
         """Return once every committed turn so far has its transcript (or failed)."""
@@ -145,6 +171,9 @@ class InputAudio:
     def feed(self, pcm: Pcm) -> None:
         """16 kHz mono int16 audio from the caller."""
         heard = pcm
+        self._received += pcm.size
+        if int(np.abs(pcm).max(initial=0)) > LOUD_PEAK:
+            self._last_loud = (self._received, asyncio.get_running_loop().time())
         if self._gate is not None:
             # The gate decides where turns are; the recognizer gets the caller's own audio, in
             # step with it (pocketsphinx is thrown by the gate's artefacts: "the code is ready"
@@ -165,6 +194,9 @@ class InputAudio:
         for turn in detector.feed(pcm, heard):
             if isinstance(turn, SpeechStarted):
                 self._speech_started(turn.audio_start_ms)
+            elif isinstance(turn, TurnAudio):
+                if self._utterance is not None:
+                    self._utterance.feed(turn.audio, turn.silence_ms)
             elif isinstance(turn, Paused):
                 self.link.spawn(self._check_pause(detector, turn), "semantic pause check")
             else:
@@ -189,6 +221,10 @@ class InputAudio:
     def _speech_started(self, audio_start_ms: int) -> None:
         self.stop_idle_timer()
         self._turn_item_id = ev.new_id("item")
+        self._drop_utterance()
+        self._utterance = TurnWords.of_session(
+            self.recognizer, self.link.settings(), self.link.spawn
+        )
         self.link.send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
         self._on_speech_started()
 
@@ -196,9 +232,20 @@ class InputAudio:
         item_id = self._turn_item_id or ev.new_id("item")
         self._turn_item_id = None
         self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
+        if log.isEnabledFor(logging.DEBUG):
+            loud, at = self._last_loud
+            log.debug(
+                "%s: speech_stopped %d ms of audio and %.0f ms after the last loud input",
+                self.link.name,
+                (self._received - loud) * 1000 // STT_RATE,
+                (asyncio.get_running_loop().time() - at) * 1000,
+            )
         td = self.link.settings().audio.input.turn_detection
         respond = td is not None and td.create_response
-        self._commit(item_id, turn.audio, respond=respond, transcript=turn.transcript)
+        utterance, self._utterance = self._utterance, None
+        self._commit(
+            item_id, turn.audio, respond=respond, transcript=turn.transcript, utterance=utterance
+        )
 
     # ------------------------------------------------------------------ client events
 
@@ -214,7 +261,8 @@ class InputAudio:
             item_id = self._turn_item_id or ev.new_id("item")
             self._turn_item_id = None
             self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
-            self._commit(item_id, turn.audio, respond=False)
+            utterance, self._utterance = self._utterance, None
+            self._commit(item_id, turn.audio, respond=False, utterance=utterance)
             return
         if self._commit_samples < MIN_COMMIT_SAMPLES:
             ms = self._commit_samples * 1000 // STT_RATE
@@ -233,6 +281,7 @@ class InputAudio:
         if self._detector is not None:
             self._detector.reset()
         self._turn_item_id = None
+        self._drop_utterance()
         self._commit_buffer.clear()
         self._commit_samples = 0
         self.link.send(ev.InputCleared())
@@ -240,9 +289,17 @@ class InputAudio:
     # ------------------------------------------------------------------ transcription
 
     def _commit(
-        self, item_id: str, audio: Pcm, *, respond: bool, transcript: str | None = None
+        self,
+        item_id: str,
+        audio: Pcm,
+        *,
+        respond: bool,
+        transcript: str | None = None,
+        utterance: Utterance | None = None,
     ) -> None:
-        """``transcript``: the words, when already recognized (else the recognizer runs)."""
+        """``transcript``: the words, when already recognized; else ``utterance``'s, the turn
+        recognized as it was spoken; else the recognizer decodes ``audio`` now. The utterance
+        is this method's from here: finished or dropped, whatever happens to the task."""
         prev = self.link.items.last_id
         item = ev.Item(
             id=item_id,
@@ -258,9 +315,13 @@ class InputAudio:
         self.link.send(ev.ItemAdded(previous_item_id=prev, item=item))
         committed_at = asyncio.get_running_loop().time()
         task = self.link.spawn(
-            self._transcribe(item, audio, respond, committed_at, transcript),
+            self._transcribe(
+                item, audio, respond, committed_at, known=transcript, utterance=utterance
+            ),
             f"transcribe:{item_id}",
         )
+        if utterance is not None:
+            task.add_done_callback(lambda _: utterance.drop())
         self._transcriptions.add(task)
         task.add_done_callback(self._transcriptions.discard)
         if respond and self.lag != "before":
@@ -272,7 +333,9 @@ class InputAudio:
         audio: Pcm,
         respond: bool,
         committed_at: float,
+        *,
         known: str | None = None,
+        utterance: Utterance | None = None,
     ) -> None:
         assert item.id is not None
         failure: str | None = None
@@ -281,7 +344,9 @@ class InputAudio:
         async with self._stt_lock:
             try:
                 text: str | None = known
-                if text is None:
+                if text is None and utterance is not None:
+                    text = await utterance.finish(audio)
+                elif text is None:
                     text = await self.recognizer.transcribe(audio, words)
             except Exception as exc:
                 log.warning("%s: recognition failed: %s", self.link.name, exc)
@@ -414,5 +479,6 @@ class InputAudio:
         )
         if self._detector is not None:
             self._detector.reset()
+        self._drop_utterance()
         # The silence is committed as the user's turn, and the model answers it.
         self._commit(item_id, np.zeros(max(0, end - start), np.int16), respond=td.create_response)

@@ -19,11 +19,38 @@ if TYPE_CHECKING:
     from .responders import Responder
 
 
+class Utterance(Protocol):
+    """One turn being recognized while it is spoken (:meth:`SpeechToText.stream`).
+
+    Its one owner feeds it the turn's audio as it arrives, then either :meth:`finish` es it (the
+    words) or :meth:`drop` s it (the turn was cleared); after either, :meth:`drop` does nothing.
+    """
+
+    def feed(self, pcm: Pcm) -> None:
+        """More of the turn (16 kHz mono int16); never blocks."""
+        ...
+
+    async def finish(self, audio: Pcm) -> str:
+        """The words of the turn. ``audio``: the whole turn as committed, for a recognizer that
+        can only take it whole (or whose streaming failed on the way)."""
+        ...
+
+    def drop(self) -> None:
+        """Forget the turn (idempotent)."""
+        ...
+
+
 class SpeechToText(Protocol):
-    """16 kHz mono int16 in, the words out."""
+    """16 kHz mono int16 in, the words out: a whole clip, or a turn as it is spoken."""
 
     async def transcribe(self, pcm: Pcm, words: tuple[str, ...] = ()) -> str:
         """The words heard in ``pcm``; ``words``: the session's vocabulary."""
+        ...
+
+    def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> Utterance:
+        """A turn to feed as it is spoken (:class:`WholeTurn` when the recognizer cannot
+        stream: it hears the turn at :meth:`Utterance.finish`). ``kind``: the session's input
+        audio format (a recognizer that adapts to what it hears keeps kinds apart)."""
         ...
 
     async def warm_up(self) -> None:
@@ -33,6 +60,25 @@ class SpeechToText(Protocol):
     async def aclose(self) -> None:
         """Let go of connections and workers' claims (idempotent)."""
         ...
+
+
+class WholeTurn:
+    """The :class:`Utterance` of a recognizer that takes only whole clips (an upstream's
+    ``/audio/transcriptions``): it ignores the audio as it comes and transcribes the turn at
+    :meth:`finish`."""
+
+    def __init__(self, recognizer: SpeechToText, words: tuple[str, ...] = ()) -> None:
+        self.recognizer = recognizer
+        self.words = words
+
+    def feed(self, pcm: Pcm) -> None:
+        return None
+
+    async def finish(self, audio: Pcm) -> str:
+        return await self.recognizer.transcribe(audio, self.words)
+
+    def drop(self) -> None:
+        return None
 
 
 class TextToSpeech(Protocol):

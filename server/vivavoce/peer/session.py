@@ -5,7 +5,8 @@ client events and dispatches them, keeps the session settings and the conversati
 talks to the call through a small :class:`Transport`. Two parts do the work it dispatches:
 
 * :class:`~vivavoce.peer.input_audio.InputAudio`: the caller's 16 kHz audio, cut into turns
-  (:mod:`.vad`) or committed by the client, made user items and transcribed (:mod:`.stt`);
+  (:mod:`.vad`) or committed by the client, made user items and transcribed (:mod:`.stt`; a
+  detected turn while it is spoken, :mod:`.turn_words`);
 * :class:`~vivavoce.peer.responses.Responses`: the assistant's replies (:mod:`.responders`),
   spoken (:mod:`.tts`), and cancelled.
 
@@ -178,6 +179,7 @@ class RealtimeSession:
         await self._closing.run(self._close)
 
     async def _close(self) -> None:
+        self.input.close()
         await self._tasks.cancel_all()
         self.responses.active = None
 

@@ -4,24 +4,43 @@ pocketsphinx holds the GIL for the whole of a decode (measured: a 4-s utterance 
 worker thread stopped every other thread, the event loop included, for as long as it took;
 loading a decoder stops them for ≈ 0.6–2.7 s). In a thread it therefore froze every call of
 the peer for seconds at each user turn, and 16 calls could not be carried. So decoding runs in
-worker processes: one pool per Python process (:func:`pool`), shared by every peer, call and
-the ``/v1/audio/transcriptions`` route, each worker keeping one loaded decoder. A worker that
-dies is replaced and the utterance decoded again once.
+worker processes, one per Python process and worker *slot* (:data:`WORKERS`), shared by every
+peer, call and the ``/v1/audio/transcriptions`` route. Each slot is a single-worker
+``ProcessPoolExecutor``, so what is sent to it runs in order, in the one process that holds
+the decoders it set up.
 
-``transcribe(pcm, words)`` expects the session's vocabulary (:mod:`.lexicon`: identifiers
-added to the dictionary, boosted in the language model; they come out as written). Words
-cannot be taken out of a decoder again, so each worker keeps a decoder per vocabulary (the
-few most recent).
+Two ways in:
+
+* :meth:`Recognizer.stream` — a turn recognized **while the user speaks** (the peer's
+  detected turns): the utterance stays on one slot for its life (``start`` takes a decoder for
+  its vocabulary and starts the utterance, ``feed`` decodes each ≈ 200 ms of audio as it
+  arrives, ``finish`` ends it and reads the words, ``drop`` forgets it). pocketsphinx costs
+  0.19–0.24 CPU-s per audio-s here, so a worker keeps up and, at the end of the turn, only the
+  last piece and the final search (≈ 70 ms of CPU) are left: on the reply bench
+  (``make bench``, group ``reply``) ``speech_stopped`` → first reply audio went from
+  0.5–0.8 s to 0.2–0.3 s (p50). A slot that dies on the way (or fails otherwise): the turn is
+  decoded whole once instead.
+* :meth:`Recognizer.transcribe` — a whole clip at once (the transcription route, semantic
+  pause checks, push-to-talk commits); a slot that dies is replaced and the clip decoded again
+  once.
+
+Both expect the session's vocabulary (:mod:`.lexicon`: identifiers added to the dictionary,
+boosted in the language model; they come out as written). Words cannot be taken out of a
+decoder again, so each worker keeps decoders per vocabulary (the few most recent), and a few
+idle ones of each, since an utterance in progress holds its decoder until it finishes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -32,31 +51,46 @@ from ..rtc.tracks import Pcm
 log = logging.getLogger(__name__)
 
 RATE = 16000
-#: Worker processes: decoding is CPU work, one per core (at most 2: each holds a decoder).
+#: Worker processes: decoding is CPU work, one per core (at most 2: each holds decoders).
 WORKERS = max(1, min(2, os.cpu_count() or 1))
+#: A streamed utterance's audio goes to its worker this much at a time (fewer messages).
+FEED_SAMPLES = RATE // 5
 
-_pool: ProcessPoolExecutor | None = None
+_slots: list[ProcessPoolExecutor | None] = [None] * WORKERS
+#: Work sent to each slot and not yet done (streamed utterances count while open).
+_busy: list[int] = [0] * WORKERS
 _pool_lock = threading.Lock()
+_uids = itertools.count(1)
 
 
-def pool() -> ProcessPoolExecutor:
-    """The recognition workers of this process (started on first use)."""
-    global _pool
+def _slot(index: int) -> ProcessPoolExecutor:
+    """The worker of slot ``index`` (started on first use)."""
     with _pool_lock:
-        if _pool is None:
+        executor = _slots[index]
+        if executor is None:
             import multiprocessing
 
             # spawn: a fork would copy the event loop's and aiortc's threads' state.
             context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_detach)
-        return _pool
+            executor = ProcessPoolExecutor(1, mp_context=context, initializer=_detach)
+            _slots[index] = executor
+        return executor
 
 
-def _replace_pool(broken: ProcessPoolExecutor) -> None:
-    global _pool
+def _least_busy() -> int:
     with _pool_lock:
-        if _pool is broken:
-            _pool = None
+        return min(range(WORKERS), key=lambda i: _busy[i])
+
+
+def _claim(index: int, n: int) -> None:
+    with _pool_lock:
+        _busy[index] += n
+
+
+def _replace_slot(index: int, broken: ProcessPoolExecutor) -> None:
+    with _pool_lock:
+        if _slots[index] is broken:
+            _slots[index] = None
     broken.shutdown(wait=False, cancel_futures=True)
 
 
@@ -89,41 +123,146 @@ def _detach() -> None:
     threading.Thread(target=watch, name="vivavoce stt parent watch", daemon=True).start()
 
 
-#: Decoders of a worker, by the vocabulary they were taught (most recently used last).
-_decoders: dict[tuple[str, ...], Any] = {}
-#: Vocabularies a worker keeps a decoder for.
+#: What a decoder is kept for: the kind of audio it hears (:data:`WHOLE` for whole clips) and
+#: the vocabulary it was taught.
+_Key = tuple[str, tuple[str, ...]]
+#: The kind of the whole clips' decoders (their running mean is never used: see _Utt).
+WHOLE = "whole"
+#: The kind of audio a call's turns are unless said otherwise (16 kHz or more, PCM or Opus).
+WIDEBAND = "audio/pcm"
+#: Idle decoders of a worker, by what they are kept for (most recently used last).
+_idle: OrderedDict[_Key, list[Any]] = OrderedDict()
+#: The start of a streamed utterance decoded at once, normalized by its own mean (see _Utt).
+HEAD_BYTES = 2 * RATE
+
+
+class _Utt:
+    """An utterance in progress in a worker: what its decoder is kept for, the decoder, and
+    the utterance's first second until that is there.
+
+    pocketsphinx normalizes cepstra by their mean: over the whole utterance when it is given at
+    once (``full_utt``, whole clips), else by a running mean learnt from the audio the decoder
+    heard before. Streamed from its first sample on a new decoder, an utterance was decoded
+    from the initial guess, and audio unlike it came out as nonsense (measured: G711 telephone
+    audio, "please open the main file" heard as "please with been coddled"; the whole clip was
+    right). So the first second is decoded at once (that sets the mean from this utterance)
+    and the rest as it comes; and the running mean is only ever learnt from one kind of audio:
+    streaming decoders are kept per kind (the session's input format), apart from the whole
+    clips'. On a decoder that had heard G711 audio before, wideband turns were heard worse
+    ("please go to the main title"); kept apart, the streamed words matched the whole clip's
+    on every sentence tried (flite, wideband and G711).
+    """
+
+    def __init__(self, key: _Key, decoder: Any) -> None:
+        self.key, self.decoder = key, decoder
+        self.head: bytearray | None = bytearray()  # None once the first second is decoded
+
+    def feed(self, raw: bytes) -> None:
+        if not raw:
+            return
+        if self.head is None:
+            self.decoder.process_raw(raw)
+            return
+        self.head += raw
+        if len(self.head) >= HEAD_BYTES:
+            self._decode_head()
+
+    def _decode_head(self) -> None:
+        assert self.head is not None
+        if self.head:
+            self.decoder.process_raw(bytes(self.head), full_utt=True)
+        self.head = None
+
+    def finish(self, raw: bytes) -> str:
+        self.feed(raw)
+        if self.head is not None:
+            self._decode_head()
+        self.decoder.end_utt()
+        return _hypothesis(self.decoder)
+
+
+#: Utterances in progress in this worker.
+_utterances: OrderedDict[str, _Utt] = OrderedDict()
+#: Vocabularies a worker keeps idle decoders for.
 MAX_VOCABULARIES = 4
+#: Idle decoders kept per vocabulary.
+MAX_IDLE = 2
+#: Utterances a worker keeps open; past this the oldest is forgotten (its owner never ended it).
+MAX_OPEN = 32
 
 
-def _worker_decoder(words: tuple[str, ...] = ()) -> Any:
-    decoder = _decoders.pop(words, None)
-    if decoder is None:
-        from pocketsphinx import Decoder
+def _take_decoder(key: _Key) -> Any:
+    """An idle decoder for ``key`` (a new one when there is none)."""
+    idle = _idle.get(key)
+    if idle:
+        return idle.pop()
+    words = key[1]
+    from pocketsphinx import Decoder
 
-        decoder = Decoder(loglevel="FATAL")
-        if words:
-            from .lexicon import teach
+    decoder = Decoder(loglevel="FATAL")
+    if words:
+        from .lexicon import teach
 
-            taught = teach(decoder, words)
-            log.info("recognizer taught %d of %d vocabulary words", len(taught), len(words))
-    _decoders[words] = decoder
-    for stale in [k for k in _decoders if k][: -MAX_VOCABULARIES or None]:
-        if stale != words:
-            del _decoders[stale]
+        taught = teach(decoder, words)
+        log.info("recognizer taught %d of %d vocabulary words", len(taught), len(words))
     return decoder
 
 
-def _decode(raw: bytes, words: tuple[str, ...] = ()) -> str:
-    decoder = _worker_decoder(words)
-    decoder.start_utt()
-    decoder.process_raw(raw, full_utt=True)
-    decoder.end_utt()
+def _give_back(key: _Key, decoder: Any) -> None:
+    idle = _idle.pop(key, [])
+    if len(idle) < MAX_IDLE:
+        idle.append(decoder)
+    _idle[key] = idle  # most recently used last
+    for stale in [k for k in _idle if k[1]][: -MAX_VOCABULARIES or None]:
+        if stale != key:
+            del _idle[stale]
+
+
+def _hypothesis(decoder: Any) -> str:
     hyp = decoder.hyp()
     return " ".join(str(hyp.hypstr if hyp is not None else "").split())
 
 
+def _decode(raw: bytes, words: tuple[str, ...] = ()) -> str:
+    decoder = _take_decoder((WHOLE, words))
+    decoder.start_utt()
+    decoder.process_raw(raw, full_utt=True)
+    decoder.end_utt()
+    _give_back((WHOLE, words), decoder)  # (not after a failure: its state is unknown)
+    return _hypothesis(decoder)
+
+
+def _start(uid: str, words: tuple[str, ...], kind: str) -> None:
+    decoder = _take_decoder((kind, words))
+    decoder.start_utt()
+    _utterances[uid] = _Utt((kind, words), decoder)
+    while len(_utterances) > MAX_OPEN:
+        stale, _ = next(iter(_utterances.items()))
+        log.warning("recognizer: utterance %s was never ended; forgetting it", stale)
+        _drop(stale)
+
+
+def _feed(uid: str, raw: bytes) -> None:
+    _utterances[uid].feed(raw)
+
+
+def _finish(uid: str, raw: bytes) -> str:
+    utt = _utterances.pop(uid)
+    text = utt.finish(raw)
+    _give_back(utt.key, utt.decoder)  # (not after a failure: its state is unknown)
+    return text
+
+
+def _drop(uid: str) -> None:
+    utt = _utterances.pop(uid, None)
+    if utt is not None:
+        utt.decoder.end_utt()
+        _give_back(utt.key, utt.decoder)
+
+
 def _load() -> None:
-    _worker_decoder()
+    for kind in (WHOLE, WIDEBAND):
+        _give_back((kind, ()), _take_decoder((kind, ())))
 
 
 # ---------------------------------------------------------------------- in the peer
@@ -136,14 +275,18 @@ class Recognizer:
     async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
-            workers = pool()
+            index = _least_busy()
+            worker = _slot(index)
+            _claim(index, 1)
             try:
-                return await loop.run_in_executor(workers, fn, *args)
+                return await loop.run_in_executor(worker, fn, *args)
             except BrokenProcessPool:
                 log.warning("a speech recognition worker died; starting another")
-                _replace_pool(workers)
+                _replace_slot(index, worker)
                 if attempt == 2:
                     raise
+            finally:
+                _claim(index, -1)
         raise AssertionError("unreachable")
 
     async def transcribe(self, pcm: Pcm, words: tuple[str, ...] = ()) -> str:
@@ -155,9 +298,126 @@ class Recognizer:
         text: str = await self._run(_decode, raw, words)
         return text
 
+    def stream(self, words: tuple[str, ...] = (), kind: str = WIDEBAND) -> StreamedUtterance:
+        """An utterance recognized as its audio is fed (on the least busy worker); ``kind``: of
+        audio (the session's input format), decoded apart from other kinds (see :class:`_Utt`)."""
+        return StreamedUtterance(self, words, kind)
+
     async def aclose(self) -> None:
         return None  # the workers are shared by every peer of this process; they stay
 
     async def warm_up(self) -> None:
         """Start the workers and load their decoders ahead of the first utterance."""
-        await asyncio.gather(*(self._run(_load) for _ in range(WORKERS)))
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(_slot(i), _load) for i in range(WORKERS)))
+
+
+class StreamedUtterance:
+    """One utterance decoded in one worker as it is fed (see the module docstring and
+    :class:`_Utt`).
+
+    Its owner feeds it the turn's audio, then calls :meth:`finish` (the words) or :meth:`drop`;
+    either ends it, and both are idempotent. Sending never blocks the loop: the messages queue
+    in the worker's executor, in order, and only :meth:`finish` waits.
+    """
+
+    def __init__(self, recognizer: Recognizer, words: tuple[str, ...], kind: str) -> None:
+        self._recognizer = recognizer
+        self.words = words
+        self.uid = f"{os.getpid()}-{next(_uids)}"
+        self._pending: list[Pcm] = []
+        self._pending_samples = 0
+        self._sent: list[Future[Any]] = []  # in order; pruned as they finish
+        self._failure: BaseException | None = None
+        self._open = True
+        self._index = _least_busy()
+        _claim(self._index, 1)
+        self._worker: ProcessPoolExecutor | None = _slot(self._index)
+        if self._send(_start, self.uid, words, kind) is None and isinstance(
+            self._failure, BrokenProcessPool
+        ):  # a worker that died since its last use: start another
+            _replace_slot(self._index, self._worker)
+            self._failure, self._worker = None, _slot(self._index)
+            self._send(_start, self.uid, words, kind)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the worker has taken everything so far (else the turn is decoded whole)."""
+        self._check()
+        return self._failure is None
+
+    def _send(self, fn: Any, *args: Any) -> Future[Any] | None:
+        if self._failure is not None or self._worker is None:
+            return None
+        try:
+            future = self._worker.submit(fn, *args)
+        except Exception as exc:  # broken or shut down: decoded whole at finish
+            self._failure = exc
+            return None
+        self._sent.append(future)
+        return future
+
+    def _check(self) -> None:
+        """Note the first failure among what was sent (the rest is in flight, in order)."""
+        while self._sent and self._sent[0].done():
+            exc = self._sent.pop(0).exception()
+            if exc is not None and self._failure is None:
+                self._failure = exc
+
+    def feed(self, pcm: Pcm) -> None:
+        """More of the turn (16 kHz mono int16), sent once ≈ 200 ms are there."""
+        if not self._open or pcm.size == 0:
+            return
+        self._pending.append(pcm)
+        self._pending_samples += pcm.size
+        if self._pending_samples >= FEED_SAMPLES:
+            self._check()
+            self._send(_feed, self.uid, self._take_pending())
+
+    def _take_pending(self) -> bytes:
+        raw = np.ascontiguousarray(np.concatenate(self._pending), dtype=np.int16).tobytes()
+        self._pending.clear()
+        self._pending_samples = 0
+        return raw
+
+    async def finish(self, audio: Pcm) -> str:
+        """The words of the utterance. ``audio``: the whole turn as committed, decoded at once
+        if the worker failed on the way (it died: another one is started)."""
+        if not self._open:
+            raise RuntimeError("the utterance was already finished or dropped")
+        self._open = False
+        try:
+            self._check()
+            future = self._send(_finish, self.uid, self._take_pending() if self._pending else b"")
+            if future is not None:
+                try:
+                    text: str = await asyncio.wrap_future(future)
+                    self._check()
+                    if self._failure is None:
+                        return text
+                except asyncio.CancelledError:  # the finish may never have reached the worker
+                    if self._worker is not None:  # (in order: after it, if it did)
+                        with contextlib.suppress(Exception):
+                            self._worker.submit(_drop, self.uid)
+                    raise
+                except Exception as exc:  # decoded whole below
+                    self._failure = self._failure or exc
+        finally:
+            _claim(self._index, -1)
+        failure = self._failure
+        if isinstance(failure, BrokenProcessPool) and self._worker is not None:
+            _replace_slot(self._index, self._worker)
+        elif self._worker is not None:  # the worker lives: let go of the decoder
+            with contextlib.suppress(Exception):
+                self._worker.submit(_drop, self.uid)
+        log.warning("streamed recognition failed (%s); decoding the turn whole", failure)
+        return await self._recognizer.transcribe(audio, self.words)
+
+    def drop(self) -> None:
+        """Forget the utterance (idempotent; nothing to do once finished)."""
+        if not self._open:
+            return
+        self._open = False
+        self._pending.clear()
+        self._send(_drop, self.uid)
+        _claim(self._index, -1)

@@ -7,7 +7,8 @@ Ollama or llama.cpp for ``/chat/completions``). Each one is optional; the built-
 flite and responder stay the defaults.
 
 * :class:`HttpRecognizer` posts a finished turn as a WAV file (these APIs take whole files, so
-  it gets the audio at the end of the turn) with the session's vocabulary as the ``prompt``.
+  it gets the audio at the end of the turn: its :meth:`~HttpRecognizer.stream` is a
+  :class:`~vivavoce.peer.services.WholeTurn`) with the session's vocabulary as the ``prompt``.
 * :class:`HttpSynthesizer` asks for raw PCM (``response_format: "pcm"``: 24 kHz s16le mono, as
   OpenAI sends it) and hands on the audio as it arrives, so the caller hears the first words
   before the server has finished the sentence; a WAV answer is accepted as a whole.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from ..realtime import events as ev
     from ..rtc.tracks import Pcm
+    from .services import WholeTurn
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,12 @@ class HttpRecognizer:
         if not isinstance(text, str):
             raise UpstreamError("transcription", self.url, "answered JSON without a 'text' string")
         return " ".join(text.split())
+
+    def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> WholeTurn:
+        """A turn, posted whole at its end (the route takes files, not streams)."""
+        from .services import WholeTurn
+
+        return WholeTurn(self, words)
 
     async def warm_up(self) -> None:
         return None  # nothing to load here; the upstream loads its own model

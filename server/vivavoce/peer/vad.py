@@ -3,7 +3,9 @@
 :class:`TurnDetector` follows a session's ``server_vad`` settings: a 32 ms chunk whose speech
 probability reaches ``threshold`` starts a turn (the turn keeps ``prefix_padding_ms`` of audio
 from before it); the turn ends once the probability stayed below ``threshold − 0.15`` (silero's
-usual hysteresis) for ``silence_duration_ms``. Times are milliseconds of input audio since the
+usual hysteresis) for ``silence_duration_ms``. While a turn goes on, :meth:`TurnDetector.feed`
+also hands out its audio as it comes (:class:`TurnAudio`), for a recognizer that decodes as the
+user speaks. Times are milliseconds of input audio since the
 detector started, as in ``audio_start_ms`` / ``audio_end_ms``. ``idle_timeout_ms`` is ignored.
 
 ``semantic_vad`` ends a turn on silence **and** words that sound finished. After a short pause
@@ -22,6 +24,19 @@ chunk instead of 0.24, and on a busy machine the loop blocked for p99 30–38 ms
 was half of the time the peer's loop held the GIL (py-spy ``--gil``). :func:`_silero`
 therefore limits OpenMP to the calling thread (``OMP_THREAD_LIMIT=1``, read once when libgomp
 loads, so before the first import).
+
+How long after the user's last sound a turn ends (measured on the reply bench's flite turns,
+``silence_duration_ms`` 500): ``speech_stopped`` came 600–660 ms of audio after the last chunk
+louder than −40 dBFS, and as long on the clock (the peer's debug log of
+:mod:`.input_audio` prints both per turn), so nothing queues in the peer, and the client saw
+it ≈ 5 ms later. Beyond the 500 ms: silero still calls the fading end of the last word speech
+for 60–130 ms after it drops below −40 dBFS (then its probability falls from ≈ 1 to ≈ 0 within
+a chunk or two, so the hysteresis at ``threshold − 0.15`` changed the end by one chunk in one
+sentence of five); the silence is counted in whole 32 ms chunks (16 chunks, 512 ms, and up to
+a chunk of phase); the noise gate (``far_field``, the product's default) adds its 80 ms
+lookahead, partly won back because it mutes the fading tail sooner (net 0–40 ms). None of it
+is cheap to take away without ending turns on shorter pauses than configured; the words of
+the turn are asked for before it ends instead (:mod:`.turn_words`).
 """
 
 from __future__ import annotations
@@ -109,7 +124,16 @@ class Paused:
     audio: Pcm
 
 
-TurnEvent = SpeechStarted | SpeechStopped | Paused
+@dataclass(frozen=True)
+class TurnAudio:
+    """More of the turn in progress, as it is heard (the prefix padding first, right after
+    :class:`SpeechStarted`): what a recognizer decoding while the user speaks is fed."""
+
+    audio: Pcm
+    silence_ms: int = 0  # how long the user has been silent at its end
+
+
+TurnEvent = SpeechStarted | TurnAudio | SpeechStopped | Paused
 
 
 def _ms(samples: int) -> int:
@@ -140,6 +164,7 @@ class TurnDetector:
         self._pending_kept = np.zeros(0, dtype=np.int16)
         self._prefix: deque[Pcm] = deque()
         self._turn: list[Pcm] = []
+        self._streamed = 0  # pieces of _turn handed out as TurnAudio
         self._in_speech = False
         self._silence = 0  # samples of silence since the last speech chunk, within a turn
         self._turn_samples = 0
@@ -180,6 +205,12 @@ class TurnDetector:
             event = self._step(kept[i : i + CHUNK].astype(np.int16), self._probability(chunk))
             if event is not None:
                 events.append(event)
+            if isinstance(event, SpeechStarted):
+                self._streamed = 0
+            if self._in_speech and self._streamed < len(self._turn):
+                audio = np.concatenate(self._turn[self._streamed :])
+                events.append(TurnAudio(audio, _ms(self._silence)))
+                self._streamed = len(self._turn)
         self._pending = data[n:].copy()
         self._pending_kept = kept[n:].copy()
         return events
