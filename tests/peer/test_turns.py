@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import overlap
+from vivavoce.peer.upstreams import WholeTurn
 
 from .conftest import CallFactory, RawCall, flite_pcm
 
@@ -129,6 +130,9 @@ class _Heard:
     async def transcribe(self, pcm: np.ndarray, words: tuple[str, ...] = ()) -> str:
         self.audio.append(pcm)
         return "the code is ready"
+
+    def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> WholeTurn:
+        return WholeTurn(self, words)  # type: ignore[arg-type]  # handed the turn at its end
 
     async def warm_up(self) -> None:
         return None

@@ -48,7 +48,7 @@ class SpeechToText(Protocol):
         ...
 
     def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> Utterance:
-        """A turn to feed as it is spoken (:class:`WholeTurn` when the recognizer cannot
+        """A turn to feed as it is spoken (:class:`~.upstreams.WholeTurn` when it cannot
         stream: it hears the turn at :meth:`Utterance.finish`). ``kind``: the session's input
         audio format (a recognizer that adapts to what it hears keeps kinds apart)."""
         ...
@@ -60,25 +60,6 @@ class SpeechToText(Protocol):
     async def aclose(self) -> None:
         """Let go of connections and workers' claims (idempotent)."""
         ...
-
-
-class WholeTurn:
-    """The :class:`Utterance` of a recognizer that takes only whole clips (an upstream's
-    ``/audio/transcriptions``): it ignores the audio as it comes and transcribes the turn at
-    :meth:`finish`."""
-
-    def __init__(self, recognizer: SpeechToText, words: tuple[str, ...] = ()) -> None:
-        self.recognizer = recognizer
-        self.words = words
-
-    def feed(self, pcm: Pcm) -> None:
-        return None
-
-    async def finish(self, audio: Pcm) -> str:
-        return await self.recognizer.transcribe(audio, self.words)
-
-    def drop(self) -> None:
-        return None
 
 
 class TextToSpeech(Protocol):

@@ -8,7 +8,7 @@ flite and responder stay the defaults.
 
 * :class:`HttpRecognizer` posts a finished turn as a WAV file (these APIs take whole files, so
   it gets the audio at the end of the turn: its :meth:`~HttpRecognizer.stream` is a
-  :class:`~vivavoce.peer.services.WholeTurn`) with the session's vocabulary as the ``prompt``.
+  :class:`WholeTurn`) with the session's vocabulary as the ``prompt``.
 * :class:`HttpSynthesizer` asks for raw PCM (``response_format: "pcm"``: 24 kHz s16le mono, as
   OpenAI sends it) and hands on the audio as it arrives, so the caller hears the first words
   before the server has finished the sentence; a WAV answer is accepted as a whole.
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from ..realtime import events as ev
     from ..rtc.tracks import Pcm
-    from .services import WholeTurn
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +154,6 @@ class HttpRecognizer:
 
     def stream(self, words: tuple[str, ...] = (), kind: str = "audio/pcm") -> WholeTurn:
         """A turn, posted whole at its end (the route takes files, not streams)."""
-        from .services import WholeTurn
-
         return WholeTurn(self, words)
 
     async def warm_up(self) -> None:
@@ -164,6 +161,25 @@ class HttpRecognizer:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class WholeTurn:
+    """The :class:`~.services.Utterance` of a recognizer that takes only whole clips (an upstream's
+    ``/audio/transcriptions``): it ignores the audio as it comes and transcribes the turn at
+    :meth:`finish`."""
+
+    def __init__(self, recognizer: HttpRecognizer, words: tuple[str, ...] = ()) -> None:
+        self.recognizer = recognizer
+        self.words = words
+
+    def feed(self, pcm: Pcm) -> None:
+        return None
+
+    async def finish(self, audio: Pcm) -> str:
+        return await self.recognizer.transcribe(audio, self.words)
+
+    def drop(self) -> None:
+        return None
 
 
 class HttpSynthesizer:
