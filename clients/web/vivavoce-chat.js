@@ -608,10 +608,17 @@ class VivavoceChat extends HTMLElement {
     this._emit("transcript", t);
   }
 
-  /** Code the assistant shows instead of reading it aloud: a block of its own in the log. */
+  /** Code the assistant shows instead of reading it aloud: a block of its own in the log,
+   *  unless a reply already shows it (text mode's code blocks are in the reply's text). */
   _onCode(c) {
     if (!c || typeof c.id !== "string" || typeof c.code !== "string") return;
     const ui = this.ui;
+    const code = c.code.trim();
+    const replies = ui.log.querySelectorAll(".turn.assistant:not(.shown)");
+    if (code && [...replies].some((el) => (el.vvText ?? "").includes(code))) {
+      this._emit("code", c);
+      return;
+    }
     const el = document.createElement("div");
     el.className = "turn assistant shown";
     el.dataset.codeId = c.id;

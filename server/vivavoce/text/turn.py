@@ -114,11 +114,13 @@ class TextReply:
                     calls.append(piece)
                     continue
                 self.text += piece
+                # The line first: a code block it closes is shown after the text that has it
+                # (a client showing both can tell the two are one).
+                self._on_update(self._update(text=self.text, delta=piece))
                 pending += self._spoken.feed(piece)
                 *done, pending = _SENTENCE_END.split(pending)
                 for sentence in done:
                     self.sentences.put_nowait(sentence)
-                self._on_update(self._update(text=self.text, delta=piece))
             if not calls:
                 break
             self.after = await self._run_tools(calls)
