@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, VivavoceError
 from ..tasks import TaskSet
-from .host import Activity, ModeHost, idle_words, keep_vocabulary, reopen
+from .host import Activity, ModeHost, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -310,27 +310,18 @@ class DictationMode:
     async def _hang_up_when_idle(self, call: Call) -> None:
         """Close a session in which nobody spoke for ``idleHangupSeconds``: billing stops; the
         next push to talk or start dictates again."""
-        host = self._host
 
         def busy() -> bool:  # an utterance is being said or transcribed, or the key is down
             speaking = self._speech_from is not None or self._ptt_down is not None
             return speaking or not self._between_utterances.is_set()
 
-        limit = await self._activity.idle(
-            lambda: host.settings.idle_hangup_seconds, busy, lambda: self.call is call
-        )
-        if limit is None:
-            return
-        async with host.busy:
-            if self.call is not call or host.status.state != "live":
-                return
-            log.info("dictation hung up: nobody spoke for %.0f s", limit)
-            await self.close(keep_state=True)
-            host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
-        host.say(
-            "info",
-            f"vivavoce: dictation hung up after {idle_words(limit)} of silence; push to talk or "
-            "start dictation to go on",
+        await self._activity.hang_up_when_idle(
+            self._host,
+            busy,
+            lambda: self.call is call,
+            lambda: self.close(keep_state=True),
+            said="dictation hung up",
+            then="push to talk or start dictation to go on",
         )
 
     def refresh_vocabulary(self) -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..realtime import Call
     from ..realtime import events as ev
     from ..settings import Settings
-    from .status import AudioIO, Status
+    from .status import AudioIO, MessageLevel, Status
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,14 @@ async def keep_vocabulary(
             return
 
 
+class IdleHost(ModeHost, Protocol):
+    """What hanging up an idle call needs of its mode's host."""
+
+    busy: asyncio.Lock
+
+    def say(self, level: MessageLevel, text: str) -> None: ...
+
+
 class Activity:
     """When someone last spoke, typed or used a tool in a call: the call is hung up once nobody
     did for ``idleHangupSeconds`` (billing stops; the next push to talk or start calls again)."""
@@ -137,6 +145,30 @@ class Activity:
                 continue
             return seconds
         return None
+
+    async def hang_up_when_idle(
+        self,
+        host: IdleHost,
+        busy: Callable[[], bool],
+        current: Callable[[], bool],
+        close: Callable[[], Awaitable[None]],
+        *,
+        said: str,
+        then: str,
+    ) -> None:
+        """Close a call in which nobody spoke for ``idleHangupSeconds`` (billing stops): the
+        status says ``idle`` and ``hungUpAfter``, and the user is told once, "vivavoce:
+        ``said`` after 2 min of silence; ``then``" (``said``: "hung up")."""
+        limit = await self.idle(lambda: host.settings.idle_hangup_seconds, busy, current)
+        if limit is None:
+            return
+        async with host.busy:
+            if not current() or host.status.state != "live":
+                return
+            log.info("%s: nobody spoke for %.0f s", said, limit)
+            await close()
+            host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
+        host.say("info", f"vivavoce: {said} after {idle_words(limit)} of silence; {then}")
 
 
 def idle_words(seconds: float) -> str:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import CallError, SessionExpired, VivavoceError
 from ..tasks import TaskSet
-from .host import Activity, ModeHost, idle_words, keep_vocabulary, reopen
+from .host import Activity, ModeHost, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -308,27 +308,18 @@ class RealtimeMode:
     async def _hang_up_when_idle(self, call: Call) -> None:
         """Close a call in which nobody spoke for ``idleHangupSeconds``: billing stops; the
         conversation calls again (replaying itself) on the next push to talk or typed text."""
-        host = self._host
 
         def busy() -> bool:  # a turn is being spoken, a reply or a tool runs
             running = self._ptt_down is not None or self._tools_running > 0
             return running or not self._between_turns.is_set()
 
-        limit = await self._activity.idle(
-            lambda: host.settings.idle_hangup_seconds, busy, lambda: self.call is call
-        )
-        if limit is None:
-            return
-        async with host.busy:
-            if self.call is not call or host.status.state != "live":
-                return
-            log.info("hanging up: nobody spoke for %.0f s", limit)
-            await self.close(keep_state=True)
-            host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
-        host.say(
-            "info",
-            f"vivavoce: hung up after {idle_words(limit)} of silence; push to talk or type "
-            "to call again",
+        await self._activity.hang_up_when_idle(
+            self._host,
+            busy,
+            lambda: self.call is call,
+            lambda: self.close(keep_state=True),
+            said="hung up",
+            then="push to talk or type to call again",
         )
 
     def refresh_vocabulary(self) -> None:
