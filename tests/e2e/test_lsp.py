@@ -359,3 +359,46 @@ async def test_stdio_flag_and_requests_without_params_are_accepted() -> None:
         proc.stdin.close()
         proc.kill()
         await proc.wait()
+
+
+async def test_a_settings_pull_answered_late_does_not_undo_a_newer_change(
+    bare: LanguageClient,
+) -> None:
+    """VS Code answers ``workspace/configuration`` when it gets to it: the answer to the pull
+    after one change can arrive after the next change (seen: a cleared voice came back)."""
+    config: dict[str, Any] = {"peer": "embedded", "voice": "verse"}
+    holding, release = asyncio.Event(), asyncio.Event()
+    hold = False
+    pulls = 0
+
+    async def configuration(params: lsp.ConfigurationParams) -> list[Any]:
+        nonlocal hold, pulls
+        answer = [dict(config) for _ in params.items]  # the settings as they are now
+        if hold:
+            hold = False
+            holding.set()
+            await release.wait()  # … sent only later
+        pulls += 1
+        return answer
+
+    # A client slow to answer (pytest-lsp's own answer is immediate).
+    bare.protocol.fm.features[lsp.WORKSPACE_CONFIGURATION] = configuration
+    await bare.initialize_session(init_params(dict(config)))
+    editor = Editor(bare)
+    await editor.until(lambda: pulls == 1, timeout=5)
+
+    config, hold = {"peer": "embedded", "voice": "sage"}, True
+    bare.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"vivavoce": config})
+    )
+    await asyncio.wait_for(holding.wait(), 5)
+    config = {"peer": "embedded"}  # the voice setting cleared: its default
+    bare.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"vivavoce": {**config, "voice": "alloy"}})
+    )
+    await editor.until(lambda: pulls == 2, timeout=5)
+    release.set()  # the answer about the first change arrives last
+    await editor.until(lambda: pulls == 3, timeout=5)
+    await asyncio.sleep(0.3)  # the server has read it
+    assert (await editor.request("realtime/status"))["voice"] == "alloy"
+    await bare.shutdown_session()

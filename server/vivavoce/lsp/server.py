@@ -106,6 +106,8 @@ class VivavoceServer(LanguageServer):
         )
         self.connecting = ConnectProgress(self)
         self._closing: asyncio.Future[None] | None = None
+        #: Settings changes told so far: a pull answered for an older one is stale.
+        self._config_changes = 0
         #: The client's last cursor/selection (realtime/context).
         self.context: P.ContextParams | None = None
         self._tools: Toolbox | None = None
@@ -446,6 +448,7 @@ class VivavoceServer(LanguageServer):
         self._listen_for_wake_word()
 
     async def _did_change_configuration(self, params: lsp.DidChangeConfigurationParams) -> None:
+        self._config_changes += 1
         self._apply_settings(params.settings, "didChangeConfiguration")
         await self._pull_configuration()
         self._listen_for_wake_word()
@@ -459,6 +462,7 @@ class VivavoceServer(LanguageServer):
         workspace = self.client_capabilities.workspace
         if not (workspace and workspace.configuration):
             return
+        asked_at = self._config_changes
         try:
             result = await asyncio.wait_for(
                 self.workspace_configuration_async(
@@ -468,6 +472,11 @@ class VivavoceServer(LanguageServer):
             )
         except (TimeoutError, JsonRpcException) as exc:
             log.info("workspace/configuration gave nothing (%s); keeping current settings", exc)
+            return
+        if asked_at != self._config_changes:
+            # A newer change came while this was answered: the client's answer may predate it
+            # (seen: a cleared voice set back to the old one), and that change pulls again.
+            log.debug("workspace/configuration answered for an older change; not applied")
             return
         if result:
             self._apply_settings({SECTION: result[0]}, "workspace/configuration")
