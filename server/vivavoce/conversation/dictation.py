@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigError, VivavoceError
 from ..tasks import TaskSet
-from .host import Activity, ModeHost, keep_vocabulary, reopen
+from .host import Activity, Heard, ModeHost, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -199,10 +199,8 @@ class DictationMode:
         self._drops: list[float] = []  # when calls dropped (to stop a reconnect loop)
         #: When the user last spoke, for the idle hang-up.
         self._activity = Activity()
-        #: Where the user's speech began (the server's audio clock, ms), and when the
-        #: push-to-talk key went down (monotonic): the seconds heard, for the usage.
-        self._speech_from: int | None = None
-        self._ptt_down: float | None = None
+        #: The user's speech: the seconds heard and transcriptions, for the usage.
+        self._heard = Heard(host.usage, self._activity)
 
     async def open(self) -> None:
         """A transcription call; LIVE once connected (the microphone is written from then on)."""
@@ -234,7 +232,7 @@ class DictationMode:
             raise
         host.usage.new_call()
         self._activity.touch()
-        self._speech_from = self._ptt_down = None
+        self._heard.reset()
         self._follower = self._tasks.spawn(self._follow(call), "transcripts")
         self._tasks.spawn(self._count(call), "usage")
         self._tasks.spawn(self._keep_vocabulary(call), "vocabulary")
@@ -285,35 +283,16 @@ class DictationMode:
     async def _count(self, call: Call) -> None:
         """The usage of each finished transcription, and the seconds of speech heard (as
         realtime mode counts its calls); speech keeps the session from being idle."""
-        from ..realtime import events as ev
-
-        usage = self._host.usage
         with contextlib.suppress(VivavoceError):
             async for event in call.events():
-                match event:
-                    case ev.InputTranscriptionCompleted(usage=reported, item_id=item_id) if (
-                        reported
-                    ):
-                        tr = call.session.audio.input.transcription
-                        usage.transcription((tr.model if tr else None) or "", reported, item_id)
-                    case ev.SpeechStarted(audio_start_ms=start):
-                        self._speech_from = start
-                        self._activity.touch()
-                    case ev.SpeechStopped(audio_end_ms=end):
-                        if self._speech_from is not None:
-                            usage.audio(heard=max(0, end - self._speech_from) / 1000)
-                        self._speech_from = None
-                        self._activity.touch()
-                    case _:
-                        pass
+                self._heard.observe(call, event)
 
     async def _hang_up_when_idle(self, call: Call) -> None:
         """Close a session in which nobody spoke for ``idleHangupSeconds``: billing stops; the
         next push to talk or start dictates again."""
 
         def busy() -> bool:  # an utterance is being said or transcribed, or the key is down
-            speaking = self._speech_from is not None or self._ptt_down is not None
-            return speaking or not self._between_utterances.is_set()
+            return self._heard.speaking or not self._between_utterances.is_set()
 
         await self._activity.hang_up_when_idle(
             self._host,
@@ -389,12 +368,7 @@ class DictationMode:
         call = self.call
         if call is None or call.state is not CallState.LIVE:
             raise CallError("cannot push to talk: dictation is not live (start it first)")
-        self._activity.touch()
-        if pressed:
-            self._ptt_down = time.monotonic()
-        elif self._ptt_down is not None:
-            self._host.usage.audio(heard=time.monotonic() - self._ptt_down)
-            self._ptt_down = None
+        self._heard.key(pressed)
         if pressed:
             if call.session.audio.input.turn_detection is not None:
                 call.session.audio.input.turn_detection = None  # the user decides the turns

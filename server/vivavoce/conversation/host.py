@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..realtime import events as ev
     from ..settings import Settings
     from .status import AudioIO, MessageLevel, Status
+    from .usage import UsageMeter
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,57 @@ class Activity:
             await close()
             host.update(state="idle", call_id=None, push_to_talk=False, hung_up_after=limit)
         host.say("info", f"vivavoce: {said} after {idle_words(limit)} of silence; {then}")
+
+
+class Heard:
+    """The user's speech in a call, for the cost meter and the idle hang-up: the seconds the
+    server heard (its ``speech_started``/``speech_stopped``, or how long push to talk was held)
+    and each finished transcription's usage go into ``usage``; speech touches ``activity``."""
+
+    def __init__(self, usage: UsageMeter, activity: Activity) -> None:
+        self._usage, self._activity = usage, activity
+        #: Where the user's speech began (the server's audio clock, ms), and when the
+        #: push-to-talk key went down (monotonic).
+        self.speech_from: int | None = None
+        self.key_down: float | None = None
+
+    def reset(self) -> None:
+        """A new call: nothing is being said."""
+        self.speech_from = self.key_down = None
+
+    @property
+    def speaking(self) -> bool:
+        """The server hears speech, or the push-to-talk key is down."""
+        return self.speech_from is not None or self.key_down is not None
+
+    def observe(self, call: Call, event: ev.ServerEvent) -> None:
+        """One of the call's events."""
+        from ..realtime import events as ev
+
+        match event:
+            case ev.InputTranscriptionCompleted(usage=reported, item_id=item_id) if reported:
+                tr = call.session.audio.input.transcription
+                self._usage.transcription((tr.model if tr else None) or "", reported, item_id)
+            case ev.SpeechStarted(audio_start_ms=start):
+                self.speech_from = start
+                self._activity.touch()
+            case ev.SpeechStopped(audio_end_ms=end):
+                if self.speech_from is not None:
+                    self._usage.audio(heard=max(0, end - self.speech_from) / 1000)
+                self.speech_from = None
+                self._activity.touch()
+            case _:
+                pass
+
+    def key(self, pressed: bool, *, heard: bool = True) -> None:
+        """Push to talk pressed or released (``heard``: the microphone was there to hear)."""
+        self._activity.touch()
+        if pressed:
+            self.key_down = time.monotonic()
+            return
+        if heard and self.key_down is not None:
+            self._usage.audio(heard=time.monotonic() - self.key_down)
+        self.key_down = None
 
 
 def idle_words(seconds: float) -> str:

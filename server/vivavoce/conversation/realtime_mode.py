@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import CallError, SessionExpired, VivavoceError
 from ..tasks import TaskSet
-from .host import Activity, ModeHost, keep_vocabulary, reopen
+from .host import Activity, Heard, ModeHost, keep_vocabulary, reopen
 
 if TYPE_CHECKING:
     from ..realtime import Call, CallState
@@ -103,10 +103,8 @@ class RealtimeMode:
         self._vocabulary_stale = asyncio.Event()
         #: When someone last spoke, typed or used a tool, for the idle hang-up.
         self._activity = Activity()
-        #: Where the user's speech began (the server's audio clock, ms), and when the
-        #: push-to-talk key went down (monotonic): the seconds heard, for the usage.
-        self._speech_from: int | None = None
-        self._ptt_down: float | None = None
+        #: The user's speech: the seconds heard and transcriptions, for the usage.
+        self._heard = Heard(host.usage, self._activity)
         #: Voice tools running (one may wait for the user to accept an edit): not idle.
         self._tools_running = 0
         #: Turns on their way to the server (typed, committed, tool outputs) whose reply is
@@ -155,7 +153,7 @@ class RealtimeMode:
 
         self._responses = ResponseQueue(call.send)
         self._user_speaking = False
-        self._speech_from = self._ptt_down = None
+        self._heard.reset()
         self._spoken_mark = 0.0
         host.usage.new_call()
         self.touch()
@@ -310,7 +308,7 @@ class RealtimeMode:
         conversation calls again (replaying itself) on the next push to talk or typed text."""
 
         def busy() -> bool:  # a turn is being spoken, a reply or a tool runs
-            running = self._ptt_down is not None or self._tools_running > 0
+            running = self._heard.key_down is not None or self._tools_running > 0
             return running or not self._between_turns.is_set()
 
         await self._activity.hang_up_when_idle(
@@ -369,7 +367,7 @@ class RealtimeMode:
     def _turn_boundary(self) -> None:
         queue = self._responses
         idle = not (queue and queue.busy) and not self._user_speaking
-        idle = idle and not (self._in_flight or self._ptt_down is not None)
+        idle = idle and not (self._in_flight or self._heard.key_down is not None)
         if idle and self._audio_started is None:
             if not self._between_turns.is_set():
                 self._vocabulary_stale.set()  # a turn ended: the user may have moved meanwhile
@@ -383,6 +381,7 @@ class RealtimeMode:
         queue = self._responses
         if queue is not None and await queue.observe(event):
             return  # a reply asked for too early: sent again when the running one ends
+        self._heard.observe(call, event)
         match event:
             case ev.OutputItemAdded(item=item) if item.role == "assistant":
                 self._assistant_item = item.id
@@ -393,10 +392,6 @@ class RealtimeMode:
             case ev.OutputAudioStopped() | ev.OutputAudioCleared():
                 self._audio_started = None
                 self.touch()
-            case ev.InputTranscriptionCompleted(usage=usage, item_id=item_id) if usage:
-                tr = call.session.audio.input.transcription
-                model = (tr.model if tr else None) or ""
-                self._host.usage.transcription(model, usage, item_id)
             case ev.ResponseDone(response=response):
                 self.touch()
                 first = response.output[0].id if response.output else None
@@ -407,22 +402,16 @@ class RealtimeMode:
                 if calls:
                     respond = response.status == "completed"
                     self._tasks.spawn(self._run_tools(call, calls, respond), "tools")
-            case ev.SpeechStarted(audio_start_ms=start):
+            case ev.SpeechStarted():
                 self._user_speaking = True
-                self._speech_from = start
-                self.touch()
                 if self._audio_started is not None:
                     # Barge-in: over WebRTC the server cancels its reply and truncates it to
                     # what was played; only what our own speaker still holds is ours to drop.
                     self._audio_started = None
                     if (io := self._host.io) is not None:
                         io.flush()
-            case ev.SpeechStopped(audio_end_ms=end):
+            case ev.SpeechStopped():
                 self._user_speaking = False
-                if self._speech_from is not None:
-                    self._host.usage.audio(heard=max(0, end - self._speech_from) / 1000)
-                self._speech_from = None
-                self.touch()
             case ev.ErrorEvent(error=error):
                 self._server_error(call, error)
             case _:
@@ -530,9 +519,8 @@ class RealtimeMode:
         from ..realtime import events as ev
 
         call = self.live_call("push to talk")
-        self.touch()
+        self._heard.key(pressed, heard=self._host.io is not None)
         if pressed:
-            self._ptt_down = time.monotonic()
             self._turn_boundary()  # the user is speaking
             if call.session.audio.input.turn_detection is not None:
                 call.session.audio.input.turn_detection = None  # the user decides the turns
@@ -542,14 +530,10 @@ class RealtimeMode:
             await call.send(ev.InputClear())
             call.source.clear()
         elif self._host.io is not None:
-            if self._ptt_down is not None:
-                self._host.usage.audio(heard=time.monotonic() - self._ptt_down)
-            self._ptt_down = None
             with self._turn_on_its_way():
                 await call.send(ev.InputCommit())
                 if self._responses is not None:
                     await self._responses.request()
         else:
-            self._ptt_down = None
             self._turn_boundary()
             await call.send(ev.InputClear())
