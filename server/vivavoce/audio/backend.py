@@ -10,6 +10,7 @@ they may block, so async code runs them in a worker thread (:func:`run_blocking`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -53,6 +54,19 @@ def stream_closed() -> None:
     global _open_streams
     with LOCK:
         _open_streams = max(0, _open_streams - 1)
+
+
+def close_streams(*streams: Any) -> None:
+    """Abort and close PortAudio streams opened together (what fails is ignored: they are
+    going), then count them closed. Under :data:`LOCK`."""
+    try:
+        for stream in streams:
+            with contextlib.suppress(Exception):
+                stream.abort()
+            with contextlib.suppress(Exception):
+                stream.close()
+    finally:
+        stream_closed()
 
 
 def translate(exc: BaseException, role: str, name: str, setting: str) -> AudioError:

@@ -347,16 +347,8 @@ class DeviceAudio:
     def _close_stream(self) -> None:
         with backend.LOCK:
             streams, self._streams = self._streams, []
-            if not streams:
-                return
-            try:
-                for stream in streams:
-                    with contextlib.suppress(Exception):
-                        stream.abort()
-                    with contextlib.suppress(Exception):
-                        stream.close()
-            finally:
-                backend.stream_closed()
+            if streams:
+                backend.close_streams(*streams)
 
     @classmethod
     def _configure(cls, settings: Settings) -> dict[str, Any]:

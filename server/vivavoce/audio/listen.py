@@ -17,7 +17,6 @@ then finds where the call's microphone began in what this one heard (see
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import deque
@@ -137,15 +136,8 @@ class Microphone:
     def _close_stream(self) -> None:
         with backend.LOCK:
             stream, self._stream = self._stream, None
-            if stream is None:
-                return
-            try:
-                with contextlib.suppress(Exception):
-                    stream.abort()
-                with contextlib.suppress(Exception):
-                    stream.close()
-            finally:
-                backend.stream_closed()
+            if stream is not None:
+                backend.close_streams(stream)
 
     @staticmethod
     def _configure(settings: Settings) -> tuple[Device, int, int]:

@@ -307,9 +307,9 @@ async def captured(source: PcmSource, seconds: float) -> None:
     more): the microphone alone has then delivered past where it began."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds + FIRST_BLOCK_SECONDS
-    # A level, filled by the devices' hand-over: polled (no event to wait for).
-    while source.queued_seconds < seconds and loop.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+    while source.queued_seconds < seconds and (left := deadline - loop.time()) > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(source.fed(), left)
 
 
 def hand_over(heard: list[Pcm], end: int, source: PcmSource) -> None:

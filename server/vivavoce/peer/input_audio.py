@@ -172,7 +172,7 @@ class InputAudio:
         """16 kHz mono int16 audio from the caller."""
         heard = pcm
         self._received += pcm.size
-        if int(np.abs(pcm).max(initial=0)) > LOUD_PEAK:
+        if log.isEnabledFor(logging.DEBUG) and int(np.abs(pcm).max(initial=0)) > LOUD_PEAK:
             self._last_loud = (self._received, asyncio.get_running_loop().time())
         if self._gate is not None:
             # The gate decides where turns are; the recognizer gets the caller's own audio, in

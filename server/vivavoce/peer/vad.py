@@ -33,8 +33,9 @@ it ≈ 5 ms later. Beyond the 500 ms: silero still calls the fading end of the l
 for 60–130 ms after it drops below −40 dBFS (then its probability falls from ≈ 1 to ≈ 0 within
 a chunk or two, so the hysteresis at ``threshold − 0.15`` changed the end by one chunk in one
 sentence of five); the silence is counted in whole 32 ms chunks (16 chunks, 512 ms, and up to
-a chunk of phase); the noise gate (``far_field``, the product's default) adds its 80 ms
-lookahead, partly won back because it mutes the fading tail sooner (net 0–40 ms). None of it
+a chunk of phase); the noise gate (``far_field``, the product's default) adds its lookahead
+(80 ms when measured, 112 ms since it waits to tell syllables from keystrokes), partly won
+back because it mutes the fading tail sooner (net 0–40 ms at 80 ms). None of it
 is cheap to take away without ending turns on shorter pauses than configured; the words of
 the turn are asked for before it ends instead (:mod:`.turn_words`).
 """

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .shortcuts import enabled
+from .tracks import DIGITAL_SILENCE, FRAME_SAMPLES, silent_frame
 
 if TYPE_CHECKING:
     import av
@@ -47,15 +48,12 @@ log = logging.getLogger(__name__)
 
 #: Identical silent packets in a row before the codec is skipped for the next ones.
 SETTLED = 3
-FRAME_SAMPLES = 960  # aiortc's 20 ms at 48 kHz
 MIN_AUDIO_LEVEL = -127  # RFC 6465: the level of digital silence
 
 
 def is_digital_silence(frame: av.AudioFrame) -> bool:
     """Whether every sample of a packed s16 frame is exactly zero (known at once for a frame
     made as silence, :data:`~vivavoce.rtc.tracks.DIGITAL_SILENCE`)."""
-    from .tracks import DIGITAL_SILENCE
-
     if frame.opaque is DIGITAL_SILENCE:
         return True
     if frame.format.name != "s16":
@@ -174,8 +172,6 @@ def decoder_class() -> type[Any]:
                 return frames
 
             def _zero_frame(self, timestamp: int) -> av.AudioFrame:
-                from .tracks import silent_frame
-
                 like = self._zero
                 frame = silent_frame(like.samples, like.layout.name, like.sample_rate)
                 frame.pts = timestamp + self._pts_offset
