@@ -22,11 +22,10 @@ the client's loop thread and other threads. Each side's turns must all be answer
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Protocol
 
-from benchmarks.load_bench import _one_side
+from benchmarks.load_bench import _one_side, turns_answered
 from benchmarks.stats import median, record
 
 #: Seconds between a call's sentences: ≈ 2 s of speech each way per turn, silence otherwise
@@ -99,17 +98,5 @@ def callcpu_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]
     for part in PARTS:
         out[f"callcpu_{part}_ms"] = record(prod["cpu"][part], raw["cpu"][part], unit, None)
 
-    def answered(r: dict[str, Any]) -> float:
-        return 100.0 * r["turns_answered"] / r["turns_asked"] if r["turns_asked"] else math.nan
-
-    every = record(answered(prod), answered(raw), "%", None)
-    every.update(
-        target="= 100 %",
-        **{
-            "pass": prod["turns_asked"] > 0
-            and not prod["calls_lost"]
-            and prod["turns_answered"] == prod["turns_asked"]
-        },
-    )
-    out["callcpu_turns_answered_pct"] = every
+    out["callcpu_turns_answered_pct"] = turns_answered(prod, raw, raw_too=False)
     return out

@@ -262,12 +262,12 @@ def _demand(r: dict[str, Any]) -> float:
     )
 
 
-def load_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
+def turns_answered(prod: dict[str, Any], raw: dict[str, Any], *, raw_too: bool) -> Any:
+    """The share of turns answered (target: every one, no call lost; ``raw_too``: the
+    baseline's as well)."""
+
     def answered_pct(r: dict[str, Any]) -> float:
         return 100.0 * r["turns_answered"] / r["turns_asked"] if r["turns_asked"] else math.nan
-
-    def cpu(r: dict[str, Any], who: str) -> float:
-        return float(r["usage"][who]["cpu_percent"])
 
     every = record(answered_pct(prod), answered_pct(raw), "%", None)
     every.update(
@@ -276,9 +276,17 @@ def load_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
             "pass": prod["turns_asked"] > 0
             and not prod["calls_lost"]
             and prod["turns_answered"] == prod["turns_asked"]
-            and raw["turns_answered"] == raw["turns_asked"]
+            and (not raw_too or raw["turns_answered"] == raw["turns_asked"])
         },
     )
+    return every
+
+
+def load_metrics(raw: dict[str, Any], prod: dict[str, Any]) -> dict[str, Any]:
+    def cpu(r: dict[str, Any], who: str) -> float:
+        return float(r["usage"][who]["cpu_percent"])
+
+    every = turns_answered(prod, raw, raw_too=True)
     refused = prod.get("over_limit") or {}
     body = refused.get("body")
     code = body.get("error", {}).get("code") if isinstance(body, dict) else None
