@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -530,6 +531,35 @@ async def test_a_turn_typed_as_the_session_is_renewed_is_answered_once(session: 
     assert conv.realtime.call is not old and conv.status.state == "live"
     assert [t.text for t in conv.turns if t.role == "user"] == ["note number one"]
     assert session.messages == []
+
+
+async def test_a_reply_cut_off_by_the_session_expiring_comes_on_the_next_call() -> None:
+    """The server ends a session at its time limit whatever is under way: the reply it was
+    making for a typed turn never comes on that call, so the next call is asked for it."""
+    from vivavoce.peer import start_peer
+
+    key = "sk-test-expiry"
+    peer = await start_peer(host="127.0.0.1", port=0, api_key=key, fault_admin=True)
+    s = Session(Settings(peer=peer.base_url, api_key=key))
+    try:
+        first = (await s.conv.start()).call_id
+        await s.conv.send_text("note number one")
+        async with httpx.AsyncClient() as http:  # before its reply is done (≈ 2 s of speech)
+            fired = await http.post(
+                f"{peer.base_url}/_admin/faults",
+                json={"fire": ["session-expired"]},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+        assert fired.status_code == 200
+        assert s.finals("assistant") == []  # the reply was under way when the session ended
+        await s.until(lambda: len(s.finals("assistant")) == 1)
+        assert "note number one" in s.finals("assistant")[0].text
+        assert s.conv.status.call_id not in (None, first)
+        assert [t.text for t in s.finals("user")] == ["note number one"]  # said once
+        assert s.messages == []  # a renewal, not a fault: nothing to tell the user
+    finally:
+        await s.conv.close()
+        await peer.close()
 
 
 async def test_typed_turns_while_the_assistant_speaks_are_answered_not_refused(

@@ -16,6 +16,8 @@ itself, so the client only drops what its own speaker still holds; an explicit i
 asked for through one :class:`~vivavoce.realtime.responses.ResponseQueue`. A session is renewed
 (a new call, the conversation replayed) at a turn boundary shortly before the server's time
 limit; a session that expires anyway is recovered the same way, without troubling the user.
+What a call that ended took and never answered is not lost: typed turns the server had not
+confirmed are sent again, and a reply it owed is asked of the next call.
 
 It reaches its conversation only through :class:`Host`.
 """
@@ -110,6 +112,12 @@ class RealtimeMode:
         #: Turns on their way to the server (typed, committed, tool outputs) whose reply is
         #: not asked for yet: not a turn boundary (a renewal then would lose them).
         self._in_flight = 0
+        #: Typed turns sent whose item the server has not confirmed (``conversation.item.added``),
+        #: by item id: a call that ends before it did never had them; the next call gets them.
+        self._unconfirmed: dict[str, str] = {}
+        #: The call that ended owed a reply (asked for, or started, and not done): the next
+        #: call asks again once it has the turns (see :meth:`_answer_what_was_owed`).
+        self._owed = False
         #: The call's assistant audio already counted in the usage (seconds).
         self._spoken_mark = 0.0
 
@@ -160,6 +168,7 @@ class RealtimeMode:
         self._turn_boundary()
         self._follow(call)
         await self._replay(call)
+        await self._answer_what_was_owed(call)
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
         self._live.set()
@@ -168,6 +177,9 @@ class RealtimeMode:
         """Hang up (if a call is open) and cancel everything that served it."""
         call, self.call = self.call, None
         self._live.clear()
+        self._owed = keep_state and self._responses is not None and self._responses.busy
+        if not keep_state:
+            self._unconfirmed.clear()
         if call is not None:
             self._count_spoken(call)
             if not keep_state:
@@ -270,6 +282,25 @@ class RealtimeMode:
                 id=item_id, role=turn.role, content=[ev.ContentPart(type=kind, text=turn.text)]
             )
             await call.send(ev.ItemCreate(item=item))
+
+    async def _answer_what_was_owed(self, call: Call) -> None:
+        """After the replay: what the last call took and never answered. The server ends a
+        session at its time limit (or a call drops) whatever is under way, so a turn typed just
+        before is lost with it unless sent again, and a reply it was making never comes unless
+        asked for again (only when a user turn is left unanswered: the last one replayed)."""
+        from ..realtime import events as ev
+
+        resent = list(self._unconfirmed.values())
+        self._unconfirmed.clear()
+        for text in resent:
+            item_id = ev.new_id("item")
+            self._unconfirmed[item_id] = text
+            await call.send_text(text, respond=False, item_id=item_id)
+        spoken = self._host.turns.spoken(1)
+        owed, self._owed = self._owed and bool(spoken) and spoken[-1].role == "user", False
+        if (resent or owed) and self._responses is not None:
+            log.info("asking the new call for the reply the last one owed")
+            await self._responses.request()
 
     # ------------------------------------------------------------------ during the call
 
@@ -383,6 +414,8 @@ class RealtimeMode:
             return  # a reply asked for too early: sent again when the running one ends
         self._heard.observe(call, event)
         match event:
+            case ev.ItemAdded(item=item) if item.id in self._unconfirmed:
+                del self._unconfirmed[item.id]
             case ev.OutputItemAdded(item=item) if item.role == "assistant":
                 self._assistant_item = item.id
             case ev.OutputAudioStarted():
@@ -467,14 +500,18 @@ class RealtimeMode:
     async def send_text(self, text: str) -> None:
         """A typed user turn; the reply comes when the session is free. Typed while a new call
         replaces the old one (renewal, recovery), it waits for that call instead of failing."""
+        from ..realtime import events as ev
+
         if not self._live.is_set() and self._host.status.state in ("live", "reconnecting"):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2 * self._host.settings.connect_timeout):
                     await self._live.wait()
         call = self.live_call("send text")
         self.touch()
+        item_id = ev.new_id("item")
+        self._unconfirmed[item_id] = text
         with self._turn_on_its_way():
-            await call.send_text(text, respond=False)
+            await call.send_text(text, respond=False, item_id=item_id)
             if self._responses is not None:
                 await self._responses.request()
 

@@ -248,13 +248,14 @@ class Call:
         """The type of the recent client event a server error refers to (None: unknown)."""
         return self._sent.cause(error)
 
-    async def send_text(self, text: str, *, respond: bool = True) -> None:
-        """Add a user message to the conversation and (by default) ask for a reply."""
-        await self.send(
-            ev.ItemCreate(
-                item=ev.Item(role="user", content=[ev.ContentPart(type="input_text", text=text)])
-            )
-        )
+    async def send_text(
+        self, text: str, *, respond: bool = True, item_id: str | None = None
+    ) -> None:
+        """Add a user message to the conversation and (by default) ask for a reply. ``item_id``:
+        the item's id (the client may choose it; the server's ``conversation.item.added``
+        carries it back)."""
+        content = [ev.ContentPart(type="input_text", text=text)]
+        await self.send(ev.ItemCreate(item=ev.Item(id=item_id, role="user", content=content)))
         if respond:
             await self.send(ev.ResponseCreate())
 
