@@ -129,6 +129,9 @@ async def test_text_turn_streams_and_the_reply_is_spoken(session: Session) -> No
         heard_frames = sink.audible_frames
         await asyncio.sleep(1.5)
     heard = await Recognizer().transcribe(resample(sink.samples(), 48000, 16000))
+    # The cost meter counts the voice's seconds, as a call's (they were left out in text mode).
+    assert session.conv.status.usage is not None
+    assert session.conv.status.usage.audio_output_seconds >= 2.0
     assert overlap(reply, heard) >= 0.6, heard
     assert len(heard.split()) <= len(reply.split()) + 2, heard  # read as written, not answered
     assert {u.item_id for u in session.updates if u.role == "assistant"} == {
@@ -152,6 +155,13 @@ async def test_text_mode_speaks_through_a_text_to_speech_model_when_one_is_set(
         speech = np.concatenate(session.audio.played)
         assert speech.size > 24000 * 1.0 and rms_dbfs(speech) > -40  # over a second, audible
         assert session.audio.sink.frames == 0  # no call was opened for it
+        played = speech.size / 24000
+        await session.until(
+            lambda: (
+                (u := session.conv.status.usage) is not None
+                and u.audio_output_seconds == pytest.approx(played, abs=0.1)
+            )
+        )  # the cost meter counts what was played
     finally:
         await session.conv.close()
 

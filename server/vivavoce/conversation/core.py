@@ -432,6 +432,10 @@ class Conversation:
         else:
             self.usage.transcription(model, usage)
 
+    def _text_spoken(self, seconds: float) -> None:
+        """Seconds of text mode's voice played (the voice's own call or speech requests)."""
+        self.usage.audio(spoken=seconds)
+
     def _usage_record(
         self, source: Source, model: str, tokens: Tokens, item_id: str | None
     ) -> None:
@@ -511,9 +515,10 @@ class Conversation:
                 sink=io.sink,
                 http=self.endpoint.http(),
                 on_usage=self._text_usage,
+                on_spoken=self._text_spoken,
             )
         else:
-            voice = HttpVoice(await self.endpoint.speech(), name, io.play)
+            voice = HttpVoice(await self.endpoint.speech(), name, io.play, self._text_spoken)
         self._voice, self._voice_of = voice, (model, name)
         return voice
 

@@ -66,17 +66,27 @@ class Voice(Protocol):
 
 
 class HttpVoice:
-    """``POST /audio/speech`` per sentence, played on the speaker."""
+    """``POST /audio/speech`` per sentence, played on the speaker. ``on_spoken``: told the
+    seconds of each sentence's audio (the cost meter's ``audioOutputSeconds``)."""
 
-    def __init__(self, speech: Speech, voice: str, play: Callable[[Any, int], None]) -> None:
+    def __init__(
+        self,
+        speech: Speech,
+        voice: str,
+        play: Callable[[Any, int], None],
+        on_spoken: Callable[[float], None] = lambda _: None,
+    ) -> None:
         self._speech = speech
         self._voice = voice
         self._play = play
+        self._on_spoken = on_spoken
 
     async def say(self, sentence: str) -> None:
         from .speech import SPEECH_RATE
 
-        self._play(await self._speech.synthesize(sentence, self._voice), SPEECH_RATE)
+        pcm = await self._speech.synthesize(sentence, self._voice)
+        self._play(pcm, SPEECH_RATE)
+        self._on_spoken(len(pcm) / SPEECH_RATE)
 
     async def hush(self) -> None:
         return None  # what was synthesized is in the speaker's buffer: its owner flushes it
@@ -97,10 +107,14 @@ class RealtimeVoice:
         sink: AudioSink,
         http: httpx.AsyncClient,
         on_usage: UsageCallback | None = None,
+        on_spoken: Callable[[float], None] = lambda _: None,
     ) -> None:
         self._options = options
-        #: Told each reply's usage (what reading it aloud cost).
+        #: Told each reply's usage (what reading it aloud cost), and the seconds of voice
+        #: received once each sentence has played (``audioOutputSeconds``).
         self._on_usage = on_usage
+        self._on_spoken = on_spoken
+        self._spoken_mark = 0.0  # the call's audio already told
         self._model = model
         self._voice = voice
         self._sink = sink
@@ -138,6 +152,8 @@ class RealtimeVoice:
             return call
         if call is not None:
             await call.close()
+            self._count_spoken(call)
+        self._spoken_mark = 0.0
         # Its own silent source: the microphone never goes up in text mode.
         call = Call(self._session(), self._options, http=self._http, source=PcmSource(),
                     sink=self._sink)  # fmt: skip
@@ -158,11 +174,18 @@ class RealtimeVoice:
                     self._finished.set()
                     if self._on_usage is not None and response.usage:
                         self._on_usage("response", self._model, response.usage)
+                case ev.OutputAudioStopped() | ev.OutputAudioCleared():
+                    self._count_spoken(call)
                 case ev.ErrorEvent(error=error) if self._waiting and self._response is None:
                     self._error = error.message or error.code or "refused"
                     self._finished.set()
                 case _:
                     pass
+
+    def _count_spoken(self, call: Call) -> None:
+        spoken, self._spoken_mark = call.audio_received - self._spoken_mark, call.audio_received
+        if spoken > 0:
+            self._on_spoken(spoken)
 
     async def say(self, sentence: str) -> None:
         from ..realtime import events as ev
@@ -222,4 +245,5 @@ class RealtimeVoice:
         call, self._call = self._call, None
         if call is not None:
             await call.close()
+            self._count_spoken(call)
         await self._tasks.cancel_all()
