@@ -182,10 +182,11 @@ async def test_session_update_merges_and_push_to_talk_commit(
     assert second["session"]["instructions"] == "be brief"
     assert second["session"]["audio"]["input"]["turn_detection"] is None
 
-    # Committing an empty buffer is an error, not a crash.
+    # Committing an empty buffer is an error, not a crash. (Sent together: the call sends
+    # silence all along, and 100 ms of it between the two would be a buffer to commit.)
     call.send({"type": "input_audio_buffer.clear"})
-    await call.wait_for("input_audio_buffer.cleared")
     call.send({"type": "input_audio_buffer.commit", "event_id": "evt_empty"})
+    await call.wait_for("input_audio_buffer.cleared")
     err = await call.wait_for("error")
     assert err["error"]["code"] == "input_audio_buffer_commit_empty"
     assert err["error"]["event_id"] == "evt_empty"
