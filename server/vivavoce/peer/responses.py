@@ -336,8 +336,6 @@ class Responses:
             )
         )
 
-    # ------------------------------------------------------------------ writing a response
-
     # ------------------------------------------------------------------ writing ahead
 
     def speculate(self, words: str) -> None:
