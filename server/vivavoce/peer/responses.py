@@ -28,8 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +37,7 @@ from ..rtc.tracks import Pcm
 from .audio import trim_leading_silence
 from .items import Message, ToolCall, UnknownItem, item_text
 from .responders import Responder
+from .sentences import sentences
 from .services import TextToSpeech
 from .speculation import Basis, Speculation
 from .tts import RATE as TTS_RATE
@@ -48,10 +48,6 @@ log = logging.getLogger(__name__)
 
 #: Speech synthesized ahead of playout before the next sentence is synthesized.
 LOOKAHEAD_S = 1.5
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-#: Where the first sentence of a reply may be cut early (after this many words at least).
-_FIRST_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
-FIRST_CLAUSE_WORDS = 2
 
 
 class Playout(Protocol):
@@ -109,26 +105,6 @@ class Reply:
     muted: bool = False  # output_audio_buffer.clear: write on, play nothing more
     #: The reply written ahead of the turn's end, adopted if it fits (:mod:`.speculation`).
     speculation: Speculation | None = None
-
-
-async def sentences(chunks: AsyncIterator[str]) -> AsyncGenerator[str, None]:
-    """Regroup streamed text into whole sentences (the rest at the end); the first one is cut
-    at its first clause ("You said:", "Well,") so that speech can start on fewer words."""
-    buffer, first = "", True
-    async for chunk in chunks:
-        buffer += chunk
-        if first:
-            head, *rest = _FIRST_CLAUSE_END.split(buffer, maxsplit=1)
-            if rest and len(head.split()) >= FIRST_CLAUSE_WORDS:
-                first, buffer = False, rest[0]
-                yield head.strip()
-        *done, buffer = _SENTENCE_END.split(buffer)
-        for sentence in done:
-            if sentence.strip():
-                first = False
-                yield sentence.strip()
-    if buffer.strip():
-        yield buffer.strip()
 
 
 #: What ``rate_limits.updated`` reports (a tier-1-like budget, reset after a minute).

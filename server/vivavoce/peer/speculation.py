@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from ..rtc.tracks import Pcm
 from .items import Message, ToolCall
 from .responders import Responder
+from .sentences import sentences
 from .services import TextToSpeech
 from .wire import Spawn
 
@@ -167,8 +168,6 @@ class Speculation:
 
     async def _say_first(self) -> None:
         """The speech of the reply's first sentence (or clause), as the response cuts it."""
-        from .responses import sentences
-
         try:
             async with contextlib.aclosing(sentences(self._text.read())) as said:
                 self._first = await anext(said, None)
