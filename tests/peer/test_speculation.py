@@ -165,7 +165,10 @@ async def chat() -> AsyncIterator[ChatServer]:
 
 
 async def _peer(chat: ChatServer, **options: Any) -> RunningPeer:
-    return await start_peer(api_key=KEY, responder_url=chat.base_url, **options)
+    running = await start_peer(api_key=KEY, responder_url=chat.base_url, **options)
+    # The recognizer's workers loaded (the first test of a busy run waits for it otherwise).
+    await running.peer.services.recognizer.warm_up()
+    return running
 
 
 @pytest.fixture
@@ -211,7 +214,7 @@ async def test_the_reply_is_asked_for_before_the_turn_ends_and_sent_in_the_apis_
     try:
         conversation = await talk(peer)
         await _said_then_paused(conversation, "open the main file")
-        await chat.until(lambda: chat.asked, timeout=5)  # asked while the turn goes on
+        await chat.until(lambda: chat.asked, timeout=8)  # asked while the turn goes on
         await conversation.append(_silence(1000))
         stopped_at, _ = await conversation.until("input_audio_buffer.speech_stopped")
         _, done = await conversation.until("response.done")
@@ -236,11 +239,10 @@ async def test_going_on_speaking_closes_the_reply_written_ahead_and_one_reply_an
     peer = await _peer(chat)
     try:
         conversation = await talk(peer)
+        then = np.concatenate([_trimmed(flite_pcm("and run the tests")), _silence(1000)])
         await _said_then_paused(conversation, "open the main file")
-        await chat.until(lambda: chat.asked, timeout=5)
-        await conversation.append(
-            np.concatenate([_trimmed(flite_pcm("and run the tests")), _silence(1000)])
-        )
+        await chat.until(lambda: chat.asked, timeout=8)
+        await conversation.append(then)  # while the reply written ahead is still streaming
         _, done = await conversation.until("response.done")
         assert await chat.until(lambda: chat.asked[0].abandoned, timeout=5)
     finally:
