@@ -214,7 +214,7 @@ async def test_the_reply_is_asked_for_before_the_turn_ends_and_sent_in_the_apis_
     try:
         conversation = await talk(peer)
         await _said_then_paused(conversation, "open the main file")
-        await chat.until(lambda: chat.asked, timeout=8)  # asked while the turn goes on
+        await chat.until(lambda: chat.asked, timeout=15)  # asked while the turn goes on
         await conversation.append(_silence(1000))
         stopped_at, _ = await conversation.until("input_audio_buffer.speech_stopped")
         _, done = await conversation.until("response.done")
@@ -241,7 +241,7 @@ async def test_going_on_speaking_closes_the_reply_written_ahead_and_one_reply_an
         conversation = await talk(peer)
         then = _trimmed(flite_pcm("and run the tests"))
         await _said_then_paused(conversation, "open the main file")
-        await chat.until(lambda: chat.asked, timeout=8)
+        await chat.until(lambda: chat.asked, timeout=15)
         await conversation.append(then)  # while the reply written ahead is still streaming
         # Its request is closed as the user goes on, not only once the turn has ended.
         await chat.until(lambda: chat.asked[0].abandoned, timeout=5)
