@@ -120,10 +120,6 @@ class Speculation:
         self._closed = False
         self._tasks = [spawn(self._write(), "speculative reply")]
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def close(self) -> None:
         """Stop writing (the upstream requests are closed as their tasks end); idempotent."""
         if self._closed:
