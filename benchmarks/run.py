@@ -30,7 +30,8 @@ pay the same process, import and loopback costs, and CPU/RSS compare like with l
   identifiers right (target ≥ 80 %). See ``benchmarks.vocab_bench``.
 * reply — end of the user's speech → first audible reply frame, ≥ 20 spoken turns with 500 ms
   of VAD silence: the built-in stack (baseline column; target p50 ≤ 750 ms) and the peer in
-  front of upstream servers of known latency (product; the overhead beyond them ≤ 30 ms p50).
+  front of upstream servers of known latency (product; the overhead beyond them ≤ 30 ms p50),
+  with replies started ahead (the default) and, for comparison, without (``speculate=False``).
   See ``benchmarks.reply_bench``.
 * wakeword — the local wake word spotter: hits on 64 synthesized "hey viva, …" utterances (two
   voices, two levels; target ≥ 90 %), false triggers on ≥ 10 min of other speech and noise fed

@@ -88,6 +88,11 @@ class LocalServicesSettings(_Section):
     timeout_seconds: float = Field(
         20.0, gt=0, description="How long each request to these servers may take."
     )
+    speculate: bool = Field(
+        True,
+        description="Start writing a reply just before server_vad's silence ends the turn "
+        "(thrown away if you go on): replies start sooner; a paid chatUrl bills those requests.",
+    )
 
     def peer_arguments(self) -> list[str]:
         """The ``vivavoce peer`` options that put these servers behind it."""
@@ -98,7 +103,9 @@ class LocalServicesSettings(_Section):
                 args += [f"--{step}-url", url, f"--{step}-model", getattr(self, f"{step}_model")]
         if self.speech_voice:
             args += ["--speech-voice", self.speech_voice]
-        return [*args, "--upstream-timeout", f"{self.timeout_seconds:g}"] if args else []
+        if args:
+            args += ["--upstream-timeout", f"{self.timeout_seconds:g}"]
+        return args if self.speculate else [*args, "--no-speculate"]
 
 
 class TurnDetectionSettings(_Section):

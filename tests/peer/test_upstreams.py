@@ -213,6 +213,17 @@ def test_the_command_line_names_each_server_and_reads_keys_from_the_environment(
     assert options["responder_url"] == "http://127.0.0.1:11434/v1"
     assert options["responder_model"] == "qwen2.5" and options["responder_api_key"] == "old-name"
     assert "speech-key" not in repr(options["speech"])  # never printed
+    assert options["speculate"] is True  # replies are started ahead unless told not to
+    assert upstream_options(parser.parse_args(["--no-speculate"]))["speculate"] is False
+
+
+def test_the_embedded_peer_is_told_not_to_speculate_when_the_setting_says_so() -> None:
+    from vivavoce.settings import LocalServicesSettings
+
+    assert "--no-speculate" not in LocalServicesSettings().peer_arguments()
+    assert LocalServicesSettings(speculate=False).peer_arguments() == ["--no-speculate"]
+    chat = LocalServicesSettings(chat_url="http://127.0.0.1:11434/v1", speculate=False)
+    assert chat.peer_arguments()[-1] == "--no-speculate"
 
 
 async def _serve(*routes: tuple[str, Any]) -> web.AppRunner:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from vivavoce.peer.audio import trim_leading_silence
-from vivavoce.peer.responses import sentences
+from vivavoce.peer.sentences import sentences
 
 
 async def _chunks(*parts: str) -> AsyncIterator[str]:

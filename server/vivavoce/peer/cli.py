@@ -121,6 +121,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"time each request to a server may take (default {UPSTREAM_TIMEOUT:g})",
     )
+    services.add_argument(
+        "--no-speculate",
+        dest="speculate",
+        action="store_false",
+        help="do not start writing a reply (chat request, first sentence's speech) just before "
+        "server_vad's silence ends the turn; by default it is started then and thrown away "
+        "if the user goes on (a paid chat server bills those requests)",
+    )
     parser.add_argument(
         "--max-upload-mib",
         type=int,
@@ -288,7 +296,10 @@ def upstream_options(args: argparse.Namespace) -> dict[str, Any]:
     from .upstreams import Upstream
 
     timeout = getattr(args, "upstream_timeout", UPSTREAM_TIMEOUT)
-    options: dict[str, Any] = {"upstream_timeout": timeout}
+    options: dict[str, Any] = {
+        "upstream_timeout": timeout,
+        "speculate": getattr(args, "speculate", True),
+    }
     if getattr(args, "chat_url", None):
         options["responder_url"] = args.chat_url
         options["responder_model"] = args.chat_model

@@ -53,7 +53,7 @@ from .noise import NoiseGate
 from .options import TranscriptionLag
 from .services import SpeechToText, Utterance
 from .stt import RATE as STT_RATE
-from .turn_words import TurnWords
+from .turn_words import EarlyListener, TurnWords
 from .upstreams import UpstreamError, upstream_error
 from .vad import Paused, SpeechStarted, SpeechStopped, TurnAudio, TurnDetector, sounds_finished
 from .wire import ClientEventError, SessionLink
@@ -93,8 +93,10 @@ class InputAudio:
         on_respond: Callable[[], None],
         responses_idle: Callable[[], Awaitable[None]],
         lag: TranscriptionLag = "after-response",
+        early: EarlyListener | None = None,
     ) -> None:
         self.recognizer = recognizer
+        self._early = early  # hears of a detected turn's words before it ends
         self.link = link
         self._on_speech_started = on_speech_started
         self._on_respond = on_respond
@@ -223,7 +225,7 @@ class InputAudio:
         self._turn_item_id = ev.new_id("item")
         self._drop_utterance()
         self._utterance = TurnWords.of_session(
-            self.recognizer, self.link.settings(), self.link.spawn
+            self.recognizer, self.link.settings(), self.link.spawn, self._early
         )
         self.link.send(ev.SpeechStarted(audio_start_ms=audio_start_ms, item_id=self._turn_item_id))
         self._on_speech_started()

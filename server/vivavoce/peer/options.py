@@ -69,6 +69,11 @@ class PeerOptions:
     ``speech_voice`` asks for that voice whatever the session's), and the chat step
     ``responder_url``/``responder_model``/``responder_api_key`` (``/chat/completions``).
     ``upstream_timeout``: seconds each request may take (each streamed piece).
+
+    ``speculate`` (default on): with ``server_vad``, start writing a turn's reply (the chat
+    request, the first sentence's speech) when its words are asked for, just before its silence
+    ends it, and send it only if the turn ends with those words (:mod:`.speculation`). A paid
+    chat server bills the replies thrown away (pauses that nearly ended a turn).
     """
 
     mode: PeerMode = "assistant"
@@ -91,6 +96,7 @@ class PeerOptions:
     speech: Upstream | None = None
     speech_voice: str | None = None
     upstream_timeout: float = UPSTREAM_TIMEOUT
+    speculate: bool = True
 
     def __post_init__(self) -> None:
         if self.max_calls < 1:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,7 +37,9 @@ from ..rtc.tracks import Pcm
 from .audio import trim_leading_silence
 from .items import Message, ToolCall, UnknownItem, item_text
 from .responders import Responder
+from .sentences import sentences
 from .services import TextToSpeech
+from .speculation import Basis, Speculation
 from .tts import RATE as TTS_RATE
 from .upstreams import UpstreamError, upstream_error
 from .wire import ClientEventError, OutputAudioDelta, OutputAudioDone, SessionLink
@@ -47,10 +48,6 @@ log = logging.getLogger(__name__)
 
 #: Speech synthesized ahead of playout before the next sentence is synthesized.
 LOOKAHEAD_S = 1.5
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-#: Where the first sentence of a reply may be cut early (after this many words at least).
-_FIRST_CLAUSE_END = re.compile(r"(?<=[,:])\s+")
-FIRST_CLAUSE_WORDS = 2
 
 
 class Playout(Protocol):
@@ -106,26 +103,8 @@ class Reply:
     #: ``input``: what the reply answers instead of the conversation (None: the conversation).
     input: list[Message] | None = None
     muted: bool = False  # output_audio_buffer.clear: write on, play nothing more
-
-
-async def sentences(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Regroup streamed text into whole sentences (the rest at the end); the first one is cut
-    at its first clause ("You said:", "Well,") so that speech can start on fewer words."""
-    buffer, first = "", True
-    async for chunk in chunks:
-        buffer += chunk
-        if first:
-            head, *rest = _FIRST_CLAUSE_END.split(buffer, maxsplit=1)
-            if rest and len(head.split()) >= FIRST_CLAUSE_WORDS:
-                first, buffer = False, rest[0]
-                yield head.strip()
-        *done, buffer = _SENTENCE_END.split(buffer)
-        for sentence in done:
-            if sentence.strip():
-                first = False
-                yield sentence.strip()
-    if buffer.strip():
-        yield buffer.strip()
+    #: The reply written ahead of the turn's end, adopted if it fits (:mod:`.speculation`).
+    speculation: Speculation | None = None
 
 
 #: What ``rate_limits.updated`` reports (a tier-1-like budget, reset after a minute).
@@ -236,6 +215,8 @@ class Responses:
         #: What the last response was given (instructions, then item ids): its prefix is
         #: cached for the next one, as the API's prompt caching does.
         self._last_input: list[str] = []
+        #: The reply being written ahead for the turn that is ending (not yet a response).
+        self._speculation: Speculation | None = None
 
     async def idle(self) -> None:
         """Return once no response is in progress."""
@@ -331,10 +312,73 @@ class Responses:
             )
         )
 
+    # ------------------------------------------------------------------ writing ahead
+
+    def speculate(self, words: str) -> None:
+        """Start writing the reply the turn now ending would get at its commit, were ``words``
+        its words (a detected turn's ``create_response``; see :mod:`.speculation`)."""
+        self.drop_speculation()
+        if self.active is not None:
+            return
+        reply = self._reply({})
+        messages = self.link.items.messages()
+        if words:
+            messages.append(Message("user", words))
+        basis = self._basis(reply, messages)
+        speak = reply.audio and self.playout.has_audio
+        self._speculation = Speculation(
+            basis, self.responder, self.synthesizer, self.link.spawn, speak=speak
+        )
+        log.debug("%s: writing ahead for %r", self.link.name, words)
+
+    def drop_speculation(self) -> None:
+        """Forget the reply written ahead (its upstream requests closed); idempotent."""
+        spec, self._speculation = self._speculation, None
+        if spec is not None:
+            spec.close()
+            log.debug("%s: the reply written ahead was dropped", self.link.name)
+
+    def _basis(self, r: Reply, messages: list[Message]) -> Basis:
+        tools = self._declared_tools()
+        specs = self._tool_specs() if tools else []
+        return Basis(
+            tuple(messages),
+            r.instructions,
+            tuple(tools),
+            tuple(specs),
+            r.audio,
+            r.voice,
+            r.speed,
+        )
+
     # ------------------------------------------------------------------ writing a response
 
-    def start(self, options: dict[str, Any]) -> None:
-        """Start a response with ``options`` (``response.create``'s) over the session's."""
+    def start(self, options: dict[str, Any], *, turn: bool = False) -> None:
+        """Start a response with ``options`` (``response.create``'s) over the session's;
+        ``turn``: the one a detected turn asks for at its commit, which may adopt the reply
+        written ahead for it (any other drops that)."""
+        reply = self._reply(options)
+        spec, self._speculation = self._speculation, None
+        if turn:
+            reply.speculation = spec
+        elif spec is not None:
+            spec.close()
+        self.active = reply
+        self._idle.clear()
+        self.link.send(
+            ev.ResponseCreated(
+                response=ev.Response(
+                    id=reply.id,
+                    status="in_progress",
+                    output=[],
+                    conversation_id=None if reply.out_of_band else "conv_local",
+                )
+            )
+        )
+        reply.task = self.link.spawn(self._run(reply), f"response:{reply.id}")
+
+    def _reply(self, options: dict[str, Any]) -> Reply:
+        """A response as ``options`` ask for it (not started)."""
         session = self.link.settings()
         modalities = options.get("output_modalities") or options.get("modalities")
         if not isinstance(modalities, list) or not modalities:
@@ -354,7 +398,7 @@ class Responses:
             role="assistant",
             content=[],
         )
-        reply = Reply(
+        return Reply(
             id=rid,
             item=item,
             audio="audio" in modalities,
@@ -365,19 +409,6 @@ class Responses:
             out_of_band=options.get("conversation") == "none",
             input=self._input(options.get("input")),
         )
-        self.active = reply
-        self._idle.clear()
-        self.link.send(
-            ev.ResponseCreated(
-                response=ev.Response(
-                    id=rid,
-                    status="in_progress",
-                    output=[],
-                    conversation_id=None if reply.out_of_band else "conv_local",
-                )
-            )
-        )
-        reply.task = self.link.spawn(self._run(reply), f"response:{rid}")
 
     def _input(self, raw: Any) -> list[Message] | None:
         """``response.create``'s ``input``: items given whole, or references to the
@@ -428,7 +459,15 @@ class Responses:
             messages = self.link.items.messages() if r.input is None else r.input
             tools = self._declared_tools()
             specs = self._tool_specs() if tools else []
-            answer = await self.responder.answer(messages, r.instructions, tools, specs)
+            spec = r.speculation
+            if spec is not None and (r.input is not None or spec.basis != self._basis(r, messages)):
+                log.debug("%s: the reply written ahead does not fit", self.link.name)
+                spec.close()
+                spec = r.speculation = None
+            if spec is not None:
+                answer = await spec.answer()
+            else:
+                answer = await self.responder.answer(messages, r.instructions, tools, specs)
             if isinstance(answer, ToolCall):
                 self._function_call(r, answer)
                 return
@@ -440,7 +479,7 @@ class Responses:
             self.link.send(ev.ContentPartAdded(**part_common, part=self._part(r, done=False)))
             chunks = answer
             if r.audio:
-                await self._speak(r, chunks)
+                await self._speak(r, chunks, spec)
             else:
                 async for chunk in chunks:
                     if chunk:
@@ -495,7 +534,11 @@ class Responses:
         self.link.send(ev.ItemDone(previous_item_id=prev, item=item))
         self._finish(r, status="completed")
 
-    async def _speak(self, r: Reply, chunks: AsyncIterator[str]) -> None:
+    async def _speak(
+        self, r: Reply, chunks: AsyncIterator[str], ahead: Speculation | None = None
+    ) -> None:
+        """Speak the reply sentence by sentence (``ahead``: the adopted reply written ahead,
+        whose first sentence may be spoken already)."""
         assert r.item.id is not None
         out = self.playout
         async for sentence in sentences(chunks):
@@ -505,7 +548,9 @@ class Responses:
             while out.has_audio and out.queued_seconds > LOOKAHEAD_S:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             # Each piece plays as soon as it is made (an upstream streams a sentence).
-            speech = self.synthesizer.stream(sentence, r.voice, r.speed)
+            made = await ahead.speech_of(sentence) if ahead is not None else None
+            ahead = None  # only the first sentence was spoken ahead
+            speech = made or self.synthesizer.stream(sentence, r.voice, r.speed)
             async with contextlib.aclosing(speech):
                 async for pcm in speech:
                     if self.active is not r:
@@ -558,6 +603,8 @@ class Responses:
     def _finish(
         self, r: Reply, *, status: str, error: str | None = None, reason: str | None = None
     ) -> None:
+        if r.speculation is not None:
+            r.speculation.close()
         if self.active is not r:
             return
         self.active = None

@@ -55,6 +55,7 @@ from .session_config import (
     merge_session,
     session_patch,
 )
+from .turn_words import EarlyListener
 from .wire import (
     ClientEventError,
     InputAppend,
@@ -109,6 +110,7 @@ class RealtimeSession:
             on_respond=self._respond,
             responses_idle=self._responses_idle,
             lag=self.options.transcription_lag,
+            early=EarlyListener(self._early_words, self._early_dropped),
         )
         self.responses = Responses(
             link,
@@ -192,13 +194,32 @@ class RealtimeSession:
             events = self.transport.audio_in_events
             self.responses.barge_in(truncate=self.options.server_truncation and not events)
 
+    def _early_words(self, words: str) -> None:
+        """The words of a turn about to end (server_vad): start writing its reply if the
+        commit will ask for one (the ``speculate`` option; :mod:`.speculation`)."""
+        td = self.session.audio.input.turn_detection
+        if (
+            not self.options.speculate
+            or self._closing.started
+            or self.session.type == "transcription"
+            or not isinstance(td, ev.ServerVad)
+            or not td.create_response
+            or self.input.lag == "before"
+            or self.responses.active is not None
+        ):
+            return
+        self.responses.speculate(words)
+
+    def _early_dropped(self) -> None:
+        self.responses.drop_speculation()
+
     def _respond(self) -> None:
         """A turn asks for a response (``create_response``); a transcription session has none."""
         if self._closing.started or self.session.type == "transcription":
             return
         self.input.stop_idle_timer()
         if self.responses.active is None:
-            self.responses.start({})
+            self.responses.start({}, turn=True)
         else:
             log.debug("%s: a response is active; not starting another", self.name)
 
@@ -231,6 +252,10 @@ class RealtimeSession:
         if isinstance(event, InputAppend) and self.transport.audio_in_events:
             self._append(event)
             return
+        if not isinstance(event, ev.ItemRetrieve | ev.OutputAudioClear):
+            # The session or the conversation may change: the reply written ahead is not the
+            # one the turn will get (a response created now would not adopt it either).
+            self.responses.drop_speculation()
         if isinstance(event, ev.UnknownEvent | InputAppend):
             raise ClientEventError(
                 "invalid_value",

@@ -10,11 +10,16 @@ end of utterance is a second search over the whole turn, ≈ 70 ms of CPU, plus 
 of audio). If the user speaks again before the turn ends, those words are thrown away and a new
 utterance is fed the whole turn so far at once, in the background while the user speaks (the
 cost of the old whole-turn decode, paid only for pauses that nearly ended the turn).
+
+Its :class:`EarlyListener` hears of the early words as soon as they are there (the session
+starts writing the reply then, :mod:`.speculation`) and of their being dropped (the user spoke
+again, or the turn was cleared).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +34,15 @@ from .wire import Spawn
 EARLY_MS = 200
 
 
+@dataclass(frozen=True)
+class EarlyListener:
+    """Who hears of a turn's early words: ``words`` once they are there (the turn not yet
+    ended), ``dropped`` when words heard so were thrown away."""
+
+    words: Callable[[str], None]
+    dropped: Callable[[], None]
+
+
 @dataclass
 class _Early:
     """One early finish: its words or its failure, once its task is done."""
@@ -37,18 +51,23 @@ class _Early:
     error: Exception | None = None
     task: asyncio.Task[None] | None = None
 
-    async def run(self, utterance: Utterance, audio: Pcm) -> None:
+    async def run(
+        self, utterance: Utterance, audio: Pcm, heard: Callable[[str], None] | None = None
+    ) -> None:
         try:
             self.text = await utterance.finish(audio)
         except Exception as exc:  # raised to the turn's owner at finish()
             self.error = exc
+            return
+        if heard is not None:
+            heard(self.text)
 
 
 class TurnWords:
     """The turn in progress as an :class:`Utterance` (see the module docstring).
 
     ``kind``: the session's input audio format; ``early_ms``: the silence after which the
-    words are asked for (None: only at the end).
+    words are asked for (None: only at the end); ``listener``: who hears of the early words.
     """
 
     def __init__(
@@ -59,19 +78,27 @@ class TurnWords:
         *,
         kind: str = "audio/pcm",
         early_ms: int | None = None,
+        listener: EarlyListener | None = None,
     ) -> None:
         self._recognizer = recognizer
         self._words = words
         self._kind = kind
         self._spawn = spawn
         self._early_ms = early_ms
+        self._listener = listener
         self._utterance = recognizer.stream(words, kind)
         self._audio: list[Pcm] = []  # the turn so far (to start again after an early finish)
         self._early: _Early | None = None
         self._open = True
 
     @classmethod
-    def of_session(cls, recognizer: SpeechToText, session: ev.Session, spawn: Spawn) -> TurnWords:
+    def of_session(
+        cls,
+        recognizer: SpeechToText,
+        session: ev.Session,
+        spawn: Spawn,
+        listener: EarlyListener | None = None,
+    ) -> TurnWords:
         """A turn of ``session``: its vocabulary, its kind of audio, asked for early with
         ``server_vad`` (not with a silence under 2 × :data:`EARLY_MS`: not worth a second
         decode; nor with ``semantic_vad``, whose pauses are checked whole)."""
@@ -82,7 +109,7 @@ class TurnWords:
             early = td.silence_duration_ms - EARLY_MS
         kind = audio.format.type if audio.format is not None else "audio/pcm"
         words = session_words(audio.transcription)
-        return cls(recognizer, words, spawn, kind=kind, early_ms=early)
+        return cls(recognizer, words, spawn, kind=kind, early_ms=early, listener=listener)
 
     def feed(self, pcm: Pcm, silence_ms: int = 0) -> None:
         """More of the turn; ``silence_ms``: how long the user has been silent at its end."""
@@ -93,9 +120,7 @@ class TurnWords:
             if silence_ms > 0:
                 return  # still silent: the early words stand
             # Spoken again: the words so far are not the turn's. Start again, all of it at once.
-            if self._early.task is not None:
-                self._early.task.cancel()
-            self._early = None
+            self._drop_early()
             self._utterance = self._recognizer.stream(self._words, self._kind)
             self._utterance.feed(np.concatenate(self._audio))
             return
@@ -103,9 +128,23 @@ class TurnWords:
         if self._early_ms is not None and silence_ms >= self._early_ms:
             early = _Early()
             early.task = self._spawn(
-                early.run(self._utterance, np.concatenate(self._audio)), "early turn words"
+                early.run(self._utterance, np.concatenate(self._audio), self._heard_early),
+                "early turn words",
             )
             self._early = early
+
+    def _heard_early(self, text: str) -> None:
+        if self._open and self._listener is not None:
+            self._listener.words(text)
+
+    def _drop_early(self) -> None:
+        early, self._early = self._early, None
+        if early is None:
+            return
+        if early.task is not None:
+            early.task.cancel()
+        if self._listener is not None:
+            self._listener.dropped()
 
     async def finish(self, audio: Pcm) -> str:
         """The words of the turn (``audio``: the whole turn, for a recognizer that needs it)."""
@@ -128,6 +167,5 @@ class TurnWords:
         if not self._open:
             return
         self._open = False
-        if self._early is not None and self._early.task is not None:
-            self._early.task.cancel()
+        self._drop_early()
         self._utterance.drop()
