@@ -19,7 +19,7 @@ Silence at the end of the turn so far is fed only up to :data:`~.vad.TRAILING_KE
 trailing silence a committed turn keeps); the rest is held back, and fed only if the user
 speaks again. So the recognizer decodes exactly the committed turn's audio (its words are the
 whole clip's), and no CPU goes on silence that cannot hold words: with the early finish at
-300 ms of silence, ≈ 100 ms a turn, more with longer ``silence_duration_ms`` (see
+300 ms of silence, ≈ 120 ms a turn, more with longer ``silence_duration_ms`` (see
 :mod:`.stt` for the numbers).
 """
 
