@@ -15,8 +15,8 @@ Two ways in:
   detected turns): the utterance stays on one slot for its life (``start`` takes a decoder for
   its vocabulary and starts the utterance, ``feed`` decodes each ≈ 200 ms of audio as it
   arrives, ``finish`` ends it and reads the words, ``drop`` forgets it). pocketsphinx costs
-  0.19–0.24 CPU-s per audio-s here, so a worker keeps up and, at the end of the turn, only the
-  last piece and the final search (≈ 70 ms of CPU) are left: on the reply bench
+  ≈ 0.1 CPU-s per audio-s here (*Cost* below), so a worker keeps up and, at the end of the
+  turn, only the last piece and the final search (≈ 70 ms of CPU) are left: on the reply bench
   (``make bench``, group ``reply``) ``speech_stopped`` → first reply audio went from
   0.5–0.8 s to 0.2–0.3 s (p50). A slot that dies on the way (or fails otherwise): the turn is
   decoded whole once instead.
@@ -28,6 +28,38 @@ Both expect the session's vocabulary (:mod:`.lexicon`: identifiers added to the 
 boosted in the language model; they come out as written). Words cannot be taken out of a
 decoder again, so each worker keeps decoders per vocabulary (the few most recent), and a few
 idle ones of each, since an utterance in progress holds its decoder until it finishes.
+
+Cost. Recognition was most of the CPU of 16 calls (issue 17): the load bench's peer children
+(these workers and flite) took 54–64 ms per call-second, ≈ 1 core of the 2, and the workers
+(at nice 10) fell behind, so replies started seconds late and ran into the next turn.
+Measured in the workers, a turn (≈ 2.1 s: 300 ms of prefix padding, the sentence, the
+trailing silence) cost 0.42 CPU-s with one call and 0.56 under the 16 calls (0.185 CPU-s per
+audio-s to decode as it came, 111 ms to finish, and a new decoder, ≈ 0.27 CPU-s, for 1 turn
+in 8); flite's reply ≈ 0.04 CPU-s. ``perf``: about half is scoring senones, most of the rest
+the first search (``fwdtree``). Tried, streamed as the peer does, on flite turns (rms and slt)
+of the tests' and benches' sentences (42) and the vocabulary bench's (64, with and without
+their vocabulary); CPU a turn interleaved in one process, best of 3:
+
+- pocketsphinx's defaults, 400 ms of trailing silence: 325 ms; test sentences 9.4 % WER,
+  30/42 exact; 250 ms of trailing silence: 303 ms, 9.0 %, 31/42, identifiers 85 %.
+- ``maxhmmpf`` 4000 and ``pbeam`` 1e-40 (defaults 30000, 1e-48), 250 ms: **253 ms, the same
+  words** (9.0 %, 31/42, identifiers 85 %; the vocabulary bench, whole clips: the very same
+  numbers, 32.07 % WER of the code, 21.32 % of the words said, 86.36 % identifiers). Chosen:
+  :data:`SEARCH`. ``maxhmmpf`` 3000: 235 ms, but one word more wrong on that bench.
+- ``fwdflat`` off: −21 % more, but "rename the variable to count" → "remainder variable to
+  count", "and run the tests" → "and rhonda tests". ``topn`` 3: 215 ms, "the quick brown fox
+  jumped". ``pl_weight`` 5: 190 ms, 2 of 88 identifiers lost. ``maxhmmpf`` 2000: 2
+  identifiers lost. ``wbeam``/``fwdflatbeam`` narrower: 214 ms, WER 36 → 51 %. ``ds`` 2:
+  only −7 % alone (the search still runs every frame), words lost. ``maxwpf`` 10: nothing.
+
+So :data:`SEARCH` narrows the search only as far as the words stay, :data:`MAX_IDLE` keeps
+the decoders 16 calls use, and :mod:`.turn_words` stops feeding the silence that ends a turn
+past what the committed turn keeps (≈ 120 ms a turn; the words are then the whole clip's).
+In the workers under the load bench (16 calls, load average 2–2.5) a turn went from 0.56 to
+0.29 CPU-s (−47 %: 0.099 CPU-s per audio-s, 74 ms to finish, 1 new decoder in 96 turns), with
+one call from 0.42 to 0.29; the peer's children from 54 to 37 ms per call-second, and the
+words were there when the turn was committed (p90 64 ms after), so every turn
+of the 192 was answered, its reply starting 0–0.3 s after ``response.created`` (was 3–7 s).
 """
 
 from __future__ import annotations
@@ -185,8 +217,15 @@ class _Utt:
 _utterances: OrderedDict[str, _Utt] = OrderedDict()
 #: Vocabularies a worker keeps idle decoders for.
 MAX_VOCABULARIES = 4
-#: Idle decoders kept per vocabulary.
-MAX_IDLE = 2
+#: Idle decoders kept per vocabulary and kind. Each holds ≈ 91 MiB (the language model,
+#: dictionary and search tree) and takes ≈ 0.27 CPU-s to make; 16 calls have up to 3 turns
+#: open at once on a worker, and with 2 kept it made a new decoder for 1 turn in 8 (≈ 6 % of
+#: its CPU under the load bench).
+MAX_IDLE = 3
+#: pocketsphinx's search, narrowed from its defaults (``maxhmmpf`` 30000, ``pbeam`` 1e-48):
+#: the active HMMs a frame capped at 4000, best first, and phone transitions pruned a little
+#: more: ≈ 20 % less CPU a turn, the same words (measured: the module docstring's *Cost*).
+SEARCH: dict[str, Any] = {"maxhmmpf": 4000, "pbeam": 1e-40}
 #: Utterances a worker keeps open; past this the oldest is forgotten (its owner never ended it).
 MAX_OPEN = 32
 
@@ -199,7 +238,7 @@ def _take_decoder(key: _Key) -> Any:
     words = key[1]
     from pocketsphinx import Decoder
 
-    decoder = Decoder(loglevel="FATAL")
+    decoder = Decoder(loglevel="FATAL", **SEARCH)
     if words:
         from .lexicon import teach
 

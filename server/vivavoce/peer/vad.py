@@ -56,6 +56,9 @@ RATE = 16000
 CHUNK = 512  # silero's chunk at 16 kHz (32 ms)
 #: A turn longer than this is ended even without silence.
 MAX_TURN_MS = 60_000
+#: Samples of a turn's trailing silence that stay in the turn (recognizers like a clean word
+#: end); the rest is not the turn's, and its recognizer is not fed it (:mod:`.turn_words`).
+TRAILING_KEPT = RATE // 5
 #: A chunk whose loudest sample is this quiet (−60 dBFS) is silence without asking silero.
 QUIET_PEAK = 32
 #: semantic_vad: the pause after which the words so far are checked for an ending.
@@ -264,7 +267,7 @@ class TurnDetector:
             return None
         audio = np.concatenate(self._turn) if self._turn else np.zeros(0, np.int16)
         # Keep a little of the trailing silence: recognizers like a clean word end.
-        trailing = max(0, self._silence - RATE // 5)
+        trailing = max(0, self._silence - TRAILING_KEPT)
         if trailing:
             # What is cut off is the next turn's prefix: its words may have begun in it (silero
             # calls speech 0–170 ms in, measured on flite), and semantic_vad ends a turn when
