@@ -313,9 +313,9 @@ class Recognizer:
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        for attempt in (1, 2):
-            index = _least_busy()
-            worker = _slot(index)
+        index = _least_busy()
+        for attempt in (1, 2):  # the second on the same slot's new worker (the other may be
+            worker = _slot(index)  # dead too, and not known to be yet)
             _claim(index, 1)
             try:
                 return await loop.run_in_executor(worker, fn, *args)
