@@ -24,6 +24,7 @@ from vivavoce.realtime import TranscriptUpdate
 from vivavoce.realtime.events import NoiseReduction, SemanticVad
 from vivavoce.rtc.tracks import MemorySink, PcmSource, rms_dbfs
 from vivavoce.settings import Settings
+from vivavoce.tools import Toolbox
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -63,7 +64,7 @@ class MemoryAudio:
 class Session:
     """A Conversation with what it told the editor."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tools: Toolbox | None = None) -> None:
         self.audio = MemoryAudio()
         self.updates: list[TranscriptUpdate] = []
         self.statuses: list[Status] = []
@@ -83,6 +84,7 @@ class Session:
             on_transcript=on_update,
             on_message=lambda _, text: self.messages.append(text),
             audio=open_audio,
+            tools=tools,
         )
 
     def finals(self, role: str) -> list[TranscriptUpdate]:
@@ -543,30 +545,60 @@ async def test_a_turn_typed_as_the_session_is_renewed_is_answered_once(session: 
     assert session.messages == []
 
 
+EXPIRY_KEY = "sk-test-expiry"
+
+
+async def expire_now(peer: Any) -> None:
+    """The session of every call on ``peer`` (started with ``fault_admin``) ends now."""
+    async with httpx.AsyncClient() as http:
+        fired = await http.post(
+            f"{peer.base_url}/_admin/faults",
+            json={"fire": ["session-expired"]},
+            headers={"Authorization": f"Bearer {EXPIRY_KEY}"},
+        )
+    assert fired.status_code == 200
+
+
 async def test_a_reply_cut_off_by_the_session_expiring_comes_on_the_next_call() -> None:
     """The server ends a session at its time limit whatever is under way: the reply it was
     making for a typed turn never comes on that call, so the next call is asked for it."""
     from vivavoce.peer import start_peer
 
-    key = "sk-test-expiry"
-    peer = await start_peer(host="127.0.0.1", port=0, api_key=key, fault_admin=True)
-    s = Session(Settings(peer=peer.base_url, api_key=key))
+    peer = await start_peer(host="127.0.0.1", port=0, api_key=EXPIRY_KEY, fault_admin=True)
+    s = Session(Settings(peer=peer.base_url, api_key=EXPIRY_KEY))
     try:
         first = (await s.conv.start()).call_id
         await s.conv.send_text("note number one")
-        async with httpx.AsyncClient() as http:  # before its reply is done (≈ 2 s of speech)
-            fired = await http.post(
-                f"{peer.base_url}/_admin/faults",
-                json={"fire": ["session-expired"]},
-                headers={"Authorization": f"Bearer {key}"},
-            )
-        assert fired.status_code == 200
+        await expire_now(peer)  # before its reply is done (≈ 2 s of speech)
         assert s.finals("assistant") == []  # the reply was under way when the session ended
         await s.until(lambda: len(s.finals("assistant")) == 1)
         assert "note number one" in s.finals("assistant")[0].text
         assert s.conv.status.call_id not in (None, first)
         assert [t.text for t in s.finals("user")] == ["note number one"]  # said once
         assert s.messages == []  # a renewal, not a fault: nothing to tell the user
+    finally:
+        await s.conv.close()
+        await peer.close()
+
+
+async def test_a_reply_owed_to_a_tools_output_is_not_asked_again_on_the_next_call() -> None:
+    """A session that ends while the reply to a voice tool's output is on its way: the next
+    call is not asked for it (the model would run the tool again: an edit made twice)."""
+    from tests.unit.test_tools import MemoryEditor
+    from vivavoce.peer import start_peer
+
+    peer = await start_peer(host="127.0.0.1", port=0, api_key=EXPIRY_KEY, fault_admin=True)
+    editor = MemoryEditor()
+    s = Session(Settings(peer=peer.base_url, api_key=EXPIRY_KEY), Toolbox(editor, lambda: "active"))
+    try:
+        first = (await s.conv.start()).call_id
+        await s.conv.send_text("insert hello world at the cursor")
+        await s.until(lambda: any(u.role == "assistant" for u in s.updates))  # its reply begins
+        await expire_now(peer)
+        await s.until(lambda: s.conv.status.state == "live" and s.conv.status.call_id != first)
+        await asyncio.sleep(3)  # what the new call does with the turns it was given
+        assert len(editor.edits) == 1, editor.edits
+        assert s.messages == []
     finally:
         await s.conv.close()
         await peer.close()

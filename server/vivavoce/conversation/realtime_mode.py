@@ -138,6 +138,10 @@ class RealtimeMode:
         host = self._host
         if host.status.state != "reconnecting":
             host.update(mode="realtime", state="connecting", error=None)
+            # Not a call replacing one that ended: nothing is owed (what text mode, after a
+            # roll back, took or lost is not sent again behind its turns).
+            self._unconfirmed.clear()
+            self._owed = False
         try:
             options = await host.endpoint.call_options()
             io = await host.open_audio()
@@ -167,8 +171,14 @@ class RealtimeMode:
         self.touch()
         self._turn_boundary()
         self._follow(call)
-        await self._replay(call)
-        await self._answer_what_was_owed(call)
+        try:
+            await self._replay(call)
+            await self._answer_what_was_owed(call)
+        except VivavoceError as exc:  # the call failed as it opened: not left open, billed
+            await self.close(keep_state=True)
+            if host.status.state != "reconnecting":
+                host.update(state="error", error=str(exc), call_id=None)
+            raise
         host.gate_microphone()
         host.update(state="live", call_id=call.call_id, error=None)
         self._live.set()
@@ -177,9 +187,11 @@ class RealtimeMode:
         """Hang up (if a call is open) and cancel everything that served it."""
         call, self.call = self.call, None
         self._live.clear()
-        self._owed = keep_state and self._responses is not None and self._responses.busy
         if not keep_state:
             self._unconfirmed.clear()
+            self._owed = False
+        elif self._responses is not None and self._responses.busy:
+            self._owed = True
         if call is not None:
             self._count_spoken(call)
             if not keep_state:
@@ -290,17 +302,19 @@ class RealtimeMode:
         asked for again (only when a user turn is left unanswered: the last one replayed)."""
         from ..realtime import events as ev
 
-        resent = list(self._unconfirmed.values())
-        self._unconfirmed.clear()
-        for text in resent:
+        resent = list(self._unconfirmed.items())
+        for old_id, text in resent:  # each forgotten only once on its way
             item_id = ev.new_id("item")
-            self._unconfirmed[item_id] = text
             await call.send_text(text, respond=False, item_id=item_id)
-        spoken = self._host.turns.spoken(1)
-        owed, self._owed = self._owed and bool(spoken) and spoken[-1].role == "user", False
+            del self._unconfirmed[old_id]
+            self._unconfirmed[item_id] = text
+        # Owed to the user's turn, not to a tool's output: asked again, the model would run the
+        # tool again (an edit applied twice).
+        owed = self._owed and self._host.turns.last_role == "user"
         if (resent or owed) and self._responses is not None:
             log.info("asking the new call for the reply the last one owed")
             await self._responses.request()
+        self._owed = False
 
     # ------------------------------------------------------------------ during the call
 
@@ -511,7 +525,11 @@ class RealtimeMode:
         item_id = ev.new_id("item")
         self._unconfirmed[item_id] = text
         with self._turn_on_its_way():
-            await call.send_text(text, respond=False, item_id=item_id)
+            try:
+                await call.send_text(text, respond=False, item_id=item_id)
+            except VivavoceError:  # not sent (too big, the call gone): the user is told
+                self._unconfirmed.pop(item_id, None)
+                raise
             if self._responses is not None:
                 await self._responses.request()
 

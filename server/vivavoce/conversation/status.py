@@ -194,5 +194,10 @@ class Turns:
         return spoken[-last:] if last > 0 else []
 
     @property
+    def last_role(self) -> Role | None:
+        """Who had the last turn ("user", "assistant" or "tool"), None before any."""
+        return self._turns[-1].role if self._turns else None
+
+    @property
     def last_item(self) -> str | None:
         return self._turns[-1].item_id if self._turns else None

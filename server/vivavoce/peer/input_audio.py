@@ -264,6 +264,8 @@ class InputAudio:
             self._turn_item_id = None
             self.link.send(ev.SpeechStopped(audio_end_ms=turn.audio_end_ms, item_id=item_id))
             utterance, self._utterance = self._utterance, None
+            if utterance is not None:
+                utterance.detach()  # no reply to start ahead: this commit asks for none
             self._commit(item_id, turn.audio, respond=False, utterance=utterance)
             return
         if self._commit_samples < MIN_COMMIT_SAMPLES:

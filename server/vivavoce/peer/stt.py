@@ -220,7 +220,9 @@ MAX_VOCABULARIES = 4
 #: Idle decoders kept per vocabulary and kind. Each holds ≈ 91 MiB (the language model,
 #: dictionary and search tree) and takes ≈ 0.27 CPU-s to make; 16 calls have up to 3 turns
 #: open at once on a worker, and with 2 kept it made a new decoder for 1 turn in 8 (≈ 6 % of
-#: its CPU under the load bench).
+#: its CPU under the load bench). Decoders are made only when none is idle, so one user (one
+#: turn at a time) keeps one per vocabulary and kind; the worst case, many calls with several
+#: vocabularies each, is 3 × (vocabularies + kinds) × 91 MiB a worker (was 2 ×).
 MAX_IDLE = 3
 #: pocketsphinx's search, narrowed from its defaults (``maxhmmpf`` 30000, ``pbeam`` 1e-48):
 #: the active HMMs a frame capped at 4000, best first, and phone transitions pruned a little

@@ -147,6 +147,11 @@ class TurnWords:
             )
             self._early = early
 
+    def detach(self) -> None:
+        """Nobody hears of early words from now on (the turn was committed by the client,
+        with no response to start ahead)."""
+        self._listener = None
+
     def _heard_early(self, text: str) -> None:
         if self._open and self._listener is not None:
             self._listener.words(text)

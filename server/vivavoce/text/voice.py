@@ -174,8 +174,8 @@ class RealtimeVoice:
                     self._finished.set()
                     if self._on_usage is not None and response.usage:
                         self._on_usage("response", self._model, response.usage)
-                case ev.OutputAudioStopped() | ev.OutputAudioCleared():
-                    self._count_spoken(call)
+                case ev.OutputAudioStopped() | ev.OutputAudioCleared() if call is self._call:
+                    self._count_spoken(call)  # (an old call's: counted when it was replaced)
                 case ev.ErrorEvent(error=error) if self._waiting and self._response is None:
                     self._error = error.message or error.code or "refused"
                     self._finished.set()
