@@ -269,8 +269,12 @@ async def test_settings_ui_change_reaches_the_running_server(bench: Workbench) -
     assert (await bench.editor_text()).rstrip() == "# Journal"
     settings = bench.home / "data" / "User" / "settings.json"
     try:
+        applied = r"settings changed \(from \w+\): [^\n]*insertTranscripts"
+        before = len(re.findall(applied, bench.channel("vivavoce")))
         await bench.choose_setting("vivavoce.insertTranscripts", "both")
         assert json.loads(settings.read_text())["vivavoce.insertTranscripts"] == "both"
+        # The server says when it has it (in CI it once came after the next turn's words).
+        await bench.wait_channel("vivavoce", rf"(?s)(?:{applied}.*){{{before + 1}}}")
         await bench.page.wait_for(
             "document.querySelector('.part.editor .tab.active')?.getAttribute('aria-label')"
             "?.startsWith('journal.md')",

@@ -497,8 +497,12 @@ class VivavoceServer(LanguageServer):
                 new = self.settings.with_changes(section)
             except ConfigError:
                 return
+        before = self.settings.model_dump(by_alias=True)
         self.config.replace(new)  # the conversation follows (Configuration.on_change)
         set_log_level(new.log_level)
+        changed = [k for k, v in new.model_dump(by_alias=True).items() if before.get(k) != v]
+        if changed:  # (names only: a value may be a key)
+            log.info("settings changed (from %s): %s", source, ", ".join(sorted(changed)))
 
     async def _shutdown(self, *_: Any) -> None:
         await self.close()
