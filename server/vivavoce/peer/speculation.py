@@ -73,6 +73,16 @@ class _Buffered(Generic[T]):
             self._done, self._error = True, error
             self._more.set()
 
+    async def fill(self, items: AsyncIterator[T]) -> None:
+        """Put what ``items`` gives, then end (with its failure, if it fails)."""
+        try:
+            async for item in items:
+                self.put(item)
+        except Exception as exc:
+            self.end(exc)
+            return
+        self.end()
+
     async def read(self) -> AsyncGenerator[T, None]:
         i = 0
         while True:
@@ -153,14 +163,8 @@ class Speculation:
             self._tasks.append(self._spawn(self._say_first(), "speculative speech"))
         else:
             self._first_known.set()
-        try:
-            async with contextlib.aclosing(_generator(answer)) as chunks:
-                async for chunk in chunks:
-                    self._text.put(chunk)
-        except Exception as exc:
-            self._text.end(exc)
-            return
-        self._text.end()
+        async with contextlib.aclosing(_generator(answer)) as chunks:
+            await self._text.fill(chunks)
 
     async def _say_first(self) -> None:
         """The speech of the reply's first sentence (or clause), as the response cuts it."""
@@ -174,15 +178,9 @@ class Speculation:
             self._speech.end()
             return
         b = self.basis
-        try:
-            speech = self._synthesizer.stream(self._first, b.voice, b.speed)
-            async with contextlib.aclosing(speech):
-                async for pcm in speech:
-                    self._speech.put(pcm)
-        except Exception as exc:
-            self._speech.end(exc)
-            return
-        self._speech.end()
+        speech = self._synthesizer.stream(self._first, b.voice, b.speed)
+        async with contextlib.aclosing(speech):
+            await self._speech.fill(speech)
 
     # ------------------------------------------------------------------ adopting
 
